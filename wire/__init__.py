@@ -38,13 +38,14 @@ from .token import (
     Token,
     decode_token,
     encode_token,
+    sign_token,
 )
 
 __all__ = [
     "WireError", "InvalidToken", "TokenTooLarge", "InvalidFrame", "InvalidIdentity",
     "Identity", "agent_id_from_bytes", "agent_id_from_public_key", "agent_id_to_bytes",
     "cid_of", "cid_to_bytes", "cid_from_bytes", "is_cid",
-    "Claims", "Token", "encode_token", "decode_token",
+    "Claims", "Token", "encode_token", "sign_token", "decode_token",
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
     "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "Tokens",
     "encode_frame", "decode_frame", "FRAME_SIZE_MAX_BYTES",

@@ -59,8 +59,9 @@ def agent_id_from_public_key(public_key: bytes) -> str:
     return base58.b58encode(_PEER_ID_PREFIX + public_key).decode("ascii")
 
 
+@lru_cache(maxsize=65_536)
 def agent_id_to_bytes(agent_id: str) -> bytes:
-    """The binary peer id of an agent id string (used as COSE kid)."""
+    """The binary peer id of an agent id string (used as COSE kid). Cached."""
     try:
         raw = base58.b58decode(agent_id)
     except (ValueError, TypeError):

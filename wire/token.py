@@ -40,6 +40,7 @@ __all__ = [
     "Claims",
     "Token",
     "encode_token",
+    "sign_token",
     "decode_token",
     "CONTENT_TYPE",
     "TOKEN_SIZE_MAX_BYTES",
@@ -147,6 +148,11 @@ def encode_token(identity: Identity, claims: Claims) -> bytes:
     Raises ValueError for claims that the profile does not allow (the message
     names the offending value).
     """
+    return sign_token(identity, claims).raw
+
+
+def sign_token(identity: Identity, claims: Claims) -> Token:
+    """Sign `claims` as `identity` and return the verified Token (encode + decode)."""
     if claims.issuer != identity.agent_id:
         raise ValueError(f"claims.issuer {claims.issuer!r} is not the identity {identity.agent_id}")
     m: dict[Any, Any] = {1: claims.issuer, 6: claims.iat, "seq": claims.seq, "kind": claims.kind}
@@ -173,10 +179,9 @@ def encode_token(identity: Identity, claims: Claims) -> bytes:
     signature = identity.sign(_SIG1_PREFIX + p_bstr + b"\x40" + pl_bstr)
     raw = b"\xd2\x84" + p_bstr + b"\xa0" + pl_bstr + b"\x58\x40" + signature
     try:
-        decode_token(raw)
+        return decode_token(raw)
     except InvalidToken as exc:
         raise ValueError(f"claims violate the token profile: {exc}") from None
-    return raw
 
 
 def _head(data: bytes, pos: int, major: int, what: str) -> tuple[int, int]:
