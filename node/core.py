@@ -1,0 +1,570 @@
+"""The sans-IO node core: one agent's state machine.
+
+Theory of operation (DESIGN §3, §5, §6). `Core` owns everything a node knows
+and is driven only through these entry points, each taking the current time
+`now` (seconds, float) and returning a list of outputs:
+
+    receive(peer, data, now)   gossip bytes (a bare token) or a sync frame
+    issue(kind=..., now=...)   the local user makes a token
+    tick(now)                  time passed: anti-entropy rounds, retries, expiry
+    peer_up(peer, now) / peer_down(peer, now)
+
+It never reads a clock, never draws randomness, never does I/O. The trio +
+libp2p runtime and the simulator are two thin drivers of the same core.
+
+Outputs are frozen values. Drivers MUST execute them in order, and every
+`Persist` must be durable before any later `Send`/`Publish` of the same list
+is handed to the network: that is how a node's own token is on disk before
+anyone can see it (so it never signs two tokens with one seq, crash or not).
+
+Invariants held here:
+- A token is *applied* only when its `prev` and all its `deps` are applied
+  (causal delivery). Until then it waits in a bounded buffer and the missing
+  cids are requested from the peer that sent it. Applied tokens therefore form,
+  per issuer, a contiguous chain from seq 1; `chains[a][s-1]` is the first
+  token applied at seq s; others at the same seq are forks.
+- Two applied tokens with the same issuer and seq are an equivocation: both
+  are kept, the issuer is marked, `EquivocationDetected` is emitted once per
+  new conflicting token.
+- The frontier `{agent: (max seq, smallest cid at that seq)}` has a set digest
+  (sum of entry hashes mod 2**256) kept incrementally, so `Hello` costs O(1).
+- Peer garbage never raises: it becomes `TokenRejected` / `FrameRejected`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import wire
+from wire import (
+    Claims,
+    Frontier,
+    FrontierEntry,
+    Hello,
+    Token,
+    Tokens,
+    WantCids,
+    WantRange,
+)
+from wire.frames import FRAME_SIZE_MAX_BYTES, FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX, WANT_CIDS_MAX
+
+__all__ = [
+    "Core",
+    "CoreParams",
+    "Output",
+    "Send",
+    "Publish",
+    "Persist",
+    "TokenIssued",
+    "TokenAccepted",
+    "TokenRejected",
+    "FrameRejected",
+    "EquivocationDetected",
+    "topic_for",
+    "DEFAULT_TOPIC",
+]
+
+DEFAULT_TOPIC = "troth/1/default"
+
+
+def topic_for(scope: str | None) -> str:
+    """The gossipsub topic of a scope (a community's charter cid)."""
+    return DEFAULT_TOPIC if scope is None else f"troth/1/{scope}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreParams:
+    # Tokens waiting for their prev/deps. 10,000 x ~1 KiB objects bounds the
+    # buffer to ~10 MiB; past it the oldest is dropped (sync fetches it again).
+    pending_max: int = 10_000
+    # A waiting token is dropped after this long; its parents never came.
+    pending_ttl_s: float = 300.0
+    # One anti-entropy round (Hello to the next peer, round robin) this often.
+    sync_interval_s: float = 5.0
+    # A requested cid not received by then is asked for again (of another peer).
+    request_retry_s: float = 3.0
+    # Payload budget of one Tokens frame (the frame cap less room for heads).
+    tokens_frame_budget_bytes: int = FRAME_SIZE_MAX_BYTES - 4096
+    # At most this many token bytes answer one WantRange/WantCids; the peer
+    # asks again next round. Bounds the memory one request can make us spend.
+    response_max_bytes: int = 8 * 1024 * 1024
+
+
+# -- outputs --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """Send a sync frame to one peer."""
+    peer: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publish:
+    """Gossip a token's bytes on a topic."""
+    topic: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Persist:
+    """Append a token to the durable log (before any later Send/Publish)."""
+    token: Token
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenIssued:
+    """The local agent made this token."""
+    token: Token
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenAccepted:
+    """A token was applied to the view (its prev and deps were all present)."""
+    token: Token
+    peer: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenRejected:
+    """A peer sent bytes that are not a valid token, or a token that breaks its chain."""
+    peer: str | None
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameRejected:
+    """A peer sent a sync frame that does not decode."""
+    peer: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EquivocationDetected:
+    """`issuer` signed two or more different tokens with the same seq."""
+    issuer: str
+    seq: int
+    cids: tuple[str, ...]
+
+
+Output = (Send | Publish | Persist | TokenIssued | TokenAccepted | TokenRejected | FrameRejected
+          | EquivocationDetected)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    token: Token
+    missing: set[str]
+    since: float
+    peer: str | None
+
+
+@dataclass(slots=True)
+class _Stats:
+    received_tokens: int = 0
+    duplicate_tokens: int = 0
+    rejected: int = 0
+    pending_dropped: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def _entry_hash(agent: str, seq: int, head: str) -> int:
+    h = hashlib.sha256(f"{agent}\x00{seq}\x00{head}".encode()).digest()
+    return int.from_bytes(h, "big")
+
+
+_DIGEST_MOD = 1 << 256
+
+
+class Core:
+    """One agent's node state machine. See the module docstring."""
+
+    def __init__(
+        self,
+        identity: wire.Identity | None,
+        params: CoreParams | None = None,
+        *,
+        decode: Callable[[bytes], Token] = wire.decode_token,
+    ) -> None:
+        self.identity = identity
+        self.agent_id: str | None = identity.agent_id if identity else None
+        self.params = params or CoreParams()
+        # `decode` verifies untrusted bytes; the simulator passes a memoizing
+        # one (same bytes -> same Token), which changes nothing observable.
+        self._decode = decode
+        self.tokens: dict[str, Token] = {}
+        self.chains: dict[str, list[str]] = {}
+        self.forks: dict[tuple[str, int], list[str]] = {}
+        self.heads: dict[str, tuple[int, str]] = {}
+        self.equivocators: set[str] = set()
+        self._entry: dict[str, int] = {}
+        self._digest = 0
+        self._pending: dict[str, _Waiting] = {}
+        self._waiters: dict[str, set[str]] = {}
+        self._requested: dict[str, float] = {}
+        self._range_asked: dict[str, tuple[int, float]] = {}
+        self._peers: list[str] = []
+        self._rr = 0
+        self._next_sync_at: float | None = None
+        self.stats = _Stats()
+
+    # -- queries ---------------------------------------------------------
+    def has(self, cid: str) -> bool:
+        return cid in self.tokens
+
+    def own_seq(self) -> int:
+        if self.agent_id is None:
+            return 0
+        head = self.heads.get(self.agent_id)
+        return head[0] if head else 0
+
+    def digest(self) -> bytes:
+        return self._digest.to_bytes(32, "big")
+
+    def frontier(self) -> list[FrontierEntry]:
+        return [FrontierEntry(agent=a, seq=s, head=h) for a, (s, h) in sorted(self.heads.items())]
+
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return tuple(self._peers)
+
+    def next_deadline(self) -> float | None:
+        """When `tick` next has work to do (the driver's timer)."""
+        return self._next_sync_at if self._peers else None
+
+    # -- entry points ----------------------------------------------------
+    def restore(self, raws: Iterable[bytes]) -> int:
+        """Replay the durable log (in its stored order) into an empty core.
+
+        Produces no outputs: this is what the node already knew. Returns the
+        number of tokens applied.
+        """
+        if self.tokens:
+            raise ValueError("restore() needs an empty core")
+        sink: list[Output] = []
+        n = 0
+        for raw in raws:
+            tok = self._decode(raw)
+            self._offer(tok, None, 0.0, sink)
+            n += 1
+        if self._pending:
+            raise ValueError(f"the log is not in causal order: {len(self._pending)} tokens wait")
+        return n
+
+    def issue(
+        self,
+        *,
+        kind: str,
+        now: float,
+        body: Mapping[str, Any] | None = None,
+        deps: Iterable[str] = (),
+        about: str | None = None,
+        scope: str | None = None,
+    ) -> list[Output]:
+        """Make, sign and apply a token of the local agent.
+
+        Outputs: Persist (first), TokenIssued, TokenAccepted, Publish.
+        Raises ValueError on misuse (no identity, unknown deps, bad body).
+        """
+        if self.identity is None or self.agent_id is None:
+            raise ValueError("this core has no identity and cannot issue tokens")
+        deps = tuple(sorted(set(deps)))
+        unknown = [d for d in deps if d not in self.tokens]
+        if unknown:
+            raise ValueError(f"cannot build on tokens this node does not hold: {unknown}")
+        head = self.heads.get(self.agent_id)
+        seq = head[0] + 1 if head else 1
+        prev = head[1] if head else None
+        claims = Claims(issuer=self.agent_id, iat=max(0, int(now)), seq=seq, kind=kind, prev=prev,
+                        scope=scope, deps=deps, about=about, body=dict(body or {}))
+        token = wire.sign_token(self.identity, claims)
+        outs: list[Output] = []
+        self._apply(token, None, outs)
+        assert self.own_seq() == seq, "own chain must advance by exactly one"
+        persist_at = next(i for i, o in enumerate(outs) if isinstance(o, Persist))
+        outs.insert(persist_at + 1, TokenIssued(token=token))
+        outs.append(Publish(topic=topic_for(scope), data=token.raw))
+        return outs
+
+    def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
+        """Bytes from a peer: a bare token (gossip) or a sync frame."""
+        outs: list[Output] = []
+        self.stats.bytes_in += len(data)
+        if data[:1] == b"\xd2":
+            self._ingest(peer, data, now, outs)
+            return outs
+        try:
+            frame = wire.decode_frame(data)
+        except wire.InvalidFrame as exc:
+            self.stats.rejected += 1
+            return [FrameRejected(peer=peer, reason=exc.reason, detail=str(exc))]
+        self.stats.frames_in += 1
+        if isinstance(frame, Tokens):
+            for raw in frame.tokens:
+                self._ingest(peer, raw, now, outs)
+        elif isinstance(frame, Hello):
+            if frame.digest != self.digest():
+                self._send_frontier(peer, outs)
+        elif isinstance(frame, Frontier):
+            self._pull(peer, frame, now, outs)
+        elif isinstance(frame, WantRange):
+            self._serve_range(peer, frame, outs)
+        elif isinstance(frame, WantCids):
+            self._serve_cids(peer, frame.cids, outs)
+        return outs
+
+    def tick(self, now: float) -> list[Output]:
+        outs: list[Output] = []
+        if self._pending:
+            self._expire_and_retry(now, outs)
+        if self._peers and self._next_sync_at is not None and now >= self._next_sync_at:
+            peer = self._peers[self._rr % len(self._peers)]
+            self._rr += 1
+            self._next_sync_at = now + self.params.sync_interval_s
+            self._send(peer, wire.encode_frame(Hello(digest=self.digest(),
+                                                     agents=len(self.heads))), outs)
+        return outs
+
+    def peer_up(self, peer: str, now: float) -> list[Output]:
+        if peer in self._peers:
+            return []
+        self._peers.append(peer)
+        self._peers.sort()
+        if self._next_sync_at is None:
+            self._next_sync_at = now + self.params.sync_interval_s
+        outs: list[Output] = []
+        self._send(peer, wire.encode_frame(Hello(digest=self.digest(), agents=len(self.heads))),
+                   outs)
+        return outs
+
+    def peer_down(self, peer: str, now: float) -> list[Output]:
+        if peer in self._peers:
+            self._peers.remove(peer)
+        for w in self._pending.values():
+            if w.peer == peer:
+                w.peer = None
+        return []
+
+    # -- ingest and causal delivery -------------------------------------
+    def _ingest(self, peer: str | None, raw: bytes, now: float, outs: list[Output]) -> None:
+        self.stats.received_tokens += 1
+        if len(raw) > wire.TOKEN_SIZE_MAX_BYTES:
+            self.stats.rejected += 1
+            outs.append(TokenRejected(peer=peer, reason="too-large"))
+            return
+        cid = wire.cid_of(raw)
+        if cid in self.tokens or cid in self._pending:
+            self.stats.duplicate_tokens += 1
+            return
+        try:
+            tok = self._decode(raw)
+        except wire.InvalidToken as exc:
+            self.stats.rejected += 1
+            outs.append(TokenRejected(peer=peer, reason=exc.reason, detail=str(exc)))
+            return
+        self._offer(tok, peer, now, outs)
+
+    def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output]) -> None:
+        tokens = self.tokens
+        missing = {d for d in tok.deps if d not in tokens}
+        if tok.prev is not None and tok.prev not in tokens:
+            missing.add(tok.prev)
+        if not missing:
+            self._apply(tok, peer, outs)
+            return
+        # Wait for the parents; ask the sender, who claims to have them.
+        if len(self._pending) >= self.params.pending_max:
+            self._drop_pending(next(iter(self._pending)))
+        self._pending[tok.cid] = _Waiting(token=tok, missing=missing, since=now, peer=peer)
+        for m in missing:
+            self._waiters.setdefault(m, set()).add(tok.cid)
+        if peer is not None:
+            self._request_missing(peer, tok, missing, now, outs)
+
+    def _request_missing(self, peer: str, tok: Token, missing: set[str], now: float,
+                         outs: list[Output]) -> None:
+        want: list[str] = []
+        for m in sorted(missing):
+            if m in self._pending:
+                continue
+            last = self._requested.get(m)
+            if last is not None and now - last < self.params.request_retry_s:
+                continue
+            self._requested[m] = now
+            if m == tok.prev:
+                # A chain gap: fetch the whole gap in one request.
+                have = self.heads.get(tok.issuer, (0, ""))[0]
+                if tok.seq - 1 > have:
+                    first = have + 1
+                    last_seq = min(tok.seq - 1, first + RANGE_SPAN_MAX - 1)
+                    self._send(peer, wire.encode_frame(
+                        WantRange(agent=tok.issuer, first_seq=first, last_seq=last_seq)), outs)
+                    continue
+            want.append(m)
+        for i in range(0, len(want), WANT_CIDS_MAX):
+            self._send(peer, wire.encode_frame(WantCids(cids=tuple(want[i:i + WANT_CIDS_MAX]))),
+                       outs)
+
+    def _apply(self, first: Token, peer: str | None, outs: list[Output]) -> None:
+        """Apply a token whose parents are present, then everything it unblocks."""
+        ready: list[tuple[Token, str | None]] = [(first, peer)]
+        while ready:
+            tok, peer = ready.pop()
+            if tok.prev is not None:
+                parent = self.tokens[tok.prev]
+                if parent.issuer != tok.issuer or parent.seq != tok.seq - 1:
+                    self.stats.rejected += 1
+                    outs.append(TokenRejected(peer=peer, reason="bad-chain",
+                                              detail=f"{tok.cid}: prev is not seq {tok.seq - 1} "
+                                                     "of the same issuer"))
+                    self._forget_waiters(tok.cid)
+                    continue
+            self._record(tok, outs)
+            outs.append(Persist(token=tok))
+            outs.append(TokenAccepted(token=tok, peer=peer))
+            self._requested.pop(tok.cid, None)
+            for w in self._waiters.pop(tok.cid, ()):
+                entry = self._pending.get(w)
+                if entry is None:
+                    continue
+                entry.missing.discard(tok.cid)
+                if not entry.missing:
+                    del self._pending[w]
+                    ready.append((entry.token, entry.peer))
+
+    def _record(self, tok: Token, outs: list[Output]) -> None:
+        cid, issuer, seq = tok.cid, tok.issuer, tok.seq
+        self.tokens[cid] = tok
+        chain = self.chains.setdefault(issuer, [])
+        if seq == len(chain) + 1:
+            chain.append(cid)
+        else:
+            # seq <= len(chain): the prev check guarantees seq-1 is applied.
+            slot = self.forks.setdefault((issuer, seq), [])
+            slot.append(cid)
+            self.equivocators.add(issuer)
+            outs.append(EquivocationDetected(issuer=issuer, seq=seq,
+                                             cids=tuple(sorted([chain[seq - 1], *slot]))))
+        head = self.heads.get(issuer)
+        if head is None or seq > head[0] or (seq == head[0] and cid < head[1]):
+            old = self._entry.get(issuer, 0)
+            new = _entry_hash(issuer, seq, cid)
+            self._entry[issuer] = new
+            self._digest = (self._digest - old + new) % _DIGEST_MOD
+            self.heads[issuer] = (seq, cid)
+
+    def _forget_waiters(self, cid: str) -> None:
+        """`cid` will never apply (rejected): neither will what waits for it."""
+        for w in self._waiters.pop(cid, ()):
+            self._drop_pending(w, cascade=True)
+
+    def _drop_pending(self, cid: str, *, cascade: bool = False) -> None:
+        """Forget a waiting token. Evicted or expired tokens do not cascade: what
+        waits for them keeps waiting and asks for them again."""
+        entry = self._pending.pop(cid, None)
+        if entry is None:
+            return
+        self.stats.pending_dropped += 1
+        for m in entry.missing:
+            ws = self._waiters.get(m)
+            if ws is not None:
+                ws.discard(cid)
+                if not ws:
+                    del self._waiters[m]
+        if cascade:
+            self._forget_waiters(cid)
+
+    def _expire_and_retry(self, now: float, outs: list[Output]) -> None:
+        ttl = self.params.pending_ttl_s
+        for cid in [c for c, w in self._pending.items() if now - w.since > ttl]:
+            self._drop_pending(cid)
+        if not self._peers:
+            return
+        by_peer: dict[str, list[_Waiting]] = {}
+        for w in self._pending.values():
+            # Ask the original sender, or else the next peer in turn.
+            peer = w.peer if w.peer in self._peers else self._peers[self._rr % len(self._peers)]
+            by_peer.setdefault(peer, []).append(w)
+        for peer, entries in by_peer.items():
+            for w in entries:
+                self._request_missing(peer, w.token, w.missing, now, outs)
+        stale = [c for c, t in self._requested.items() if now - t > ttl]
+        for c in stale:
+            del self._requested[c]
+
+    # -- anti-entropy ----------------------------------------------------
+    def _send(self, peer: str, data: bytes, outs: list[Output]) -> None:
+        self.stats.frames_out += 1
+        self.stats.bytes_out += len(data)
+        outs.append(Send(peer=peer, data=data))
+
+    def _send_frontier(self, peer: str, outs: list[Output]) -> None:
+        entries = self.frontier()
+        for i in range(0, len(entries), FRONTIER_ENTRIES_MAX):
+            self._send(peer, wire.encode_frame(
+                Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX]))), outs)
+
+    def _pull(self, peer: str, frame: Frontier, now: float, outs: list[Output]) -> None:
+        want_cids: list[str] = []
+        for e in frame.entries:
+            mine = self.heads.get(e.agent)
+            have = mine[0] if mine else 0
+            if e.seq > have:
+                asked = self._range_asked.get(e.agent)
+                if asked is not None and asked[0] >= e.seq and \
+                        now - asked[1] < self.params.request_retry_s:
+                    continue  # already asked for this much, recently
+                self._range_asked[e.agent] = (e.seq, now)
+                last_seq = min(e.seq, have + RANGE_SPAN_MAX)
+                self._send(peer, wire.encode_frame(
+                    WantRange(agent=e.agent, first_seq=have + 1, last_seq=last_seq)), outs)
+            elif (mine is not None and e.seq == have and e.head != mine[1]
+                  and e.head not in self.tokens and e.head not in self._pending):
+                want_cids.append(e.head)  # a fork at the head: equivocation evidence
+        for i in range(0, len(want_cids), WANT_CIDS_MAX):
+            chunk = tuple(want_cids[i:i + WANT_CIDS_MAX])
+            self._send(peer, wire.encode_frame(WantCids(cids=chunk)), outs)
+
+    def _serve_range(self, peer: str, want: WantRange, outs: list[Output]) -> None:
+        chain = self.chains.get(want.agent)
+        if not chain:
+            return
+        cids: list[str] = []
+        for seq in range(want.first_seq, min(want.last_seq, len(chain)) + 1):
+            cids.append(chain[seq - 1])
+            cids.extend(self.forks.get((want.agent, seq), ()))
+        self._serve_cids(peer, cids, outs)
+
+    def _serve_cids(self, peer: str, cids: Iterable[str], outs: list[Output]) -> None:
+        budget = self.params.tokens_frame_budget_bytes
+        total_max = self.params.response_max_bytes
+        batch: list[bytes] = []
+        size = 0
+        total = 0
+        for cid in cids:
+            tok = self.tokens.get(cid)
+            if tok is None:
+                continue
+            n = len(tok.raw) + 5
+            if total + n > total_max:
+                break
+            if batch and size + n > budget:
+                self._send(peer, wire.encode_frame(Tokens(tokens=tuple(batch))), outs)
+                batch, size = [], 0
+            batch.append(tok.raw)
+            size += n
+            total += n
+        if batch:
+            self._send(peer, wire.encode_frame(Tokens(tokens=tuple(batch))), outs)

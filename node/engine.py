@@ -1,0 +1,79 @@
+"""A core bound to its durable store: the part of a node both drivers share.
+
+Theory of operation: `Engine` replays the store's log into a fresh `Core` on
+open, and `execute(outputs)` carries out the `Persist` outputs of one batch in
+a single committed transaction *before* handing back the rest (sends,
+publishes, events) for the network driver. So everything the caller goes on to
+publish is already on disk: after `kill -9` the node restarts at the stored seq
+and cannot sign a second token with a seq it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import wire
+
+from .core import Core, CoreParams, Output, Persist, TokenIssued
+from .store import Store, StoreError
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        identity: wire.Identity | None,
+        params: CoreParams | None = None,
+        *,
+        decode: Callable[[bytes], wire.Token] = wire.decode_token,
+    ) -> None:
+        self.store = store
+        self.identity = identity
+        if identity is not None:
+            owner = store.meta("agent")
+            if owner is None:
+                store.set_meta("agent", identity.agent_id)
+            elif owner != identity.agent_id:
+                raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
+        self.core = Core(identity, params, decode=decode)
+        self.core.restore(store.raw_log())
+
+    @classmethod
+    def open(cls, path: str | Path, identity: wire.Identity | None,
+             params: CoreParams | None = None) -> Engine:
+        return cls(Store(path), identity, params)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def execute(self, outputs: list[Output]) -> list[Output]:
+        """Persist this batch durably, then return the outputs for the network."""
+        to_store = [o.token for o in outputs if isinstance(o, Persist)]
+        if to_store:
+            self.store.append(to_store)
+        return [o for o in outputs if not isinstance(o, Persist)]
+
+    def issue(self, *, kind: str, now: float, body: Mapping[str, Any] | None = None,
+              deps: tuple[str, ...] = (), about: str | None = None,
+              scope: str | None = None) -> tuple[wire.Token, list[Output]]:
+        """Issue a token; it is durable when this returns. Returns it and the rest."""
+        outs = self.execute(self.core.issue(kind=kind, now=now, body=body, deps=deps,
+                                            about=about, scope=scope))
+        token = next(o.token for o in outs if isinstance(o, TokenIssued))
+        return token, outs
+
+    def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
+        return self.execute(self.core.receive(peer, data, now))
+
+    def tick(self, now: float) -> list[Output]:
+        return self.execute(self.core.tick(now))
+
+    def peer_up(self, peer: str, now: float) -> list[Output]:
+        return self.execute(self.core.peer_up(peer, now))
+
+    def peer_down(self, peer: str, now: float) -> list[Output]:
+        return self.execute(self.core.peer_down(peer, now))

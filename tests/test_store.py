@@ -1,0 +1,79 @@
+"""The durable store: append, reopen and replay, check."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from node.core import Core
+from node.engine import Engine
+from node.store import Store, StoreError
+from tests.harness import ident
+
+
+def test_reopening_replays_into_the_same_state(tmp_path: Path) -> None:
+    db = tmp_path / "node.sqlite"
+    eng = Engine(Store(db), ident(1))
+    other = Core(ident(2))
+    for i in range(10):
+        eng.issue(kind="promise", now=float(i), body={"i": i})
+        outs = other.issue(kind="promise", now=float(i))
+        eng.receive("peer", outs[0].token.raw, float(i))  # type: ignore[union-attr]
+    heads, digest = dict(eng.core.heads), eng.core.digest()
+    eng.close()
+    again = Engine(Store(db), ident(1))
+    assert again.core.heads == heads and again.core.digest() == digest
+    assert len(again.store) == 20
+    tok, _ = again.issue(kind="promise", now=99.0)
+    assert tok.seq == 11
+    report = again.store.check()
+    assert report.ok and report.tokens == 21
+    again.close()
+
+
+def test_store_belongs_to_one_identity(tmp_path: Path) -> None:
+    db = tmp_path / "node.sqlite"
+    Engine(Store(db), ident(1)).close()
+    with pytest.raises(StoreError, match="belongs to"):
+        Engine(Store(db), ident(2))
+
+
+def test_append_is_idempotent_and_indexes_deps(tmp_path: Path) -> None:
+    core = Core(ident(1))
+    t1 = core.issue(kind="promise", now=1)[0].token  # type: ignore[union-attr]
+    t2 = core.issue(kind="assess", now=2, deps=(t1.cid,), about=t1.cid)[0].token  # type: ignore[union-attr]
+    with Store(tmp_path / "s.sqlite") as st:
+        assert st.append([t1, t2]) == 2
+        assert st.append([t1]) == 0
+        assert st.dependents(t1.cid) == [t2.cid]
+        assert st.chain(t1.issuer) == [(1, t1.cid), (2, t2.cid)]
+        assert st.get(t2.cid) == t2.raw and st.max_seq(t1.issuer) == 2
+
+
+def test_check_finds_tampered_rows(tmp_path: Path) -> None:
+    core = Core(ident(1))
+    toks = [core.issue(kind="promise", now=i)[0].token for i in range(3)]  # type: ignore[union-attr]
+    path = tmp_path / "s.sqlite"
+    with Store(path) as st:
+        st.append(toks)
+    db = sqlite3.connect(path)
+    raw = bytearray(toks[1].raw)
+    raw[-1] ^= 0xFF
+    db.execute("UPDATE tokens SET raw=? WHERE cid=?", (bytes(raw), toks[1].cid))
+    db.execute("UPDATE tokens SET seq=7 WHERE cid=?", (toks[2].cid,))
+    db.commit()
+    db.close()
+    with Store(path) as st:
+        report = st.check()
+    assert not report.ok
+    text = "\n".join(report.problems)
+    assert "does not verify" in text and "index columns disagree" in text
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "junk.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        Store(bad)
