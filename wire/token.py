@@ -299,7 +299,7 @@ def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
         raise InvalidToken("bad-claims", "kind must be 1..32 of [a-z0-9-]")
     prev_raw = m.get("prev")
     if seq == 1:
-        if prev_raw is not None:
+        if "prev" in m:  # even prev: null, which would be a second encoding
             raise InvalidToken("bad-claims", "prev must be absent at seq 1")
         prev = None
     else:
