@@ -134,6 +134,13 @@ def encode_frame(frame: Frame) -> bytes:
     data = cbor.dumps(value)
     if len(data) > FRAME_SIZE_MAX_BYTES:
         raise ValueError(f"frame of {len(data)} bytes > {FRAME_SIZE_MAX_BYTES}")
+    # Never emit what a peer's decoder refuses (duplicate frontier agents,
+    # seq 0, over-long ranges, over-size tokens...): check it here, as
+    # encode_token does.
+    try:
+        decode_frame(data)
+    except InvalidFrame as exc:
+        raise ValueError(f"frame violates the sync protocol: {exc}") from None
     return data
 
 

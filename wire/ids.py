@@ -184,7 +184,9 @@ class Identity:
         except TypeError as exc:  # encrypted without passphrase, or the reverse
             raise InvalidIdentity("passphrase", str(exc)) from None
         except (ValueError, UnsupportedAlgorithm) as exc:
-            raise InvalidIdentity("bad-key-file", str(exc)) from None
+            # A wrong passphrase surfaces as ValueError; say so, not "bad file".
+            reason = "passphrase" if pw and b"ENCRYPTED" in pem else "bad-key-file"
+            raise InvalidIdentity(reason, str(exc)) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise InvalidIdentity("bad-key-file", f"not an Ed25519 key: {type(key).__name__}")
         return cls(key)
