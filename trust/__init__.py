@@ -1,0 +1,61 @@
+"""troth trust layer: the observer's mind (DESIGN s7). Pure and deterministic.
+
+`Observer(agent_id, params)` is fed verified tokens with `observe(token)` and
+answers, at a given `now`:
+
+- `verdict(cid, now) -> Verdict` (`kept` / `broken` / `pending`, confidence,
+  evidence cids, reason) for a promise;
+- `trust(agent_id, now) -> Opinion` (belief, disbelief, uncertainty,
+  base_rate, expectation): Beta Reputation System evidence fused with
+  discounted hearsay (subjective logic); `referral(agent_id, now)` is the
+  trust in the agent as an assessor;
+- `support(cid, now=None) -> float` and `consensus(key, now=None) -> Consensus`
+  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`).
+
+Every answer is a pure function of (tokens observed, now, params). Formulas,
+sources and token conventions: docs/trust.md.
+
+Hook for the node core. `observe(token)` returns `ObservationEffects`: the
+promise cids, agents and conflict keys whose answers may have changed, plus
+`referrals` (assessors whose referral trust moved). The core keeps the last
+answer it emitted for each and, after each `observe`:
+
+    fx = observer.expand(observer.observe(token))      # or skip expand: cheaper
+    for cid in sorted(fx.promises):  v = observer.verdict(cid, now)   -> VerdictChanged?
+    for a in sorted(fx.agents):      o = observer.trust(a, now)       -> TrustChanged?
+    for k in sorted(fx.conflicts):   c = observer.consensus(k, now)   -> ConsensusChanged?
+
+On `tick(now)`, `observer.due_between(last_now, now)` lists what turns broken
+for lateness as the clock moves (expand it the same way), and
+`observer.next_deadline(now)` tells when the next such change is due. Each
+query costs O(log n) (verdict) or O(assessors * log n) (trust); consensus
+weighs the whole electorate, memoised per (now, tokens observed).
+"""
+
+from .observer import (
+    ConflictKey,
+    Consensus,
+    ObservationEffects,
+    Observer,
+    SeqKey,
+    SlotKey,
+    Verdict,
+)
+from .opinion import Opinion, discount, from_evidence, fuse, to_evidence
+from .params import Params
+
+__all__ = [
+    "Observer",
+    "Params",
+    "Verdict",
+    "Opinion",
+    "Consensus",
+    "ObservationEffects",
+    "ConflictKey",
+    "SeqKey",
+    "SlotKey",
+    "from_evidence",
+    "to_evidence",
+    "discount",
+    "fuse",
+]
