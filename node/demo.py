@@ -85,7 +85,7 @@ def run_demo(nodes: int = 3, workdir: Path | None = None,
     workdir.mkdir(parents=True, exist_ok=True)
     names = NAMES[:nodes]
     engines = {}
-    for i, name in enumerate(names):
+    for name in names:
         ident = wire.Identity.from_seed(name.encode().ljust(32, b"\0"))
         engines[name] = Engine(Store(workdir / f"{name}.sqlite"), ident)
     net = LoopbackNetwork(engines)
