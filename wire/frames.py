@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cbor
-from .errors import InvalidFrame
+from .errors import InvalidFrame, InvalidIdentity
 from .ids import AGENT_ID_BYTES, cid_from_bytes, cid_to_bytes, is_cid, verify_key_for
 from .token import TOKEN_SIZE_MAX_BYTES
 
@@ -102,7 +102,10 @@ Frame = Hello | Frontier | WantRange | WantCids | Tokens
 def _kid(agent: str) -> bytes:
     from .ids import agent_id_to_bytes
 
-    return agent_id_to_bytes(agent)
+    try:
+        return agent_id_to_bytes(agent)
+    except InvalidIdentity as exc:  # our caller's mistake, not the peer's: ValueError
+        raise ValueError(f"not an agent id: {agent!r} ({exc})") from None
 
 
 def encode_frame(frame: Frame) -> bytes:
