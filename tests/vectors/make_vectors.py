@@ -448,9 +448,10 @@ def valid_frames() -> list[tuple[str, wire.Frame]]:
         ("hello", wire.Hello(digest=bytes(range(32)), agents=3)),
         ("hello-empty", wire.Hello(digest=b"\x00" * 32, agents=0)),
         ("frontier-empty", wire.Frontier(entries=())),
-        ("frontier", wire.Frontier(entries=tuple(
-            wire.FrontierEntry(agent=who.agent_id, seq=seq, head=fake_cid(30 + seq))
-            for who, seq in ((alice, 5), (bob, 1), (carol, 300))))),
+        ("frontier", wire.Frontier(entries=tuple(sorted(
+            (wire.FrontierEntry(agent=who.agent_id, seq=seq, head=fake_cid(30 + seq))
+             for who, seq in ((alice, 5), (bob, 1), (carol, 300))),
+            key=lambda e: wire.agent_id_to_bytes(e.agent))))),  # the order on the wire
         ("want-range", wire.WantRange(agent=bob.agent_id, first_seq=2, last_seq=40)),
         ("want-range-one", wire.WantRange(agent=alice.agent_id, first_seq=1, last_seq=1)),
         ("want-cids", wire.WantCids(cids=(fake_cid(40), fake_cid(41)))),
