@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy wire trust node sim
 
 bench: $(STAMP)
-	for b in bench/*.py; do $(VENV)/bin/python $$b || exit 1; done
+	for b in bench/[a-z]*.py; do $(VENV)/bin/python -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .hypothesis

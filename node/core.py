@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import trust
 import wire
 from wire import (
     Claims,
@@ -63,6 +64,9 @@ __all__ = [
     "TokenRejected",
     "FrameRejected",
     "EquivocationDetected",
+    "VerdictChanged",
+    "TrustChanged",
+    "ConsensusChanged",
     "topic_for",
     "DEFAULT_TOPIC",
 ]
@@ -91,6 +95,9 @@ class CoreParams:
     # At most this many token bytes answer one WantRange/WantCids; the peer
     # asks again next round. Bounds the memory one request can make us spend.
     response_max_bytes: int = 8 * 1024 * 1024
+    # Emit VerdictChanged / TrustChanged / ConsensusChanged as the view moves.
+    # The simulator turns this off for speed and asks the observer at the end.
+    view_events: bool = True
 
 
 # -- outputs --------------------------------------------------------------
@@ -152,8 +159,27 @@ class EquivocationDetected:
     cids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerdictChanged:
+    """This node's verdict on a promise changed state or evidence."""
+    verdict: trust.Verdict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustChanged:
+    """This node's trust opinion of an agent moved (by more than rounding)."""
+    agent: str
+    opinion: trust.Opinion
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsensusChanged:
+    """A conflict set's leader or state changed in this node's view."""
+    consensus: trust.Consensus
+
+
 Output = (Send | Publish | Persist | TokenIssued | TokenAccepted | TokenRejected | FrameRejected
-          | EquivocationDetected)
+          | EquivocationDetected | VerdictChanged | TrustChanged | ConsensusChanged)
 
 
 @dataclass(slots=True)
@@ -194,10 +220,18 @@ class Core:
         params: CoreParams | None = None,
         *,
         decode: Callable[[bytes], Token] = wire.decode_token,
+        trust_params: trust.Params | None = None,
     ) -> None:
         self.identity = identity
         self.agent_id: str | None = identity.agent_id if identity else None
         self.params = params or CoreParams()
+        # The observer's mind (trust/): fed every applied token, in apply order.
+        self.observer = trust.Observer(self.agent_id or "", trust_params)
+        self._fx = trust.ObservationEffects()
+        self._last_verdict: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._last_trust: dict[str, tuple[float, float, float]] = {}
+        self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
+        self._view_now = 0.0
         # `decode` verifies untrusted bytes; the simulator passes a memoizing
         # one (same bytes -> same Token), which changes nothing observable.
         self._decode = decode
@@ -242,7 +276,9 @@ class Core:
 
     def next_deadline(self) -> float | None:
         """When `tick` next has work to do (the driver's timer)."""
-        return self._next_sync_at if self._peers else None
+        times = [t for t in (self._next_sync_at if self._peers else None,
+                             self.observer.next_deadline(self._view_now)) if t is not None]
+        return min(times) if times else None
 
     # -- entry points ----------------------------------------------------
     def restore(self, raws: Iterable[bytes]) -> int:
@@ -261,6 +297,7 @@ class Core:
             n += 1
         if self._pending:
             raise ValueError(f"the log is not in causal order: {len(self._pending)} tokens wait")
+        self._fx = trust.ObservationEffects()  # what was known before is not news
         return n
 
     def issue(
@@ -296,6 +333,7 @@ class Core:
         persist_at = next(i for i, o in enumerate(outs) if isinstance(o, Persist))
         outs.insert(persist_at + 1, TokenIssued(token=token))
         outs.append(Publish(topic=topic_for(scope), data=token.raw))
+        self._emit_view(now, outs)
         return outs
 
     def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
@@ -304,6 +342,7 @@ class Core:
         self.stats.bytes_in += len(data)
         if data[:1] == b"\xd2":
             self._ingest(peer, data, now, outs)
+            self._emit_view(now, outs)
             return outs
         try:
             frame = wire.decode_frame(data)
@@ -323,10 +362,14 @@ class Core:
             self._serve_range(peer, frame, outs)
         elif isinstance(frame, WantCids):
             self._serve_cids(peer, frame.cids, outs)
+        self._emit_view(now, outs)
         return outs
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
+        if now > self._view_now:
+            # Promises whose due time (+ skew allowance) passed turn broken.
+            self._fx = self._fx | self.observer.due_between(self._view_now, now)
         if self._pending:
             self._expire_and_retry(now, outs)
         if self._peers and self._next_sync_at is not None and now >= self._next_sync_at:
@@ -335,6 +378,7 @@ class Core:
             self._next_sync_at = now + self.params.sync_interval_s
             self._send(peer, wire.encode_frame(Hello(digest=self.digest(),
                                                      agents=len(self.heads))), outs)
+        self._emit_view(now, outs)
         return outs
 
     def peer_up(self, peer: str, now: float) -> list[Output]:
@@ -432,6 +476,7 @@ class Core:
                     self._forget_waiters(tok.cid)
                     continue
             self._record(tok, outs)
+            self._fx = self._fx | self.observer.observe(tok)
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
             self._requested.pop(tok.cid, None)
@@ -503,6 +548,34 @@ class Core:
         stale = [c for c, t in self._requested.items() if now - t > ttl]
         for c in stale:
             del self._requested[c]
+
+    # -- the view --------------------------------------------------------
+    def _emit_view(self, now: float, outs: list[Output]) -> None:
+        """Ask the observer again about what may have changed; emit what did."""
+        self._view_now = max(self._view_now, now)
+        fx, self._fx = self._fx, trust.ObservationEffects()
+        if not fx or not self.params.view_events:
+            return
+        obs = self.observer
+        fx = obs.expand(fx)
+        for cid in sorted(fx.promises):
+            v = obs.verdict(cid, now)
+            key = (v.state, v.evidence)
+            if self._last_verdict.get(cid) != key:
+                self._last_verdict[cid] = key
+                outs.append(VerdictChanged(verdict=v))
+        for agent in sorted(fx.agents):
+            o = obs.trust(agent, now)
+            rounded = (round(o.belief, 3), round(o.disbelief, 3), round(o.uncertainty, 3))
+            if self._last_trust.get(agent) != rounded:
+                self._last_trust[agent] = rounded
+                outs.append(TrustChanged(agent=agent, opinion=o))
+        for k in sorted(fx.conflicts, key=repr):
+            c = obs.consensus(k, now)
+            ckey = (c.state, c.leader)
+            if self._last_consensus.get(k) != ckey:
+                self._last_consensus[k] = ckey
+                outs.append(ConsensusChanged(consensus=c))
 
     # -- anti-entropy ----------------------------------------------------
     def _send(self, peer: str, data: bytes, outs: list[Output]) -> None:

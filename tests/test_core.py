@@ -6,6 +6,7 @@ import pytest
 
 import wire
 from node.core import (
+    ConsensusChanged,
     Core,
     CoreParams,
     EquivocationDetected,
@@ -16,8 +17,17 @@ from node.core import (
     TokenAccepted,
     TokenIssued,
     TokenRejected,
+    TrustChanged,
+    VerdictChanged,
     topic_for,
 )
+
+VIEW = (VerdictChanged, TrustChanged, ConsensusChanged)
+
+
+def protocol(outs: list) -> list:  # type: ignore[type-arg]
+    """The outputs without the view events (those are tested on their own)."""
+    return [o for o in outs if not isinstance(o, VIEW)]
 from tests.harness import ident
 
 
@@ -29,7 +39,7 @@ def tok(i: wire.Identity, seq: int, prev: str | None, *, deps: tuple[str, ...] =
 
 def test_issue_outputs_persist_before_publish() -> None:
     core = Core(ident(1))
-    outs = core.issue(kind="promise", now=5.0, body={"text": "water the plants"})
+    outs = protocol(core.issue(kind="promise", now=5.0, body={"text": "water the plants"}))
     kinds = [type(o) for o in outs]
     assert kinds == [Persist, TokenIssued, TokenAccepted, Publish]
     token = outs[0].token  # type: ignore[union-attr]
@@ -74,7 +84,7 @@ def test_causal_delivery_waits_for_prev_and_deps_then_applies_all() -> None:
 def test_duplicates_are_ignored_cheaply() -> None:
     a1 = tok(ident(1), 1, None)
     core = Core(ident(3))
-    assert [type(o) for o in core.receive("p", a1.raw, 0)] == [Persist, TokenAccepted]
+    assert [type(o) for o in protocol(core.receive("p", a1.raw, 0))] == [Persist, TokenAccepted]
     assert core.receive("p", a1.raw, 0) == []
     assert core.stats.duplicate_tokens == 1
 
@@ -183,3 +193,20 @@ def test_own_token_seen_from_the_network_advances_own_seq() -> None:
     assert fresh.own_seq() == 1
     t2 = fresh.issue(kind="promise", now=3)[0].token  # type: ignore[union-attr]
     assert t2.seq == 2 and t2.prev == t1.cid
+
+
+def test_view_events_follow_the_observer() -> None:
+    """A promise past its due time with no fulfilment turns broken on tick."""
+    alice = ident(1)
+    core = Core(ident(3))
+    p = wire.sign_token(alice, wire.Claims(issuer=alice.agent_id, iat=100, seq=1, kind="promise",
+                                           body={"text": "call back", "due": 200}))
+    outs = core.receive("p", p.raw, 100.0)
+    pending = [o.verdict for o in outs if isinstance(o, VerdictChanged)]
+    assert [(v.cid, v.state) for v in pending] == [(p.cid, "pending")]
+    assert core.tick(150.0) == []  # nothing changed before due
+    late = core.tick(200 + core.observer.params.skew_allowance_s + 1)
+    broken = [o.verdict for o in late if isinstance(o, VerdictChanged)]
+    assert [(v.cid, v.state) for v in broken] == [(p.cid, "broken")]
+    assert any(isinstance(o, TrustChanged) and o.agent == alice.agent_id for o in late)
+    assert core.tick(10_000.0) == []  # said once, not again

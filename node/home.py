@@ -1,0 +1,235 @@
+"""A node's home directory: identity, configuration, API token, store.
+
+Theory of operation: everything a node is lives in one directory, chosen by
+`--home`, else `$TROTH_HOME`, else `~/.troth`:
+
+    identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
+    config.toml    documented settings; command-line flags override them
+    api-token      bearer token of the local HTTP API, mode 0600
+    store.sqlite   the durable log (node/store.py)
+    node.json      written by a running node: pid, API URL, listen addresses
+
+`Config.load` validates every field and raises `ConfigError` naming the file,
+the key and what is wrong; nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import wire
+
+__all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "CONFIG_TEMPLATE"]
+
+DEFAULT_HOME = Path("~/.troth")
+
+
+class HomeError(Exception):
+    """The home directory is missing, incomplete or unusable."""
+
+
+class ConfigError(HomeError):
+    """config.toml is not valid; the message names the key."""
+
+
+CONFIG_TEMPLATE = """\
+# troth node configuration. Command-line flags of `troth run` override these.
+
+[network]
+# libp2p multiaddrs to listen on. Port 0 picks a free port.
+listen = ["/ip4/127.0.0.1/tcp/0"]
+# Peers to dial at start, as full multiaddrs with /p2p/<agent id>
+# (`troth id --json` on the other node prints them).
+bootstrap = []
+# Find peers on the local network with mDNS.
+mdns = false
+
+[api]
+# The local HTTP API (and web page). Loopback only; requests need the bearer
+# token in `api-token`. Port 0 picks a free port (see node.json).
+listen = "127.0.0.1:0"
+
+[sync]
+# Seconds between anti-entropy rounds (one peer per round, round robin).
+interval_s = 5.0
+
+[log]
+# debug, info, warning or error
+level = "info"
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    bootstrap: tuple[str, ...] = ()
+    mdns: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 0
+    sync_interval_s: float = 5.0
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: missing (run `troth init`)") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> Config:
+        def err(key: str, what: str) -> ConfigError:
+            return ConfigError(f"{where}: {key}: {what}")
+
+        known = {"network": {"listen", "bootstrap", "mdns"}, "api": {"listen"},
+                 "sync": {"interval_s"}, "log": {"level"}}
+        for section, value in data.items():
+            if section not in known:
+                raise err(section, f"unknown section (known: {', '.join(sorted(known))})")
+            if not isinstance(value, dict):
+                raise err(section, "must be a table")
+            for key in value:
+                if key not in known[section]:
+                    raise err(f"{section}.{key}", "unknown key")
+        net = data.get("network", {})
+        listen = net.get("listen", list(cls.listen))
+        if not (isinstance(listen, list) and listen and all(isinstance(x, str) and
+                                                            x.startswith("/") for x in listen)):
+            raise err("network.listen", "a non-empty list of multiaddr strings")
+        boot = net.get("bootstrap", [])
+        if not (isinstance(boot, list) and all(isinstance(x, str) and "/p2p/" in x for x in boot)):
+            raise err("network.bootstrap", "a list of multiaddrs ending in /p2p/<agent id>")
+        mdns = net.get("mdns", False)
+        if not isinstance(mdns, bool):
+            raise err("network.mdns", "true or false")
+        host, port = parse_host_port(data.get("api", {}).get("listen", "127.0.0.1:0"),
+                                     lambda what: err("api.listen", what))
+        interval = data.get("sync", {}).get("interval_s", 5.0)
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
+                not 0.1 <= interval <= 3600:
+            raise err("sync.interval_s", "a number of seconds in 0.1..3600")
+        level = data.get("log", {}).get("level", "info")
+        if level not in ("debug", "info", "warning", "error"):
+            raise err("log.level", "one of debug, info, warning, error")
+        return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, api_host=host,
+                   api_port=port, sync_interval_s=float(interval), log_level=level)
+
+    def override(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def parse_host_port(text: object, err: Any) -> tuple[str, int]:
+    if not isinstance(text, str) or ":" not in text:
+        raise err("HOST:PORT, e.g. 127.0.0.1:8765")
+    host, _, port_s = text.rpartition(":")
+    if not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise err(f"bad port in {text!r}")
+    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        raise err(f"the API listens on loopback only, not {host!r}")
+    return host.strip("[]"), int(port_s)
+
+
+def resolve_home(flag: str | Path | None) -> Path:
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get("TROTH_HOME")
+    return Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    path: Path
+
+    @property
+    def identity_path(self) -> Path:
+        return self.path / "identity.pem"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def token_path(self) -> Path:
+        return self.path / "api-token"
+
+    @property
+    def store_path(self) -> Path:
+        return self.path / "store.sqlite"
+
+    @property
+    def runtime_path(self) -> Path:
+        return self.path / "node.json"
+
+    @classmethod
+    def init(cls, path: Path, passphrase: str | None = None, *, force: bool = False,
+             config: str = CONFIG_TEMPLATE) -> tuple[Home, wire.Identity]:
+        home = cls(path)
+        if home.identity_path.exists() and not force:
+            raise HomeError(f"{home.identity_path} exists: this home is already initialised "
+                            "(pass --force to replace its identity: its tokens stay signed by "
+                            "the old one)")
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        identity = wire.Identity.generate()
+        identity.save(home.identity_path, passphrase)
+        if not home.config_path.exists() or force:
+            home.config_path.write_text(config)
+        _write_private(home.token_path, (secrets.token_urlsafe(32) + "\n").encode())
+        return home, identity
+
+    def require(self) -> None:
+        if not self.identity_path.exists():
+            raise HomeError(f"no node at {self.path} (run `troth init --home {self.path}`)")
+
+    def identity(self, passphrase: str | None = None) -> wire.Identity:
+        self.require()
+        try:
+            return wire.Identity.load(self.identity_path, passphrase)
+        except wire.InvalidIdentity as exc:
+            if exc.reason == "passphrase":
+                raise HomeError(f"{self.identity_path} is encrypted: give the right passphrase "
+                                "(--passphrase-file or $TROTH_PASSPHRASE)") from None
+            raise HomeError(f"{self.identity_path}: {exc}") from None
+
+    def config(self) -> Config:
+        return Config.load(self.config_path)
+
+    def api_token(self) -> str:
+        try:
+            return self.token_path.read_text().strip()
+        except FileNotFoundError:
+            raise HomeError(f"{self.token_path} is missing (run `troth init`)") from None
+
+    def runtime(self) -> dict[str, Any] | None:
+        """What the running node wrote about itself, or None if none runs."""
+        try:
+            info = json.loads(self.runtime_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return info if isinstance(info, dict) else None
+
+    def write_runtime(self, info: dict[str, Any]) -> None:
+        _write_private(self.runtime_path, json.dumps(info, indent=2).encode())
+
+    def clear_runtime(self) -> None:
+        self.runtime_path.unlink(missing_ok=True)
