@@ -571,8 +571,8 @@ class Observer:
         """The direct verdict that does not depend on the clock, if any."""
         tok = p.token
         if p.own is not None:
-            v = _verdict_of(p.own)
-            assert v == "kept" or v == "broken"
+            v: Literal["kept", "broken"] = (
+                "kept" if _verdict_of(p.own) == "kept" else "broken")
             return _Decision(v, 1.0, (p.own.cid,), f"own assessment: {v}", p.own.iat)
         if self._equivocated(tok):
             rivals = tuple(self._by_seq[(tok.issuer, tok.seq)])
