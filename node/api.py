@@ -1,0 +1,138 @@
+"""The local HTTP API of a running node (FastAPI app, served by hypercorn on trio).
+
+Theory of operation: every route is a thin call into `NodeService` (or the
+runtime's network view). Auth: `Authorization: Bearer <token>` with the token of
+the node's home (`api-token`), compared in constant time; anything else is 401
+before the request body is looked at. Malformed requests get 400 with
+`{"error": reason, "detail": ...}`; unknown tokens 404. A refused request
+changes nothing. The OpenAPI description is at `/openapi.json` (and the
+interactive page at `/docs`); the web page at `/` is served without auth and
+fetches data with the token the user pastes.
+
+The API listens on loopback only (node/home.py refuses other hosts).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from .service import NodeService, ServiceError
+
+__all__ = ["make_app", "NetView"]
+
+
+class NetView:
+    """The runtime's network facts, as the API shows them (overridden by the runtime)."""
+
+    def listen_addrs(self) -> list[str]:
+        return []
+
+    def peers(self) -> list[dict[str, Any]]:
+        return []
+
+
+class PromiseIn(BaseModel, extra="forbid"):
+    text: str = Field(min_length=1, max_length=4096)
+    due: int | None = Field(default=None, ge=0, description="epoch seconds")
+    to: str | None = Field(default=None, description="the promisee's agent id")
+    deps: list[str] = Field(default_factory=list, max_length=256,
+                            description="cids this promise builds on (accepts)")
+    scope: str | None = Field(default=None, description="community (charter cid)")
+    slot: str | None = None
+
+
+class FulfilIn(BaseModel, extra="forbid"):
+    cid: str
+    evidence: str | None = Field(default=None, max_length=4096)
+
+
+class AssessIn(BaseModel, extra="forbid"):
+    cid: str
+    verdict: Literal["kept", "broken"]
+    reason: str | None = Field(default=None, max_length=4096)
+
+
+class RetractIn(BaseModel, extra="forbid"):
+    cid: str
+
+
+def make_app(service: NodeService, token: str, net: NetView | None = None,
+             page: Callable[[], str] | None = None) -> FastAPI:
+    net = net or NetView()
+    app = FastAPI(title="troth node API", version="1",
+                  description="The local API of one troth node. Bearer token: the node "
+                              "home's `api-token` file.")
+    bearer = HTTPBearer(auto_error=False)
+
+    def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if creds is None or not secrets.compare_digest(creds.credentials.encode(),
+                                                       token.encode()):
+            raise ServiceError(401, "unauthorized", "missing or wrong bearer token")
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_req: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                    for e in exc.errors()]
+        return JSONResponse({"error": "bad-request", "detail": "; ".join(problems)},
+                            status_code=400)
+
+    guarded = [Depends(auth)]
+
+    @app.get("/v1/id", dependencies=guarded, tags=["node"])
+    async def get_id() -> dict[str, Any]:
+        out = service.identity()
+        out["listen"] = net.listen_addrs()
+        return out
+
+    @app.get("/v1/peers", dependencies=guarded, tags=["node"])
+    async def get_peers() -> list[dict[str, Any]]:
+        return net.peers()
+
+    @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201)
+    async def post_promise(body: PromiseIn) -> dict[str, Any]:
+        return service.promise(body.text, due=body.due, to=body.to, deps=body.deps,
+                               scope=body.scope, slot=body.slot)
+
+    @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201)
+    async def post_fulfil(body: FulfilIn) -> dict[str, Any]:
+        return service.fulfil(body.cid, body.evidence)
+
+    @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201)
+    async def post_assess(body: AssessIn) -> dict[str, Any]:
+        return service.assess(body.cid, body.verdict, body.reason)
+
+    @app.post("/v1/retract", dependencies=guarded, tags=["tokens"], status_code=201)
+    async def post_retract(body: RetractIn) -> dict[str, Any]:
+        return service.retract(body.cid)
+
+    @app.get("/v1/tokens/{cid}", dependencies=guarded, tags=["tokens"])
+    async def get_token(cid: str) -> dict[str, Any]:
+        return service.show(cid)
+
+    @app.get("/v1/log", dependencies=guarded, tags=["tokens"])
+    async def get_log(limit: int = 20) -> list[dict[str, Any]]:
+        return service.log(limit)
+
+    @app.get("/v1/verdicts", dependencies=guarded, tags=["view"])
+    async def get_verdicts(agent: str | None = None) -> list[dict[str, Any]]:
+        return service.verdicts(agent)
+
+    @app.get("/v1/trust", dependencies=guarded, tags=["view"])
+    async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:
+        return service.trust(agent)
+
+    return app

@@ -1,0 +1,213 @@
+"""What a user can ask of a node: the application facade over the engine.
+
+Theory of operation: `NodeService` turns user intents (promise, fulfil, assess,
+retract, show, verdicts, trust, log) into core calls and answers, as plain
+JSON-ready dicts. It is synchronous and holds no I/O of its own: the runtime
+gives it a clock and a `dispatch` function that takes the network outputs of
+each call (publishes, sends). The HTTP API and the CLI are shells over it.
+
+User errors raise `ServiceError(status, reason, detail)`; the engine's state is
+untouched by a refused request (checks happen before anything is signed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import trust
+import wire
+
+from .core import Output
+from .engine import Engine
+
+__all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json"]
+
+TEXT_MAX_CHARS = 4096  # a promise statement or evidence note typed by a person
+LOG_LIMIT_MAX = 1000
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return {"hex": v.hex()}
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def token_json(t: wire.Token) -> dict[str, Any]:
+    return {"cid": t.cid, "issuer": t.issuer, "seq": t.seq, "iat": t.iat, "kind": t.kind,
+            "prev": t.prev, "scope": t.scope, "deps": list(t.deps), "about": t.about,
+            "body": _jsonable(t.body), "size_bytes": len(t.raw)}
+
+
+def verdict_json(v: trust.Verdict) -> dict[str, Any]:
+    return {"cid": v.cid, "state": v.state, "confidence": round(v.confidence, 4),
+            "evidence": list(v.evidence), "reason": v.reason}
+
+
+def opinion_json(agent: str, o: trust.Opinion) -> dict[str, Any]:
+    return {"agent": agent, "belief": round(o.belief, 4), "disbelief": round(o.disbelief, 4),
+            "uncertainty": round(o.uncertainty, 4), "base_rate": round(o.base_rate, 4),
+            "expectation": round(o.expectation, 4)}
+
+
+class NodeService:
+    def __init__(self, engine: Engine, clock: Callable[[], float],
+                 dispatch: Callable[[list[Output]], None]) -> None:
+        if engine.identity is None:
+            raise ValueError("a service needs an engine with an identity")
+        self.engine = engine
+        self.core = engine.core
+        self.clock = clock
+        self.dispatch = dispatch
+        self.agent_id: str = engine.identity.agent_id
+
+    # -- checks ----------------------------------------------------------
+    def _cid(self, cid: object, what: str = "cid") -> str:
+        if not isinstance(cid, str):
+            raise ServiceError(400, "bad-cid", f"{what} must be a string")
+        try:
+            wire.cid_to_bytes(cid)
+        except ValueError:
+            raise ServiceError(400, "bad-cid", f"{what} is not a troth cid: {cid!r}") from None
+        return cid
+
+    def _held(self, cid: object, what: str = "cid") -> wire.Token:
+        c = self._cid(cid, what)
+        tok = self.core.tokens.get(c)
+        if tok is None:
+            raise ServiceError(404, "unknown-token", f"this node holds no token {c}")
+        return tok
+
+    def _text(self, text: object, what: str, *, required: bool = True) -> str | None:
+        if text is None and not required:
+            return None
+        if not isinstance(text, str) or not text.strip():
+            raise ServiceError(400, "bad-text", f"{what} must be non-empty text")
+        if len(text) > TEXT_MAX_CHARS:
+            raise ServiceError(400, "too-long", f"{what} has {len(text)} characters, "
+                                                f"at most {TEXT_MAX_CHARS}")
+        return text
+
+    def _issue(self, **kw: Any) -> dict[str, Any]:
+        try:
+            token, outs = self.engine.issue(now=self.clock(), **kw)
+        except ValueError as exc:
+            raise ServiceError(400, "refused", str(exc)) from None
+        self.dispatch(outs)
+        return token_json(token)
+
+    # -- intents ---------------------------------------------------------
+    def promise(self, text: object, *, due: object = None, to: object = None,
+                deps: object = (), scope: object = None, slot: object = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self._text(text, "text")}
+        if due is not None:
+            if isinstance(due, bool) or not isinstance(due, int) or due < 0:
+                raise ServiceError(400, "bad-due", "due must be epoch seconds (an integer)")
+            body["due"] = due
+        if to is not None:
+            if not isinstance(to, str):
+                raise ServiceError(400, "bad-agent", "to must be an agent id")
+            try:
+                wire.agent_id_to_bytes(to)
+            except wire.InvalidIdentity:
+                raise ServiceError(400, "bad-agent", f"not an agent id: {to!r}") from None
+            body["to"] = to
+        if slot is not None:
+            body["slot"] = self._text(slot, "slot")
+        if not isinstance(deps, (list, tuple)):
+            raise ServiceError(400, "bad-deps", "deps must be a list of cids")
+        dep_cids = tuple(self._held(d, "dep").cid for d in deps)
+        sc = self._held(scope, "scope").cid if scope is not None else None
+        return self._issue(kind="promise", body=body, deps=dep_cids, scope=sc)
+
+    def fulfil(self, cid: object, evidence: object = None) -> dict[str, Any]:
+        p = self._own_promise(cid, "fulfil")
+        body = {}
+        if evidence is not None:
+            body["evidence"] = self._text(evidence, "evidence")
+        return self._issue(kind="fulfil", about=p.cid, deps=(p.cid,), body=body, scope=p.scope)
+
+    def retract(self, cid: object) -> dict[str, Any]:
+        p = self._own_promise(cid, "retract")
+        return self._issue(kind="retract", about=p.cid, scope=p.scope)
+
+    def assess(self, cid: object, verdict: object, reason: object = None) -> dict[str, Any]:
+        tok = self._held(cid)
+        if verdict not in ("kept", "broken"):
+            raise ServiceError(400, "bad-verdict",
+                               f"verdict must be kept or broken, not {verdict!r}")
+        body: dict[str, Any] = {"verdict": verdict}
+        if reason is not None:
+            body["reason"] = self._text(reason, "reason")
+        return self._issue(kind="assess", about=tok.cid, body=body, scope=tok.scope)
+
+    def _own_promise(self, cid: object, verb: str) -> wire.Token:
+        p = self._held(cid)
+        if p.kind != "promise":
+            raise ServiceError(400, "not-a-promise", f"{p.cid} is a {p.kind}, not a promise")
+        if p.issuer != self.agent_id:
+            raise ServiceError(403, "not-yours", f"only the promiser can {verb} a promise "
+                                                 "(agents promise only about themselves); "
+                                                 "use assess to give your verdict")
+        return p
+
+    # -- questions -------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        return {"agent_id": self.agent_id, "tokens": len(self.core.tokens),
+                "own_seq": self.core.own_seq()}
+
+    def show(self, cid: object) -> dict[str, Any]:
+        tok = self._held(cid)
+        out = token_json(tok)
+        now = self.clock()
+        if tok.kind == "promise":
+            out["verdict"] = verdict_json(self.core.observer.verdict(tok.cid, now))
+        out["support"] = round(self.core.observer.support(tok.cid, now), 4)
+        return out
+
+    def verdicts(self, agent: object = None) -> list[dict[str, Any]]:
+        obs = self.core.observer
+        now = self.clock()
+        if agent is not None:
+            if not isinstance(agent, str):
+                raise ServiceError(400, "bad-agent", "agent must be an agent id")
+            cids = obs.promises_of(agent)
+        else:
+            cids = tuple(sorted(obs.promises()))
+        rows = []
+        for cid in cids:
+            v = verdict_json(obs.verdict(cid, now))
+            tok = self.core.tokens[cid]
+            v["issuer"] = tok.issuer
+            v["text"] = tok.body.get("text") if isinstance(tok.body.get("text"), str) else None
+            rows.append(v)
+        return rows
+
+    def trust(self, agent: object = None) -> list[dict[str, Any]]:
+        obs = self.core.observer
+        now = self.clock()
+        if agent is not None:
+            if not isinstance(agent, str):
+                raise ServiceError(400, "bad-agent", "agent must be an agent id")
+            agents = [agent]
+        else:
+            agents = sorted(obs.agents())
+        return [opinion_json(a, obs.trust(a, now)) for a in agents]
+
+    def log(self, limit: object = 20) -> list[dict[str, Any]]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LOG_LIMIT_MAX:
+            raise ServiceError(400, "bad-limit", f"limit must be 1..{LOG_LIMIT_MAX}")
+        toks = list(self.core.tokens.values())[-limit:]
+        return [token_json(t) for t in reversed(toks)]

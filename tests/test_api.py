@@ -1,0 +1,126 @@
+"""The local HTTP API: a real hypercorn server on 127.0.0.1 over the node service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+
+from node.api import make_app
+from node.core import Output, Publish
+from node.engine import Engine
+from node.service import NodeService
+from node.store import Store
+from tests.harness import ident
+
+TOKEN = "s3cret-token"
+UNKNOWN = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+
+
+class Served:
+    def __init__(self, url: str, service: NodeService, published: list[Output]) -> None:
+        self.url = url
+        self.service = service
+        self.published = published
+        self.client = httpx.AsyncClient(base_url=url, timeout=10,
+                                        headers={"Authorization": f"Bearer {TOKEN}"})
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.client.get(path, **kw)
+
+    async def post(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.post(path, json=body)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Served]:
+    engine = Engine(Store(tmp_path / "store.sqlite"), ident(1))
+    published: list[Output] = []
+    clock = [1_800_000_000.0]
+    service = NodeService(engine, lambda: clock[0], published.extend)
+    cfg = HyperConfig()
+    cfg.bind = ["127.0.0.1:0"]
+    cfg.accesslog = None
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, make_app(service, TOKEN), cfg)
+        served = Served(binds[0], service, published)
+        yield served
+        await served.client.aclose()
+        nursery.cancel_scope.cancel()
+    engine.close()
+
+
+async def test_requests_without_the_token_get_401_and_change_nothing(api: Served) -> None:
+    async with httpx.AsyncClient(base_url=api.url) as anon:
+        r = await anon.post("/v1/promises", json={"text": "x"})
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        r = await anon.get("/v1/log", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401
+    assert api.service.core.own_seq() == 0 and not api.published
+
+
+async def test_promise_fulfil_and_view(api: Served) -> None:
+    r = await api.post("/v1/promises", {"text": "fix the fence", "due": 1_800_003_600})
+    assert r.status_code == 201, r.text
+    p = r.json()
+    assert p["kind"] == "promise" and p["seq"] == 1 and p["body"]["text"] == "fix the fence"
+    assert [type(o) for o in api.published if isinstance(o, Publish)] == [Publish]
+    r = await api.get(f"/v1/tokens/{p['cid']}")
+    assert r.json()["verdict"]["state"] == "pending"
+    r = await api.post("/v1/fulfil", {"cid": p["cid"], "evidence": "photo of the fence"})
+    assert r.status_code == 201 and r.json()["about"] == p["cid"]
+    verdicts = (await api.get("/v1/verdicts")).json()
+    assert [(v["cid"], v["state"]) for v in verdicts] == [(p["cid"], "kept")]
+    trust = (await api.get("/v1/trust")).json()
+    assert trust[0]["agent"] == api.service.agent_id and trust[0]["belief"] > 0
+    log = (await api.get("/v1/log", params={"limit": 5})).json()
+    assert [t["kind"] for t in log] == ["fulfil", "promise"]
+    ident_ = (await api.get("/v1/id")).json()
+    assert ident_["agent_id"] == api.service.agent_id and ident_["own_seq"] == 2
+
+
+@pytest.mark.parametrize(("path", "body", "status", "reason"), [
+    ("/v1/promises", {}, 400, "bad-request"),
+    ("/v1/promises", {"text": ""}, 400, "bad-request"),
+    ("/v1/promises", {"text": "x", "due": "tomorrow"}, 400, "bad-request"),
+    ("/v1/promises", {"text": "x", "surprise": 1}, 400, "bad-request"),
+    ("/v1/promises", {"text": "x", "deps": ["not-a-cid"]}, 400, "bad-cid"),
+    ("/v1/promises", {"text": "x", "to": "bob"}, 400, "bad-agent"),
+    ("/v1/promises", {"text": "x", "deps": [UNKNOWN]}, 404, "unknown-token"),
+    ("/v1/assess", {"cid": UNKNOWN, "verdict": "meh"}, 400, "bad-request"),
+    ("/v1/fulfil", {"cid": 42}, 400, "bad-request"),
+])
+async def test_malformed_requests_get_400_and_change_nothing(
+        api: Served, path: str, body: Any, status: int, reason: str) -> None:
+    r = await api.post(path, body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == reason and r.json()["detail"]
+    assert api.service.core.own_seq() == 0 and not api.published
+
+
+async def test_raw_garbage_body_is_400(api: Served) -> None:
+    r = await api.client.post("/v1/promises", content=b"\xff\x00{not json",
+                              headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+
+
+async def test_only_the_promiser_fulfils(api: Served) -> None:
+    other = Engine(Store(":memory:"), ident(2))
+    tok, _ = other.issue(kind="promise", now=1.0, body={"text": "someone else's"})
+    api.service.engine.receive("peer", tok.raw, 2.0)
+    r = await api.post("/v1/fulfil", {"cid": tok.cid})
+    assert r.status_code == 403 and r.json()["error"] == "not-yours"
+    r = await api.post("/v1/assess", {"cid": tok.cid, "verdict": "broken", "reason": "not done"})
+    assert r.status_code == 201 and r.json()["body"]["verdict"] == "broken"
+
+
+async def test_openapi_description(api: Served) -> None:
+    r = await api.get("/openapi.json")
+    paths = r.json()["paths"]
+    assert {"/v1/promises", "/v1/verdicts", "/v1/trust", "/v1/tokens/{cid}"} <= set(paths)
