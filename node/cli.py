@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from .home import Config, ConfigError, Home, HomeError, parse_host_port, resolve_home
 from .store import Store, StoreError
 
 __all__ = ["main", "cli"]
@@ -34,11 +35,259 @@ def emit(ctx: click.Context, human: str, data: Any) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--home", "home_dir", envvar="TROTH_HOME", type=click.Path(path_type=Path),
+              help="The node's home directory [default: $TROTH_HOME or ~/.troth].")
 @click.version_option(package_name="troth")
 @click.pass_context
-def cli(ctx: click.Context, as_json: bool) -> None:
+def cli(ctx: click.Context, as_json: bool, home_dir: Path | None) -> None:
     """troth: a peer-to-peer promise network node."""
     ctx.ensure_object(dict)
+
+
+def _home(ctx: click.Context) -> Home:
+    return Home(resolve_home(ctx.find_root().params.get("home_dir")))
+
+
+def _client(ctx: click.Context) -> Any:
+    from .client import Client, ClientError
+
+    try:
+        return Client(_home(ctx))
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _call(ctx: click.Context, method: str, path: str, **kw: Any) -> Any:
+    from .client import ClientError
+
+    client = _client(ctx)
+    try:
+        return client.request(method, path, **kw)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _passphrase(passphrase_file: Path | None) -> str | None:
+    if passphrase_file is not None:
+        try:
+            return passphrase_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise click.ClickException(f"{passphrase_file}: {exc.strerror}") from None
+    import os
+
+    return os.environ.get("TROTH_PASSPHRASE") or None
+
+
+passphrase_option = click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the identity passphrase [default: $TROTH_PASSPHRASE].")
+
+
+# -- node lifecycle -------------------------------------------------------
+
+@cli.command()
+@passphrase_option
+@click.option("--force", is_flag=True, help="Replace an existing identity.")
+@click.pass_context
+def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
+    """Create a node home: identity, config.toml, API token."""
+    home_path = resolve_home(ctx.find_root().params.get("home_dir"))
+    try:
+        home, identity = Home.init(home_path, _passphrase(passphrase_file), force=force)
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit(ctx, f"initialised {home.path}\nagent id: {identity.agent_id}\n"
+              f"edit {home.config_path}, then: troth run --home {home.path}",
+         {"home": str(home.path), "agent_id": identity.agent_id,
+          "config": str(home.config_path)})
+
+
+@cli.command()
+@click.option("--listen", help="libp2p multiaddr to listen on (overrides config.toml).")
+@click.option("--api", "api_addr", help="HOST:PORT of the local HTTP API (loopback only).")
+@click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> (repeatable).")
+@click.option("--sync-interval", type=click.FloatRange(0.1, 3600), help="Seconds.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@passphrase_option
+@click.pass_context
+def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap: tuple[str, ...],
+        sync_interval: float | None, log_level: str | None,
+        passphrase_file: Path | None) -> None:
+    """Run the node until SIGINT/SIGTERM."""
+    import logging
+
+    import trio
+
+    from .runtime import Runtime
+
+    home = _home(ctx)
+    try:
+        identity = home.identity(_passphrase(passphrase_file))
+        config: Config = home.config()
+        host = port = None
+        if api_addr is not None:
+            host, port = parse_host_port(api_addr, lambda what: ConfigError(f"--api: {what}"))
+        config = config.override(
+            listen=(listen,) if listen else None, api_host=host, api_port=port,
+            bootstrap=tuple(bootstrap) or None, sync_interval_s=sync_interval,
+            log_level=log_level)
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if listen is not None and not listen.startswith("/"):
+        raise click.BadParameter("a multiaddr such as /ip4/127.0.0.1/tcp/4001",
+                                 param_hint="--listen")
+    for b in config.bootstrap:
+        if "/p2p/" not in b:
+            raise click.BadParameter(f"{b!r} has no /p2p/<agent id>", param_hint="--bootstrap")
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("libp2p").setLevel(logging.WARNING)
+    runtime = Runtime(home, identity, config)
+    from .p2p import P2PError
+
+    try:
+        trio.run(runtime.run)
+    except P2PError as exc:
+        raise click.ClickException(f"network: {exc}") from None
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- talking to the running node --------------------------------------------
+
+@cli.command("id")
+@click.pass_context
+def id_(ctx: click.Context) -> None:
+    """This node's agent id and the addresses other nodes can bootstrap from."""
+    out = _call(ctx, "GET", "/v1/id")
+    emit(ctx, f"{out['agent_id']}\n" + "\n".join(f"  {a}" for a in out["listen"]), out)
+
+
+@cli.command()
+@click.pass_context
+def peers(ctx: click.Context) -> None:
+    """Known peers and their liveness (alive / suspected / unreachable / failed)."""
+    rows = _call(ctx, "GET", "/v1/peers")
+    lines = [f"{r['state']:<12} {r['peer']}  phi={r['phi']}" for r in rows] or ["no peers"]
+    emit(ctx, "\n".join(lines), rows)
+
+
+def _token_line(t: dict[str, Any]) -> str:
+    text = t.get("body", {}).get("text") or t.get("body", {}).get("verdict") or ""
+    return f"{t['cid']}  {t['kind']:<8} #{t['seq']:<4} {str(text)[:60]}"
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--due", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M",
+                                                    "%Y-%m-%dT%H:%M:%S"]),
+              help="When it is due (local time).")
+@click.option("--due-in", type=click.IntRange(0), help="Due in this many seconds.")
+@click.option("--to", "to_agent", help="The promisee's agent id.")
+@click.option("--deps", multiple=True, help="Cid this promise builds on (repeatable).")
+@click.option("--scope", help="Community (charter cid).")
+@click.pass_context
+def promise(ctx: click.Context, text: str, due: Any, due_in: int | None, to_agent: str | None,
+            deps: tuple[str, ...], scope: str | None) -> None:
+    """Promise something (agents promise only about themselves)."""
+    import time
+
+    body: dict[str, Any] = {"text": text, "deps": list(deps)}
+    if due is not None:
+        body["due"] = int(due.timestamp())
+    if due_in is not None:
+        body["due"] = int(time.time()) + due_in
+    if to_agent:
+        body["to"] = to_agent
+    if scope:
+        body["scope"] = scope
+    out = _call(ctx, "POST", "/v1/promises", json=body)
+    emit(ctx, _token_line(out), out)
+
+
+@cli.command()
+@click.argument("cid")
+@click.option("--evidence", help="Evidence text, or @FILE to read it from a file.")
+@click.pass_context
+def fulfil(ctx: click.Context, cid: str, evidence: str | None) -> None:
+    """Publish evidence that your promise CID was kept."""
+    if evidence and evidence.startswith("@"):
+        try:
+            evidence = Path(evidence[1:]).read_text()
+        except OSError as exc:
+            raise click.ClickException(f"{evidence[1:]}: {exc.strerror}") from None
+    out = _call(ctx, "POST", "/v1/fulfil", json={"cid": cid, "evidence": evidence})
+    emit(ctx, _token_line(out), out)
+
+
+@cli.command()
+@click.argument("cid")
+@click.argument("verdict", type=click.Choice(["kept", "broken"]))
+@click.option("--reason")
+@click.pass_context
+def assess(ctx: click.Context, cid: str, verdict: str, reason: str | None) -> None:
+    """Publish your own verdict on a token (a promise about your evaluation)."""
+    out = _call(ctx, "POST", "/v1/assess", json={"cid": cid, "verdict": verdict,
+                                                  "reason": reason})
+    emit(ctx, _token_line(out), out)
+
+
+@cli.command()
+@click.argument("cid")
+@click.pass_context
+def retract(ctx: click.Context, cid: str) -> None:
+    """Withdraw your promise CID (it counts as broken)."""
+    out = _call(ctx, "POST", "/v1/retract", json={"cid": cid})
+    emit(ctx, _token_line(out), out)
+
+
+@cli.command()
+@click.argument("cid")
+@click.pass_context
+def show(ctx: click.Context, cid: str) -> None:
+    """One token, with this node's verdict on it."""
+    out = _call(ctx, "GET", f"/v1/tokens/{cid}")
+    lines = [_token_line(out), f"  issuer  {out['issuer']}"]
+    if out.get("deps"):
+        lines.append("  deps    " + ", ".join(out["deps"]))
+    if out.get("about"):
+        lines.append(f"  about   {out['about']}")
+    if "verdict" in out:
+        v = out["verdict"]
+        lines.append(f"  verdict {v['state']} ({v['confidence']:.2f}): {v['reason']}")
+    lines.append(f"  support {out['support']}")
+    emit(ctx, "\n".join(lines), out)
+
+
+@cli.command()
+@click.option("--agent", help="Only this agent's promises.")
+@click.pass_context
+def verdicts(ctx: click.Context, agent: str | None) -> None:
+    """This node's verdict on every promise it knows."""
+    rows = _call(ctx, "GET", "/v1/verdicts", params={"agent": agent} if agent else None)
+    lines = [f"{r['state']:<8} {r['confidence']:.2f}  {r['cid'][:20]}…  {r['issuer'][-8:]}  "
+             f"{(r.get('text') or '')[:50]}" for r in rows] or ["no promises"]
+    emit(ctx, "\n".join(lines), rows)
+
+
+@cli.command("trust")
+@click.argument("agent", required=False)
+@click.pass_context
+def trust_(ctx: click.Context, agent: str | None) -> None:
+    """This node's trust opinion of every agent (or one)."""
+    rows = _call(ctx, "GET", "/v1/trust", params={"agent": agent} if agent else None)
+    lines = [f"{r['agent']}  b={r['belief']:.3f} d={r['disbelief']:.3f} "
+             f"u={r['uncertainty']:.3f}  E={r['expectation']:.3f}" for r in rows] or ["no agents"]
+    emit(ctx, "\n".join(lines), rows)
+
+
+@cli.command("log")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_context
+def log_(ctx: click.Context, limit: int) -> None:
+    """The most recent tokens this node holds."""
+    rows = _call(ctx, "GET", "/v1/log", params={"limit": limit})
+    emit(ctx, "\n".join(_token_line(t) for t in rows) or "no tokens", rows)
 
 
 @cli.group()
@@ -87,7 +336,11 @@ def _json(ctx: click.Context) -> bool:
 
 def _load_plugins() -> None:
     for ep in entry_points(group="troth.commands"):
-        cmd = ep.load()
+        try:
+            cmd = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+            click.echo(f"troth: command group {ep.name!r} unavailable: {exc}", err=True)
+            continue
         if isinstance(cmd, click.Command):
             cli.add_command(cmd, ep.name)
 

@@ -28,6 +28,7 @@ import wire
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "CONFIG_TEMPLATE"]
 
 DEFAULT_HOME = Path("~/.troth")
+DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
 
 
 class HomeError(Exception):
@@ -67,7 +68,7 @@ level = "info"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
-    listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    listen: tuple[str, ...] = DEFAULT_LISTEN
     bootstrap: tuple[str, ...] = ()
     mdns: bool = False
     api_host: str = "127.0.0.1"
@@ -102,7 +103,7 @@ class Config:
                 if key not in known[section]:
                     raise err(f"{section}.{key}", "unknown key")
         net = data.get("network", {})
-        listen = net.get("listen", list(cls.listen))
+        listen = net.get("listen", list(DEFAULT_LISTEN))
         if not (isinstance(listen, list) and listen and all(isinstance(x, str) and
                                                             x.startswith("/") for x in listen)):
             raise err("network.listen", "a non-empty list of multiaddr strings")

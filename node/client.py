@@ -1,0 +1,72 @@
+"""The CLI's client of a running node's HTTP API.
+
+Finds the node through its home (`node.json` written by `troth run`, and the
+`api-token` file) and turns every failure into `ClientError` with a message a
+person can act on: no node running, wrong token, a refused request.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from .home import Home, HomeError
+
+__all__ = ["Client", "ClientError"]
+
+TIMEOUT_S = 15.0
+
+
+class ClientError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, home: Home) -> None:
+        try:
+            home.require()
+            token = home.api_token()
+        except HomeError as exc:
+            raise ClientError(str(exc)) from None
+        info = home.runtime()
+        if info is None or not _alive(info.get("pid")):
+            raise ClientError(f"no node is running for {home.path} "
+                              f"(start one with `troth run --home {home.path}`)")
+        self.url = str(info["api"])
+        self.info = info
+        self._http = httpx.Client(base_url=self.url, timeout=TIMEOUT_S,
+                                  headers={"Authorization": f"Bearer {token}"})
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the node at {self.url}: {exc}") from None
+        if r.status_code >= 400:
+            try:
+                err = r.json()
+                msg = f"{err.get('error')}: {err.get('detail')}"
+            except ValueError:
+                msg = r.text[:200]
+            raise ClientError(f"the node refused ({r.status_code}) {msg}")
+        return r.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("POST", path, json=body)
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,341 @@
+"""The running node: trio + libp2p around the sans-IO core.
+
+Theory of operation: `Runtime.run()` owns one `P2PNode` (node/p2p.py, the only
+libp2p importer), one `Engine` (core + SQLite store), the HTTP API, and these
+trio tasks:
+
+    gossip    drain validated gossip in bursts -> engine.receive_many
+    peers     connect/disconnect events -> engine.peer_up/peer_down, liveness
+    timer     engine.tick(now) at the core's next deadline (at least every 1 s)
+    publish   hand Publish outputs to gossipsub, in order
+    senders   one per peer: Send outputs -> frames on a /troth/sync/1 stream
+    dialer    keep bootstrap peers connected, with exponential backoff
+    api       hypercorn serving node/api.py on loopback
+
+Every core call goes through `Engine`, which commits Persist outputs before it
+returns the rest, and `_dispatch` only then queues publishes and sends: a token
+is on disk before the network sees it, so `kill -9` loses nothing accepted or
+signed. The engine is used from one trio thread only (tasks interleave only at
+awaits, and no await happens inside an engine call).
+
+Gossip validation: the topic validator runs `wire.decode_token` (signature and
+profile) before gossipsub delivers or forwards; the decoded token is cached by
+its bytes so the core does not verify it twice. A token that fails costs the
+relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
+missing is valid and is forwarded (it cannot be judged yet, so it is never
+punished).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+
+import wire
+
+from .api import NetView, make_app
+from .core import (
+    DEFAULT_TOPIC,
+    CoreParams,
+    EquivocationDetected,
+    FrameRejected,
+    Output,
+    Publish,
+    Send,
+    TokenAccepted,
+    TokenRejected,
+    VerdictChanged,
+)
+from .engine import Engine
+from .home import Config, Home
+from .liveness import Liveness
+from .p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
+from .service import NodeService
+from .store import Store
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("troth.node")
+
+# Gossip arrivals handled in one engine batch (one SQLite commit).
+GOSSIP_BURST_MAX = 256
+# Decoded-by-the-validator tokens waiting for the core; gossip is delivered
+# right after validation, so a few thousand covers any burst.
+DECODED_CACHE_MAX = 4096
+# Frames queued per peer before we drop (sync repairs whatever is dropped).
+SEND_QUEUE_MAX = 1024
+PUBLISH_QUEUE_MAX = 4096
+# Timer granularity: liveness and deadlines are judged at least this often.
+TICK_MAX_S = 1.0
+# Bootstrap redial backoff.
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+# A sync stream left idle this long is closed (the next Send reopens it).
+STREAM_IDLE_S = 30.0
+
+
+@dataclass(slots=True)
+class _PeerLink:
+    send: trio.MemorySendChannel[bytes]
+    recv: trio.MemoryReceiveChannel[bytes]
+    dropped: int = 0
+
+
+class Runtime(NetView):
+    def __init__(self, home: Home, identity: wire.Identity, config: Config, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.home = home
+        self.identity = identity
+        self.config = config
+        self.clock = clock
+        self.liveness = Liveness(min_mean_s=config.sync_interval_s)
+        self._decoded: OrderedDict[bytes, wire.Token] = OrderedDict()
+        self._links: dict[str, _PeerLink] = {}
+        self._pub_send, self._pub_recv = trio.open_memory_channel[Publish](PUBLISH_QUEUE_MAX)
+        self._wake = trio.Event()
+        self.p2p: P2PNode | None = None
+        self.engine: Engine | None = None
+        self.api_url: str | None = None
+        self._nursery: trio.Nursery | None = None
+        self.started = trio.Event()
+
+    # -- NetView (for the API) -------------------------------------------
+    def listen_addrs(self) -> list[str]:
+        return list(self.p2p.listen_addrs) if self.p2p else []
+
+    def peers(self) -> list[dict[str, Any]]:
+        rows = self.liveness.report(self.clock())
+        connected = set(self.p2p.connected_peers()) if self.p2p else set()
+        for r in rows:
+            r["connected"] = r["peer"] in connected
+        return rows
+
+    # -- decoding with the validator's cache ------------------------------
+    def _validate(self, _topic: str, data: bytes) -> bool:
+        try:
+            tok = wire.decode_token(data)
+        except wire.InvalidToken as exc:
+            log.info("event=gossip_rejected reason=%s", exc.reason)
+            return False
+        self._decoded[data] = tok
+        if len(self._decoded) > DECODED_CACHE_MAX:
+            self._decoded.popitem(last=False)
+        return True
+
+    def _decode(self, data: bytes) -> wire.Token:
+        tok = self._decoded.pop(data, None)
+        return tok if tok is not None else wire.decode_token(data)
+
+    # -- outputs -----------------------------------------------------------
+    def _dispatch(self, outs: list[Output]) -> None:
+        """Network outputs of a batch whose Persists are already committed."""
+        for o in outs:
+            if isinstance(o, Send):
+                self._queue_frame(o.peer, o.data)
+            elif isinstance(o, Publish):
+                try:
+                    self._pub_send.send_nowait(o)
+                except trio.WouldBlock:
+                    log.warning("event=publish_dropped reason=queue-full")
+            elif isinstance(o, TokenAccepted):
+                t = o.token
+                log.debug("event=token_accepted cid=%s kind=%s issuer=%s seq=%d", t.cid, t.kind,
+                          t.issuer, t.seq)
+            elif isinstance(o, (TokenRejected, FrameRejected)):
+                log.info("event=%s peer=%s reason=%s", type(o).__name__, o.peer, o.reason)
+                if o.peer and self.p2p is not None:
+                    self.p2p.penalise(o.peer)
+            elif isinstance(o, EquivocationDetected):
+                log.warning("event=equivocation issuer=%s seq=%d cids=%s", o.issuer, o.seq,
+                            ",".join(o.cids))
+            elif isinstance(o, VerdictChanged):
+                v = o.verdict
+                log.info("event=verdict cid=%s state=%s reason=%r", v.cid, v.state, v.reason)
+        self._wake.set()
+
+    def _queue_frame(self, peer: str, data: bytes) -> None:
+        link = self._links.get(peer)
+        if link is None:
+            send, recv = trio.open_memory_channel[bytes](SEND_QUEUE_MAX)
+            link = self._links[peer] = _PeerLink(send=send, recv=recv)
+            assert self._nursery is not None
+            self._nursery.start_soon(self._sender, peer, link)
+        try:
+            link.send.send_nowait(data)
+        except trio.WouldBlock:
+            link.dropped += 1
+
+    # -- tasks ---------------------------------------------------------------
+    async def _sender(self, peer: str, link: _PeerLink) -> None:
+        assert self.p2p is not None
+        stream: SyncStream | None = None
+        try:
+            while True:
+                with trio.move_on_after(STREAM_IDLE_S):
+                    data = await link.recv.receive()
+                    try:
+                        if stream is None:
+                            stream = await self.p2p.open_sync_stream(peer)
+                        await stream.send_frame(data)
+                    except P2PError as exc:
+                        log.debug("event=sync_send_failed peer=%s error=%s", peer, exc)
+                        if stream is not None:
+                            await stream.reset()
+                        stream = None
+                    continue
+                if stream is not None:  # idle: let the stream go
+                    await stream.close()
+                    stream = None
+        finally:
+            if stream is not None:
+                with trio.CancelScope(shield=True):
+                    await stream.reset()
+
+    async def _on_sync_stream(self, peer: str, stream: SyncStream) -> None:
+        assert self.engine is not None
+        while True:
+            try:
+                frame = await stream.receive_frame(timeout_s=STREAM_IDLE_S + 5)
+            except P2PError:
+                return
+            now = self.clock()
+            self.liveness.heard(peer, now)
+            self._dispatch(self.engine.receive(peer, frame, now))
+
+    async def _gossip_loop(self) -> None:
+        assert self.p2p is not None and self.engine is not None
+        async for first in self.p2p.messages:
+            batch: list[GossipReceived] = [first]
+            while len(batch) < GOSSIP_BURST_MAX:
+                try:
+                    batch.append(self.p2p.messages.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            now = self.clock()
+            for m in batch:
+                self.liveness.heard(m.from_peer, now)
+            self._dispatch(self.engine.receive_many([(m.from_peer, m.data) for m in batch], now))
+
+    async def _peer_loop(self) -> None:
+        assert self.p2p is not None and self.engine is not None
+        async for ev in self.p2p.peer_events:
+            now = self.clock()
+            if isinstance(ev, PeerConnected):
+                log.info("event=peer_up peer=%s", ev.peer_id)
+                self.liveness.connected(ev.peer_id, now)
+                self._dispatch(self.engine.peer_up(ev.peer_id, now))
+            else:
+                log.info("event=peer_down peer=%s", ev.peer_id)
+                self.liveness.disconnected(ev.peer_id, now)
+                self._dispatch(self.engine.peer_down(ev.peer_id, now))
+
+    async def _timer_loop(self) -> None:
+        assert self.engine is not None
+        while True:
+            now = self.clock()
+            deadline = self.engine.core.next_deadline()
+            wait = TICK_MAX_S if deadline is None else min(TICK_MAX_S, max(0.0, deadline - now))
+            self._wake = trio.Event()
+            with trio.move_on_after(wait):
+                await self._wake.wait()
+            self._dispatch(self.engine.tick(self.clock()))
+
+    async def _publisher(self) -> None:
+        assert self.p2p is not None
+        async for pub in self._pub_recv:
+            try:
+                await self.p2p.publish(pub.topic, pub.data)
+            except P2PError as exc:
+                # Lost gossip is repaired by sync; the token is already durable.
+                log.warning("event=publish_failed topic=%s error=%s", pub.topic, exc)
+
+    async def _dial(self, addr: str) -> None:
+        assert self.p2p is not None
+        backoff = BACKOFF_MIN_S
+        target = addr.rsplit("/p2p/", 1)[-1]
+        while True:
+            if target not in self.p2p.connected_peers():
+                try:
+                    await self.p2p.connect(addr)
+                    log.info("event=dialled addr=%s", addr)
+                    backoff = BACKOFF_MIN_S
+                except P2PError as exc:
+                    log.info("event=dial_failed addr=%s error=%s retry_in_s=%.1f", addr, exc,
+                             backoff)
+                    await trio.sleep(backoff)
+                    backoff = min(BACKOFF_MAX_S, backoff * 2)
+                    continue
+            await trio.sleep(BACKOFF_MIN_S * 4)
+
+    async def _serve_api(self, service: NodeService, *, task_status: Any) -> None:
+        cfg = HyperConfig()
+        cfg.bind = [f"{self.config.api_host}:{self.config.api_port}"]
+        cfg.accesslog = None
+        cfg.errorlog = logging.getLogger("troth.api")
+        app = make_app(service, self.home.api_token(), self)
+        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
+
+    async def _signals(self, cancel: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for sig in signals:
+                log.info("event=stopping signal=%s", signal.Signals(sig).name)
+                cancel.cancel()
+                return
+
+    # -- the whole node ---------------------------------------------------
+    async def run(self, *, handle_signals: bool = True,
+                  task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        store = Store(self.home.store_path)
+        params = CoreParams(sync_interval_s=cfg.sync_interval_s)
+        try:
+            engine = Engine(store, self.identity, params, decode=self._decode)
+        except BaseException:
+            store.close()
+            raise
+        self.engine = engine
+        service = NodeService(engine, self.clock, self._dispatch)
+        try:
+            async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
+                                     expected_peer_id=self.identity.agent_id) as p2p:
+                self.p2p = p2p
+                p2p.set_sync_handler(self._on_sync_stream)
+                await p2p.subscribe(DEFAULT_TOPIC, self._validate)
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    if handle_signals:
+                        nursery.start_soon(self._signals, nursery.cancel_scope)
+                    for fn in (self._gossip_loop, self._peer_loop, self._timer_loop,
+                               self._publisher):
+                        nursery.start_soon(fn)
+                    binds = await nursery.start(self._serve_api, service)
+                    self.api_url = binds[0]
+                    for addr in cfg.bootstrap:
+                        nursery.start_soon(self._dial, addr)
+                    self.home.write_runtime({
+                        "pid": os.getpid(), "agent_id": self.identity.agent_id,
+                        "api": self.api_url, "listen": self.listen_addrs()})
+                    log.info("event=started agent=%s api=%s listen=%s tokens=%d",
+                             self.identity.agent_id, self.api_url, ",".join(self.listen_addrs()),
+                             len(engine.core.tokens))
+                    self.started.set()
+                    task_status.started(self)
+        finally:
+            self.home.clear_runtime()
+            self.p2p = None
+            engine.close()
+            log.info("event=stopped agent=%s", self.identity.agent_id)
+
+    def stop(self) -> None:
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
