@@ -56,7 +56,7 @@ async def wait_until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -
 
 
 async def receive_n(node: P2PNode, n: int, timeout_s: float = WAIT_S) -> list[GossipReceived]:
-    got = []
+    got: list[GossipReceived] = []
     with trio.fail_after(timeout_s):
         while len(got) < n:
             got.append(await node.messages.receive())
@@ -64,7 +64,7 @@ async def receive_n(node: P2PNode, n: int, timeout_s: float = WAIT_S) -> list[Go
 
 
 def drained(node: P2PNode) -> list[GossipReceived]:
-    out = []
+    out: list[GossipReceived] = []
     while True:
         try:
             out.append(node.messages.receive_nowait())
@@ -388,18 +388,18 @@ CHILD = """
 import sys, trio
 from node.p2p import P2PNode
 async def main():
-    seed, port, peer, label = bytes.fromhex(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    seed, port, peer, label, topic = bytes.fromhex(sys.argv[1]), *sys.argv[2:6]
     async with P2PNode.start(seed, listen="/ip4/127.0.0.1/tcp/" + port) as node:
-        await node.subscribe("%s")
+        await node.subscribe(topic)
         await node.connect(peer)
-        while not node.mesh_peers("%s"):
+        while not node.mesh_peers(topic):
             await trio.sleep(0.01)
         for i in range(5):
-            await node.publish("%s", b"%%s %%d" %% (label.encode(), i))
+            await node.publish(topic, (label + " " + str(i)).encode())
         print("published", flush=True)
         await trio.sleep_forever()
 trio.run(main)
-""" % (TOPIC, TOPIC, TOPIC)
+"""
 
 
 @pytest.mark.slow
@@ -413,7 +413,7 @@ async def test_restart_in_a_new_process_after_kill() -> None:
         for life in (b"one", b"two"):
             proc = await trio.lowlevel.open_process(
                 [sys.executable, "-c", CHILD, seed(2).hex(), str(port), a.listen_addrs[0],
-                 life.decode()], stdout=subprocess.PIPE, cwd=ROOT)
+                 life.decode(), TOPIC], stdout=subprocess.PIPE, cwd=ROOT)
             try:
                 assert proc.stdout is not None
                 with trio.fail_after(30):
