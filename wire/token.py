@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from cbor2 import frozendict
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import cbor
 from .errors import InvalidToken, TokenTooLarge
@@ -221,6 +224,32 @@ def _cid_claim(value: Any, name: str) -> str:
     return cid_from_bytes(value)
 
 
+@lru_cache(maxsize=65_536)
+def _protected_header(encoded: bytes) -> tuple[str, Ed25519PublicKey]:
+    """(agent id, verification key) named by a protected header, or InvalidToken.
+
+    Cached: an issuer's protected header is the same bytes in every token it
+    signs, so a node parses each issuer's header once. Only successes are
+    cached (lru_cache does not cache exceptions); 65,536 entries, as for keys.
+    """
+    header = cbor.strict_loads(encoded, InvalidToken)
+    if type(header) is not frozendict:  # strict_loads returns maps as frozendicts
+        raise InvalidToken("bad-header", "protected header is not a map")
+    if header.get(1) != _ALG_EDDSA or type(header.get(1)) is not int:
+        raise InvalidToken("bad-alg", f"alg {header.get(1)!r}, expected EdDSA (-8)")
+    if 2 in header:
+        raise InvalidToken("unknown-critical", "crit is not used by profile v1")
+    if header.get(3) != CONTENT_TYPE:
+        raise InvalidToken("bad-content-type", f"content type {header.get(3)!r}")
+    if set(header) != {1, 3, 4}:
+        raise InvalidToken("bad-header", f"unexpected labels {sorted(map(str, header))}")
+    kid = header[4]
+    info = verify_key_for(kid) if type(kid) is bytes else None
+    if info is None:
+        raise InvalidToken("bad-kid", "kid is not an Ed25519 peer id")
+    return info
+
+
 def decode_token(data: bytes) -> Token:
     """Verify and decode untrusted bytes. Raises only InvalidToken."""
     if type(data) is not bytes:
@@ -237,22 +266,7 @@ def decode_token(data: bytes) -> Token:
         raise InvalidToken("not-cose-sign1", "expected an array of 4")
     # protected header
     p_start, p_end = _bstr(data, 2, "protected header")
-    header = cbor.strict_loads(data[p_start:p_end], InvalidToken)
-    if not isinstance(header, Mapping):
-        raise InvalidToken("bad-header", "protected header is not a map")
-    if header.get(1) != _ALG_EDDSA or type(header.get(1)) is not int:
-        raise InvalidToken("bad-alg", f"alg {header.get(1)!r}, expected EdDSA (-8)")
-    if 2 in header:
-        raise InvalidToken("unknown-critical", "crit is not used by profile v1")
-    if header.get(3) != CONTENT_TYPE:
-        raise InvalidToken("bad-content-type", f"content type {header.get(3)!r}")
-    if set(header) != {1, 3, 4}:
-        raise InvalidToken("bad-header", f"unexpected labels {sorted(map(str, header))}")
-    kid = header[4]
-    info = verify_key_for(kid) if type(kid) is bytes else None
-    if info is None:
-        raise InvalidToken("bad-kid", "kid is not an Ed25519 peer id")
-    agent_id, key = info
+    agent_id, key = _protected_header(data[p_start:p_end])
     # unprotected header: must be the empty map
     u = p_end
     if u >= size:
@@ -277,7 +291,7 @@ def decode_token(data: bytes) -> Token:
 
 
 def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
-    if not isinstance(m, Mapping):
+    if type(m) is not frozendict:  # strict_loads returns maps as frozendicts
         raise InvalidToken("bad-claims", "payload is not a map")
     for key in m:
         if key not in _CLAIM_KEYS:
@@ -329,7 +343,7 @@ def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
     body: Mapping[str, Any] = {}
     if "body" in m:
         body = m["body"]
-        if not isinstance(body, Mapping) or not body:
+        if type(body) is not frozendict or not body:
             raise InvalidToken("bad-claims", "body must be a non-empty map (omit when empty)")
         for key in body:
             if type(key) is not str:
