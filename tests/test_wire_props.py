@@ -252,3 +252,13 @@ def test_every_strict_prefix_fails(claims: wire.Claims) -> None:
         else:
             raise AssertionError(f"prefix of {n} bytes decoded")
     assert wire.decode_token(raw).raw == raw
+
+
+@FUZZ
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=40))
+def test_fast_cid_text_equals_rfc4648_base32(digest: bytes, other: bytes) -> None:
+    import base64
+
+    for raw in (b"\x01\x55\x12\x20" + digest, other):
+        text = "b" + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+        assert wire.cid_from_bytes(raw) == text
