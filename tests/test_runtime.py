@@ -1,0 +1,128 @@
+"""The real node runtime: trio + py-libp2p hosts on 127.0.0.1, in one process.
+
+Synchronisation is by condition (poll with a deadline), never by a bare sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+import wire
+from node.core import DEFAULT_TOPIC
+from node.home import Config, Home
+from node.p2p import P2PNode
+from node.runtime import Runtime
+
+WAIT_S = 20.0
+
+
+async def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    with trio.move_on_after(timeout_s):
+        while not cond():
+            await trio.sleep(0.02)
+        return
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def make_runtime(tmp: Path, name: str) -> Runtime:
+    home, identity = Home.init(tmp / name)
+    config = Config(sync_interval_s=1.0)
+    return Runtime(home, identity, config)
+
+
+@pytest.fixture
+async def five(tmp_path: Path) -> AsyncIterator[list[Runtime]]:
+    nodes = [make_runtime(tmp_path, f"n{i}") for i in range(5)]
+    async with trio.open_nursery() as nursery:
+        for rt in nodes:
+            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
+                                                                  task_status=task_status))
+        # a ring plus one chord: every token needs more than one hop for some
+        for i in range(5):
+            assert nodes[i].p2p is not None
+            await nodes[i].p2p.connect(nodes[(i + 1) % 5].listen_addrs()[0])
+        await nodes[0].p2p.connect(nodes[2].listen_addrs()[0])  # type: ignore[union-attr]
+        await wait_until(lambda: all(len(rt.p2p.connected_peers()) >= 2 for rt in nodes
+                                     if rt.p2p), "the ring to connect")
+        yield nodes
+        for rt in nodes:
+            rt.stop()
+
+
+def holds(rt: Runtime, cid: str) -> bool:
+    return rt.engine is not None and rt.engine.core.has(cid)
+
+
+async def test_a_token_issued_at_one_node_appears_at_all(five: list[Runtime]) -> None:
+    tokens = []
+    for i, rt in enumerate(five):
+        assert rt.engine is not None
+        tok, outs = rt.engine.issue(kind="promise", now=rt.clock(), body={"text": f"p{i}"})
+        rt._dispatch(outs)
+        tokens.append(tok)
+    for tok in tokens:
+        await wait_until(lambda tok=tok: all(holds(rt, tok.cid) for rt in five),
+                         f"{tok.cid} everywhere")
+    sets = {frozenset(rt.engine.core.tokens) for rt in five if rt.engine}
+    assert len(sets) == 1
+
+
+async def test_sync_recovers_what_gossip_never_carried(five: list[Runtime]) -> None:
+    """A token that reaches a node's store without gossip is pulled by the others."""
+    quiet = five[3]
+    assert quiet.engine is not None
+    tok, _outs = quiet.engine.issue(kind="promise", now=quiet.clock(), body={"text": "hush"})
+    # _outs (the Publish) is deliberately dropped: only anti-entropy can spread it.
+    await wait_until(lambda: all(holds(rt, tok.cid) for rt in five), "sync to spread it")
+
+
+async def test_forged_gossip_is_rejected_not_forwarded_and_the_forger_penalised(
+        five: list[Runtime], tmp_path: Path) -> None:
+    forger_id = wire.Identity.from_seed(b"forger".ljust(32, b"\0"))
+    victim = five[0]
+    genuine = wire.sign_token(forger_id, wire.Claims(issuer=forger_id.agent_id, iat=1, seq=1,
+                                                     kind="promise", body={"text": "honest"}))
+    forged = bytearray(genuine.raw)
+    forged[-1] ^= 0x01  # signature no longer verifies
+    async with P2PNode.start(forger_id.private_bytes()) as forger:
+        await forger.subscribe(DEFAULT_TOPIC)  # no validator: it will publish garbage
+        await forger.connect(victim.listen_addrs()[0])
+        assert victim.p2p is not None
+        await wait_until(lambda: forger.peer_id in victim.p2p.topic_peers(DEFAULT_TOPIC)
+                         and victim.p2p.peer_id in forger.topic_peers(DEFAULT_TOPIC),
+                         "the forger to join the topic")
+        rejected_before = victim.p2p.stats.rejected
+        await forger.publish(DEFAULT_TOPIC, bytes(forged))
+        await wait_until(lambda: victim.p2p.stats.rejected > rejected_before,
+                         "the victim's validator to reject it")
+        assert victim.p2p.peer_score(forger.peer_id, DEFAULT_TOPIC) < 0
+        # then a genuine token from the same peer still gets through to all
+        await forger.publish(DEFAULT_TOPIC, genuine.raw)
+        await wait_until(lambda: all(holds(rt, genuine.cid) for rt in five),
+                         "the genuine token everywhere")
+    bad_cid = wire.cid_of(bytes(forged))
+    assert not any(holds(rt, bad_cid) for rt in five)
+    assert all(rt.p2p is None or rt.p2p.stats.delivered >= 0 for rt in five)
+
+
+async def test_restart_resumes_from_the_store(tmp_path: Path) -> None:
+    rt = make_runtime(tmp_path, "solo")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: rt.run(handle_signals=False,
+                                                       task_status=task_status))
+        assert rt.engine is not None
+        first, _ = rt.engine.issue(kind="promise", now=rt.clock(), body={"text": "one"})
+        rt.stop()
+    assert rt.home.runtime() is None  # node.json removed on a clean stop
+    again = Runtime(rt.home, rt.identity, rt.config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: again.run(handle_signals=False,
+                                                          task_status=task_status))
+        assert again.engine is not None and again.engine.core.has(first.cid)
+        second, _ = again.engine.issue(kind="promise", now=again.clock(), body={"text": "two"})
+        assert second.seq == 2 and second.prev == first.cid
+        again.stop()
