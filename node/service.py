@@ -166,7 +166,7 @@ class NodeService:
     # -- questions -------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         return {"agent_id": self.agent_id, "tokens": len(self.core.tokens),
-                "own_seq": self.core.own_seq()}
+                "own_seq": self.core.own_seq(), "frontier_digest": self.core.digest().hex()}
 
     def show(self, cid: object) -> dict[str, Any]:
         tok = self._held(cid)

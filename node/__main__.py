@@ -1,0 +1,5 @@
+"""`python -m node` is the `troth` command."""
+
+from .cli import main
+
+main()
