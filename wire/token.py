@@ -293,6 +293,7 @@ def decode_token(data: bytes) -> Token:
 def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
     if type(m) is not frozendict:  # strict_loads returns maps as frozendicts
         raise InvalidToken("bad-claims", "payload is not a map")
+    key: Any
     for key in m:
         if key not in _CLAIM_KEYS:
             raise InvalidToken("unknown-claim", f"claim {key!r} is not in profile v1")
