@@ -317,15 +317,19 @@ def store_check(ctx: click.Context, path: Path) -> None:
 
 
 @cli.command()
-@click.option("--nodes", default=3, show_default=True, type=click.IntRange(2, 20))
+@click.option("--nodes", default=5, show_default=True, type=click.IntRange(5, 10))
 @click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the nodes' stores here (default: a temporary directory).")
 @click.pass_context
 def demo(ctx: click.Context, nodes: int, workdir: Path | None) -> None:
     """Run a small promise network end to end and show each node's view."""
-    from .demo import run_demo
+    from .demo import DemoError, run_demo
 
-    result = run_demo(nodes=nodes, workdir=workdir, echo=None if _json(ctx) else click.echo)
+    try:
+        result = run_demo(nodes=nodes, workdir=workdir,
+                          echo=None if _json(ctx) else click.echo)
+    except DemoError as exc:
+        raise click.ClickException(f"demo failed: {exc}") from None
     if _json(ctx):
         click.echo(json.dumps(result, indent=2, sort_keys=True))
 

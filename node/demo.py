@@ -1,143 +1,214 @@
-"""`troth demo`: a small promise network, end to end, on this machine.
+"""`troth demo`: five real nodes on loopback, a small promise network end to end.
 
-Theory of operation: several nodes, each a real Engine (sans-IO core + its own
-SQLite store), exchange signed tokens through an in-process loopback: gossip
-publishes go to every neighbour, sync frames to their peer, all delivered in a
-fixed order under a scripted clock, so the demo prints the same story every
-time. Then every node's own view is printed.
+Theory of operation: the demo is a user of troth, not a test double. It makes a
+home per node (`Home.init`), starts one `troth run` process per node on
+127.0.0.1 (the first is the others' bootstrap peer), and drives them only
+through their local HTTP APIs, as the CLI does. The story makes, fulfils,
+breaks and assesses promises so that the nodes' *observer-relative* views
+differ for reasons one can read; then it prints every node's verdicts and
+trust side by side, stops every process (SIGTERM, then SIGKILL after a grace
+period) and leaves nothing running.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import tempfile
-from collections import deque
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import wire
+import httpx
 
-from .core import Output, Publish, Send, TokenAccepted, TokenIssued
-from .engine import Engine
-from .store import Store
+from .home import CONFIG_TEMPLATE, Home
 
-NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-         "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
-         "yara"]
-
-
-class LoopbackNetwork:
-    """Delivers the outputs of engines to each other, in order, in-process."""
-
-    def __init__(self, engines: dict[str, Engine]) -> None:
-        self.engines = engines
-        self.by_agent = {e.core.agent_id: name for name, e in engines.items()}
-        self.links: dict[str, set[str]] = {name: set() for name in engines}
-        self.queue: deque[tuple[str, str, bytes]] = deque()
-        self.now = 1_800_000_000.0
-
-    def connect(self, a: str, b: str) -> None:
-        self.links[a].add(b)
-        self.links[b].add(a)
-        self.route(a, self.engines[a].peer_up(self._agent(b), self.now))
-        self.route(b, self.engines[b].peer_up(self._agent(a), self.now))
-
-    def _agent(self, name: str) -> str:
-        agent = self.engines[name].core.agent_id
-        assert agent is not None
-        return agent
-
-    def route(self, src: str, outs: list[Output]) -> None:
-        for o in outs:
-            if isinstance(o, Send):
-                self.queue.append((src, self.by_agent[o.peer], o.data))
-            elif isinstance(o, Publish):
-                for dst in sorted(self.links[src]):
-                    self.queue.append((src, dst, o.data))
-            elif isinstance(o, TokenAccepted) and o.peer is not None:
-                # Gossip forwards what a node accepted, as gossipsub does.
-                came_from = self.by_agent[o.peer]
-                for dst in sorted(self.links[src] - {came_from}):
-                    self.queue.append((src, dst, o.token.raw))
-
-    def settle(self) -> int:
-        n = 0
-        while self.queue:
-            src, dst, data = self.queue.popleft()
-            self.route(dst, self.engines[dst].receive(self._agent(src), data, self.now))
-            n += 1
-        return n
-
-    def issue(self, name: str, **kw: Any) -> wire.Token:
-        token, outs = self.engines[name].issue(now=self.now, **kw)
-        self.route(name, outs)
-        assert any(isinstance(o, TokenIssued) for o in outs)
-        return token
+NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
+START_TIMEOUT_S = 30.0
+SPREAD_TIMEOUT_S = 30.0
+STOP_GRACE_S = 10.0
+# Small on purpose: the demo's promises fall due within seconds.
+DEMO_CONFIG = CONFIG_TEMPLATE.replace("interval_s = 5.0", "interval_s = 0.5").replace(
+    "skew_allowance_s = 30.0", "skew_allowance_s = 1.0").replace('level = "info"',
+                                                                   'level = "warning"')
 
 
-def run_demo(nodes: int = 3, workdir: Path | None = None,
+class DemoError(Exception):
+    pass
+
+
+def _wait(cond: Callable[[], Any], what: str, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise DemoError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+class DemoNode:
+    def __init__(self, name: str, home: Home) -> None:
+        self.name = name
+        self.home = home
+        self.agent = home.identity().agent_id
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http: httpx.Client | None = None
+        self.listen: list[str] = []
+
+    def start(self, bootstrap: list[str]) -> None:
+        args = [sys.executable, "-m", "node", "--home", str(self.home.path), "run"]
+        for b in bootstrap:
+            args += ["--bootstrap", b]
+        log = open(self.home.path / "run.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log = log
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            tail = (self.home.path / "run.log").read_text()[-1500:]
+            raise DemoError(f"{self.name}'s node exited:\n{tail}")
+        info = self.home.runtime()
+        if not info or info.get("pid") != self.proc.pid:
+            return False
+        self.listen = list(info["listen"])
+        self.http = httpx.Client(base_url=str(info["api"]), timeout=10, headers={
+            "Authorization": f"Bearer {self.home.api_token()}"})
+        return True
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        assert self.http is not None
+        r = self.http.request(method, path, **kw)
+        if r.status_code >= 400:
+            raise DemoError(f"{self.name}: {method} {path} -> {r.status_code} {r.text}")
+        return r.json()
+
+    def holds(self, cid: str) -> bool:
+        assert self.http is not None
+        return self.http.get(f"/v1/tokens/{cid}").status_code == 200
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if hasattr(self, "_log"):
+            self._log.close()
+
+
+def run_demo(nodes: int = 5, workdir: Path | None = None,
              echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     say = echo or (lambda _s: None)
+    if not 3 <= nodes <= len(NAMES):
+        raise ValueError(f"the demo runs 3..{len(NAMES)} nodes, not {nodes}")
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="troth-demo-")
         workdir = Path(tmp.name)
-    workdir.mkdir(parents=True, exist_ok=True)
     names = NAMES[:nodes]
-    engines = {}
-    for name in names:
-        ident = wire.Identity.from_seed(name.encode().ljust(32, b"\0"))
-        engines[name] = Engine(Store(workdir / f"{name}.sqlite"), ident)
-    net = LoopbackNetwork(engines)
+    team: list[DemoNode] = []
     try:
-        say(f"{nodes} nodes, each with its own key and SQLite store in {workdir}")
         for name in names:
-            say(f"  {name:<7} {engines[name].core.agent_id}")
-        # A line topology: tokens must hop through the middle nodes.
-        for a, b in zip(names, names[1:], strict=False):
-            net.connect(a, b)
-        net.settle()
-        story: list[str] = []
-        water = net.issue(names[0], kind="promise",
-                          body={"text": "I will water the community garden on Saturday",
-                                "due": int(net.now) + 86_400})
-        story.append(f"{names[0]} promises to water the garden ({water.cid[:16]}…)")
-        bread = net.issue(names[1], kind="promise", body={"text": "I will bring bread",
-                                                          "due": int(net.now) + 3_600})
-        story.append(f"{names[1]} promises to bring bread ({bread.cid[:16]}…)")
-        net.settle()
-        plan = net.issue(names[-1], kind="promise", deps=(water.cid,),
-                         body={"text": "I will plant seedlings after the watering"})
-        story.append(f"{names[-1]} builds on {names[0]}'s promise (accepting it): {plan.cid[:16]}…")
-        net.settle()
-        net.now += 3_600 * 30
-        done = net.issue(names[0], kind="fulfil", about=water.cid, deps=(water.cid,),
-                         body={"evidence": "photo sha256:5d41402abc4b2a76b9719d911017c592"})
-        story.append(f"{names[0]} publishes evidence that the garden was watered: {done.cid[:16]}…")
-        net.settle()
-        say("")
-        for line in story:
-            say("* " + line)
-        say("")
-        say("What each node now holds:")
-        views: dict[str, Any] = {}
-        for name in names:
-            core = engines[name].core
-            chains = {net.by_agent[a]: s for a, (s, _h) in sorted(core.heads.items())}
-            builders = sorted({net.by_agent[t.issuer] for t in core.tokens.values()
-                               if water.cid in t.deps})
-            views[name] = {"tokens": len(core.tokens), "chains": chains,
-                           "built_on_water_promise": builders,
-                           "store_ok": engines[name].store.check().ok}
-            chain_txt = ", ".join(f"{k}#{v}" for k, v in chains.items())
-            say(f"  {name:<7} {len(core.tokens)} tokens  chains [{chain_txt}]  "
-                f"built on the watering promise: {', '.join(builders) or 'nobody'}")
-        same = len({frozenset(e.core.tokens) for e in engines.values()}) == 1
-        say("")
-        say("all nodes hold the same token set: " + ("yes" if same else "NO"))
-        return {"nodes": views, "converged": same, "story": story}
+            home, _ = Home.init(workdir / name, config=DEMO_CONFIG, force=True)
+            team.append(DemoNode(name, home))
+        say(f"starting {nodes} troth nodes on 127.0.0.1 (homes in {workdir}) ...")
+        first = team[0]
+        first.start([])
+        _wait(first.ready, "the first node to start", START_TIMEOUT_S)
+        for n in team[1:]:
+            n.start([first.listen[0]])
+        for n in team[1:]:
+            _wait(n.ready, f"{n.name}'s node to start", START_TIMEOUT_S)
+        _wait(lambda: len(first.call("GET", "/v1/peers")) >= nodes - 1,
+              "every node to connect", START_TIMEOUT_S)
+        for n in team:
+            say(f"  {n.name:<6} {n.agent}  {n.listen[0]}")
+        return _story(team, say)
     finally:
-        for e in engines.values():
-            e.close()
+        for n in team:
+            n.stop()
         if tmp is not None:
             tmp.cleanup()
+
+
+def _story(team: list[DemoNode], say: Callable[[str], None]) -> dict[str, Any]:
+    alice, bob, carol, dave, erin = team[:5]
+    by_agent = {n.agent: n.name for n in team}
+
+    def spread(tok: dict[str, Any]) -> dict[str, Any]:
+        _wait(lambda: all(n.holds(tok["cid"]) for n in team), f"{tok['cid']} to spread",
+              SPREAD_TIMEOUT_S)
+        return tok
+
+    def promise(n: DemoNode, text: str, **kw: Any) -> dict[str, Any]:
+        tok = spread(n.call("POST", "/v1/promises", json={"text": text, **kw}))
+        say(f"* {n.name} promises: {text!r}")
+        return tok
+
+    say("")
+    now = int(time.time())
+    water = promise(alice, "I will water the community garden", due=now + 4)
+    bread = promise(bob, "I will bring bread to the meeting", due=now + 3)
+    fence = promise(carol, "I will fix the fence")
+    seedlings = promise(dave, "I will plant seedlings once the garden is watered",
+                        deps=[water["cid"]])
+    say("  (dave's promise lists alice's in deps: he builds on it, accepting it)")
+    spread(alice.call("POST", "/v1/fulfil", json={"cid": water["cid"],
+                                                  "evidence": "photo sha256:5d41402abc4b"}))
+    say("* alice publishes evidence that the garden was watered")
+    spread(carol.call("POST", "/v1/retract", json={"cid": fence["cid"]}))
+    say("* carol retracts her fence promise (a retraction counts as broken)")
+    spread(dave.call("POST", "/v1/assess", json={"cid": water["cid"], "verdict": "kept",
+                                                 "reason": "I saw it watered"}))
+    say("* dave assesses alice's promise: kept")
+    spread(carol.call("POST", "/v1/assess", json={"cid": water["cid"], "verdict": "broken",
+                                                  "reason": "the beds looked dry"}))
+    say("* carol bad-mouths alice: 'broken' (but her own view only binds herself)")
+    spread(erin.call("POST", "/v1/assess", json={"cid": bread["cid"], "verdict": "kept",
+                                                 "reason": "bob is my friend"}))
+    say("* erin vouches for bob's bread: 'kept' (bob never published any evidence)")
+    say("* ... waiting for bob's deadline to pass on every node's own clock")
+    _wait(lambda: all(n.call("GET", f"/v1/tokens/{bread['cid']}")["verdict"]["state"]
+                      != "pending" for n in team), "bob's promise to be judged", 30)
+    promises = [("alice/water", water), ("bob/bread", bread), ("carol/fence", fence),
+                ("dave/seedlings", seedlings)]
+    views: dict[str, Any] = {}
+    say("")
+    say("Verdicts, as each node sees them (rows: promises; columns: observers):")
+    say(f"  {'':<16}" + "".join(f"{n.name:<10}" for n in team))
+    for label, tok in promises:
+        row = []
+        for n in team:
+            v = n.call("GET", f"/v1/tokens/{tok['cid']}")["verdict"]
+            views.setdefault(n.name, {}).setdefault("verdicts", {})[label] = v
+            row.append(v["state"])
+        say(f"  {label:<16}" + "".join(f"{s:<10}" for s in row))
+    say("")
+    say("Trust (expectation E = belief + base_rate x uncertainty), as each node sees it:")
+    say(f"  {'':<16}" + "".join(f"{n.name:<10}" for n in team))
+    for subject in team:
+        row = []
+        for n in team:
+            o = n.call("GET", "/v1/trust", params={"agent": subject.agent})[0]
+            views[n.name].setdefault("trust", {})[subject.name] = o
+            row.append(f"{o['expectation']:.2f}")
+        say(f"  {subject.name:<16}" + "".join(f"{s:<10}" for s in row))
+    say("")
+    say("Why they differ: each node's own assessment beats hearsay. carol sees alice's")
+    say("promise as broken because she said so herself; erin sees bob's as kept; everyone")
+    say("else judges from evidence (alice's fulfilment, bob's silence past his deadline).")
+    counts = {n.name: n.call("GET", "/v1/id")["tokens"] for n in team}
+    same = len(set(counts.values())) == 1
+    say(f"\nevery node holds {counts[team[0].name]} tokens: "
+        + ("the same set everywhere" if same else f"NOT converged: {counts}"))
+    return {"agents": by_agent, "views": views, "tokens": counts, "converged": same}

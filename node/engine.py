@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import trust
 import wire
 
 from .core import Core, CoreParams, Output, Persist, TokenIssued
@@ -30,6 +31,7 @@ class Engine:
         params: CoreParams | None = None,
         *,
         decode: Callable[[bytes], wire.Token] = wire.decode_token,
+        trust_params: trust.Params | None = None,
     ) -> None:
         self.store = store
         self.identity = identity
@@ -39,7 +41,7 @@ class Engine:
                 store.set_meta("agent", identity.agent_id)
             elif owner != identity.agent_id:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
-        self.core = Core(identity, params, decode=decode)
+        self.core = Core(identity, params, decode=decode, trust_params=trust_params)
         self.core.restore(store.raw_log())
 
     @classmethod

@@ -60,6 +60,11 @@ listen = "127.0.0.1:0"
 # Seconds between anti-entropy rounds (one peer per round, round robin).
 interval_s = 5.0
 
+[trust]
+# Seconds of clock disagreement forgiven around a promise's due time: a
+# promise turns broken for lateness only after due + this, on this node's clock.
+skew_allowance_s = 30.0
+
 [log]
 # debug, info, warning or error
 level = "info"
@@ -74,6 +79,7 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 0
     sync_interval_s: float = 5.0
+    skew_allowance_s: float = 30.0
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -93,7 +99,7 @@ class Config:
             return ConfigError(f"{where}: {key}: {what}")
 
         known = {"network": {"listen", "bootstrap", "mdns"}, "api": {"listen"},
-                 "sync": {"interval_s"}, "log": {"level"}}
+                 "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"}}
         for section, value in data.items():
             if section not in known:
                 raise err(section, f"unknown section (known: {', '.join(sorted(known))})")
@@ -119,11 +125,15 @@ class Config:
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
                 not 0.1 <= interval <= 3600:
             raise err("sync.interval_s", "a number of seconds in 0.1..3600")
+        skew = data.get("trust", {}).get("skew_allowance_s", 30.0)
+        if isinstance(skew, bool) or not isinstance(skew, (int, float)) or not 0 <= skew <= 86_400:
+            raise err("trust.skew_allowance_s", "a number of seconds in 0..86400")
         level = data.get("log", {}).get("level", "info")
         if level not in ("debug", "info", "warning", "error"):
             raise err("log.level", "one of debug, info, warning, error")
         return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, api_host=host,
-                   api_port=port, sync_interval_s=float(interval), log_level=level)
+                   api_port=port, sync_interval_s=float(interval),
+                   skew_allowance_s=float(skew), log_level=level)
 
     def override(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

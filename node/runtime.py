@@ -41,6 +41,7 @@ import trio
 from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 
+import trust
 import wire
 
 from .api import NetView, make_app
@@ -299,7 +300,8 @@ class Runtime(NetView):
         store = Store(self.home.store_path)
         params = CoreParams(sync_interval_s=cfg.sync_interval_s)
         try:
-            engine = Engine(store, self.identity, params, decode=self._decode)
+            engine = Engine(store, self.identity, params, decode=self._decode,
+                            trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s))
         except BaseException:
             store.close()
             raise

@@ -1,0 +1,40 @@
+"""`troth demo` (the README's `make demo`): five real processes, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "node", "--json", "demo", "--dir",
+                          str(tmp_path)], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert result["converged"]
+    views = result["views"]
+    # Observer-relative: own assessments beat hearsay.
+    assert views["carol"]["verdicts"]["alice/water"]["state"] == "broken"
+    assert views["alice"]["verdicts"]["alice/water"]["state"] == "kept"
+    assert views["dave"]["verdicts"]["alice/water"]["state"] == "kept"
+    assert views["erin"]["verdicts"]["bob/bread"]["state"] == "kept"
+    assert views["alice"]["verdicts"]["bob/bread"]["state"] == "broken"
+    assert views["bob"]["verdicts"]["carol/fence"]["state"] == "broken"
+    # trust follows: alice above bob in a neutral observer's eyes
+    assert views["dave"]["trust"]["alice"]["expectation"] > \
+        views["dave"]["trust"]["bob"]["expectation"]
+    # every node process is gone and removed its node.json
+    for name in ("alice", "bob", "carol", "dave", "erin"):
+        assert not (tmp_path / name / "node.json").exists()
+    ps = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
