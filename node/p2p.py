@@ -267,6 +267,11 @@ class GossipParams:
     pending_per_peer_max: int = 1024
     # Seen-message ids kept for dedup, seconds [120].
     seen_ttl_s: int = 120
+    # Offer /meshsub/1.2.0 (IDONTWANT) [offered]. py-libp2p sends an IDONTWANT
+    # RPC to every mesh peer for every message, whatever its size (go-libp2p
+    # only above 1 KiB): for troth's few-hundred-byte tokens that doubles the
+    # RPCs and costs more than the duplicates it saves. Off: 1.1 and 1.0 only.
+    idontwant: bool = False
     # Scores: each invalid message a neighbour relays costs it 1 point (P4),
     # each runtime `penalise()` its amount (P5); both decay x0.97 per beat
     # (half-life ~23 s). Below -10 a neighbour's messages are dropped unread
@@ -631,7 +636,8 @@ class P2PNode:
         swarm.auto_connector = _NoAutoConnector(
             swarm, auto_connect_interval=swarm.connection_config.auto_connect_interval)
         router = GossipSub(
-            protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID],
+            protocols=([PROTOCOL_ID_V12] if params.idontwant else []) + [
+                PROTOCOL_ID_V11, PROTOCOL_ID],
             degree=params.degree, degree_low=params.degree_low,
             degree_high=params.degree_high,
             heartbeat_interval=params.heartbeat_interval_s,
