@@ -21,6 +21,7 @@ from node.core import (
     VerdictChanged,
     topic_for,
 )
+from tests.harness import ident
 
 VIEW = (VerdictChanged, TrustChanged, ConsensusChanged)
 
@@ -28,7 +29,6 @@ VIEW = (VerdictChanged, TrustChanged, ConsensusChanged)
 def protocol(outs: list) -> list:  # type: ignore[type-arg]
     """The outputs without the view events (those are tested on their own)."""
     return [o for o in outs if not isinstance(o, VIEW)]
-from tests.harness import ident
 
 
 def tok(i: wire.Identity, seq: int, prev: str | None, *, deps: tuple[str, ...] = (),
