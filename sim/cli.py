@@ -1,0 +1,362 @@
+"""`troth sim`: run, sweep and replay simulations (plugs into node/cli.py).
+
+Theory of operation: thin click commands over sim.runner / sim.sweep /
+sim.plots. This is the only layer of sim/ that reads the wall clock (for
+events/s and the progress bar) or touches the file system. A bad scenario
+file or override exits with status 2 and a one-line message; an invariant
+violation prints the seed, the event and a replay command and exits 1.
+`--json` (on `troth`) prints the metrics as JSON instead of the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    describe_fields,
+    load_scenario,
+    parse_override,
+    scenario_names,
+)
+
+__all__ = ["sim"]
+
+
+def _json(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().params.get("as_json"))
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _load(ctx: click.Context, scenario: str, sets: tuple[str, ...], nodes: int | None
+          ) -> Scenario:
+    try:
+        return load_scenario(scenario, [parse_override(s) for s in sets], nodes=nodes)
+    except ScenarioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(2)
+        raise AssertionError("unreachable") from None
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        path.write_text("")
+        return
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else
+                            json.dumps(v) if isinstance(v, dict | list) else v)
+                        for k, v in r.items()})
+
+
+_SETS = click.option("--set", "sets", multiple=True, metavar="TABLE.FIELD=VALUE",
+                     help="Override a scenario field (repeatable), e.g. network.loss=0.05.")
+_NODES = click.option("--nodes", type=click.IntRange(1), default=None,
+                      help="Rescale the [[agents]] groups to about this many nodes.")
+
+
+@click.group()
+def sim() -> None:
+    """Deterministic network simulations of troth nodes (docs/sim.md)."""
+
+
+@sim.command("list")
+@click.pass_context
+def list_cmd(ctx: click.Context) -> None:
+    """The scenarios shipped with troth."""
+    rows = []
+    for name in scenario_names():
+        sc = load_scenario(name)
+        rows.append({"name": name, "nodes": sc.nodes, "description": sc.description})
+    if _json(ctx):
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<16} {r['nodes']:>6} nodes  {r['description']}")
+
+
+@sim.command("fields")
+def fields_cmd() -> None:
+    """Every scenario field, its type, default, range and meaning."""
+    click.echo(describe_fields())
+
+
+def _progress_run(sc: Scenario, seed: int, show: bool, until: int | None = None) -> Any:
+    from .runner import run_one
+
+    if not show:
+        return run_one(sc, seed, clock=time.perf_counter, until_event=until)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[vt]:>9.1f}/{task.total:.0f} virtual s"),
+                  TextColumn("{task.fields[ev]:>10,} events"), TimeElapsedColumn(),
+                  transient=True, console=None) as bar:
+        task = bar.add_task(sc.name, total=sc.duration_s, vt=0.0, ev=0)
+
+        def tick(t: float, events: int) -> None:
+            bar.update(task, completed=t, vt=t, ev=events)
+
+        return run_one(sc, seed, clock=time.perf_counter, progress=tick, until_event=until)
+
+
+@sim.command("run")
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Master seed (default: the file's).")
+@click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Write metrics.json, CSV series and PNG plots here.")
+@click.option("--plots/--no-plots", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: when stderr is a terminal).")
+@_SETS
+@_NODES
+@click.pass_context
+def run_cmd(ctx: click.Context, scenario: str, seed: int | None, outdir: Path | None,
+            plots: bool, progress: bool | None, sets: tuple[str, ...], nodes: int | None) -> None:
+    """Run SCENARIO (a shipped name or a .toml path) once and report."""
+    sc = _load(ctx, scenario, sets, nodes)
+    seed = sc.seed if seed is None else seed
+    show = sys.stderr.isatty() if progress is None else progress
+    out = _progress_run(sc, seed, show and not _json(ctx))
+    m = out.metrics
+    if outdir is not None:
+        outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / "metrics.json").write_text(json.dumps(_clean(m), indent=2, sort_keys=True))
+        _write_csv(outdir / "timeseries.csv", out.timeline)
+        _write_csv(outdir / "trust_timeseries.csv", out.trust_samples)
+        _write_csv(outdir / "nodes.csv", [{"node": i, "msgs_out": a, "bytes_out": b}
+                                          for i, (a, b) in enumerate(zip(
+                                              out.msgs_per_node, out.bytes_per_node,
+                                              strict=True))])
+        if plots:
+            from .plots import plot_run
+
+            plot_run(out, outdir, sc.name)
+    if _json(ctx):
+        click.echo(json.dumps(_clean(m), indent=2, sort_keys=True))
+    else:
+        click.echo(_summary(sc, m))
+    if out.result.violation is not None:
+        v = out.result.violation
+        click.echo(f"\nINVARIANT VIOLATED: {v}", err=True)
+        click.echo(f"replay: troth sim replay {scenario} --seed {seed} --until "
+                   f"{max(0, v.event_index - 1)} --node N", err=True)
+        ctx.exit(1)
+
+
+def _fmt(v: Any, unit: str = "", scale: float = 1.0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v * scale:.3g}{unit}"
+    return f"{v}{unit}"
+
+
+def _summary(sc: Scenario, m: dict[str, Any]) -> str:
+    lines = [
+        f"scenario {sc.name}: {m['nodes']} nodes, seed {m['seed']}, {m['virtual_s']:.0f} "
+        f"virtual s, {m['events']:,} events"
+        + (f" in {m['wall_s']:.1f} s ({m['events_per_s']:,.0f} events/s)" if "wall_s" in m
+           else ""),
+        f"  tokens issued     {m['tokens_issued']} ({m['promises']} promises)",
+        f"  delivery ratio    {_fmt(m['delivery_ratio'])}",
+        f"  latency           p50 {_fmt(m['latency_p50_s'], ' ms', 1000)}  p90 "
+        f"{_fmt(m['latency_p90_s'], ' ms', 1000)}  p99 {_fmt(m['latency_p99_s'], ' ms', 1000)}",
+        f"  per node          {_fmt(m['msgs_per_node_mean'])} msgs, "
+        f"{_fmt(m['bytes_per_node_mean'] / 1024 if m['bytes_per_node_mean'] else 0.0)} KiB "
+        "sent (mean)",
+        f"  converged         {m['converged']} "
+        f"({_fmt(m['converge_after_last_disruption_s'], ' s')} after the last disruption)",
+        f"  verdicts          agreement {_fmt(m.get('verdict_agreement'))}, accuracy "
+        f"{_fmt(m.get('verdict_accuracy'))}",
+        f"  trust AUC         {_fmt(m.get('trust_auc'))} (honest {_fmt(m.get('trust_honest_mean'))}"
+        f" vs malicious {_fmt(m.get('trust_malicious_mean'))})",
+        f"  consensus settle  p50 {_fmt(m['consensus_settle_p50_s'], ' s')} "
+        f"({_fmt(m['consensus_settled_frac'])} of tracked settled)",
+        f"  invariants        {'VIOLATED' if m['violation'] else 'ok'}",
+        f"trace digest: {m['digest']}",
+    ]
+    return "\n".join(lines)
+
+
+def _parse_param(text: str) -> tuple[str, list[Any]]:
+    if "=" not in text:
+        raise click.BadParameter(f"{text!r}: expected table.field=v1,v2,...")
+    key, _, vals = text.partition("=")
+    values = [parse_override(f"{key}={v}")[1] for v in vals.split(",") if v.strip()]
+    if not values:
+        raise click.BadParameter(f"{text!r}: no values")
+    return key.strip(), values
+
+
+@sim.command("sweep")
+@click.argument("scenario")
+@click.option("--param", "params", multiple=True, required=True, metavar="TABLE.FIELD=V1,V2",
+              help="A swept field and its values (repeatable: the grid is their product).")
+@click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
+              help="Seeds per cell (1..K).")
+@click.option("--seed-base", type=int, default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Local worker processes.")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
+              help="Run on this Dask scheduler (tcp://host:8786), or 'local' for a "
+                   "local Dask cluster of --workers processes.")
+@click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("sweep-out"), show_default=True)
+@click.option("--metric", "metrics", multiple=True,
+              help="Metrics to plot (default: a standard set).")
+@_SETS
+@_NODES
+@click.pass_context
+def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds: int,
+              seed_base: int, workers: int, dask_address: str | None, outdir: Path,
+              metrics: tuple[str, ...], sets: tuple[str, ...], nodes: int | None) -> None:
+    """Run SCENARIO over a parameter grid x seeds, in parallel; table + plots."""
+    from .sweep import aggregate, run_grid
+
+    grid_params = [_parse_param(p) for p in params]
+    # Validate every cell before spending any compute.
+    import itertools
+
+    for combo in itertools.product(*[v for _, v in grid_params]):
+        overrides = [parse_override(s) for s in sets] + list(
+            zip([k for k, _ in grid_params], combo, strict=True))
+        try:
+            load_scenario(scenario, overrides, nodes=nodes)
+        except ScenarioError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+    if sets:
+        # Fixed overrides travel as extra single-valued parameters.
+        grid_params = [(k, [v]) for k, v in (parse_override(s) for s in sets)] + grid_params
+    seed_list = list(range(seed_base, seed_base + seeds))
+    t0 = time.perf_counter()
+
+    def done(k: int, n: int) -> None:
+        if not _json(ctx):
+            click.echo(f"  [{k}/{n}] cells done", err=True)
+
+    if dask_address:
+        from distributed import Client, LocalCluster
+
+        cluster = None
+        if dask_address == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(dask_address)
+        try:
+            rows = run_grid(scenario, grid_params, seed_list, client.get_executor(),
+                            nodes=nodes, on_done=done)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers,
+                                 mp_context=multiprocessing.get_context("spawn")) as ex:
+            rows = run_grid(scenario, grid_params, seed_list, ex, nodes=nodes, on_done=done)
+    wall = time.perf_counter() - t0
+    names = [k for k, _ in grid_params]
+    summary = aggregate(rows, names)
+    outdir.mkdir(parents=True, exist_ok=True)
+    _write_csv(outdir / "runs.csv", rows)
+    _write_csv(outdir / "summary.csv", summary)
+    (outdir / "summary.json").write_text(json.dumps(_clean(summary), indent=2))
+    swept = [k for k, v in grid_params if len(v) > 1] or names
+    plot_metrics = list(metrics) or [
+        "delivery_ratio", "latency_p50_s", "latency_p99_s", "bytes_per_node_mean",
+        "converge_after_last_disruption_s", "verdict_agreement", "trust_auc",
+        "consensus_settle_p50_s", "events_per_s"]
+    from .plots import plot_sweep
+
+    x = swept[0]
+    series = swept[1] if len(swept) > 1 else None
+    plot_sweep(summary, x, series, plot_metrics, outdir)
+    violations = sum(1 for r in rows if r.get("violation"))
+    if _json(ctx):
+        click.echo(json.dumps(_clean({"runs": len(rows), "wall_s": wall, "violations": violations,
+                                      "summary": summary}), indent=2))
+    else:
+        click.echo(f"{len(rows)} runs ({len(summary)} cells x {seeds} seeds) in {wall:.1f} s, "
+                   f"{violations} with an invariant violation; table and plots in {outdir}")
+        for row in summary:
+            cell = ", ".join(f"{k}={row[k]}" for k in names)
+            click.echo(f"  {cell}: delivery {_fmt(row.get('delivery_ratio_mean'))}, "
+                       f"p50 {_fmt(row.get('latency_p50_s_mean'), ' ms', 1000)}, "
+                       f"trust AUC {_fmt(row.get('trust_auc_mean'))}")
+    if violations:
+        ctx.exit(1)
+
+
+@sim.command("replay")
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None)
+@click.option("--until", "until", type=click.IntRange(0), required=True,
+              help="Stop after this many events (a violation reports its event index).")
+@click.option("--node", "node_ids", type=click.IntRange(0), multiple=True,
+              help="Dump this node's state (repeatable; default: a summary of all).")
+@_SETS
+@_NODES
+@click.pass_context
+def replay_cmd(ctx: click.Context, scenario: str, seed: int | None, until: int,
+               node_ids: tuple[int, ...], sets: tuple[str, ...], nodes: int | None) -> None:
+    """Re-run SCENARIO with SEED up to event UNTIL and dump chosen nodes' state."""
+    from .runner import run_one
+    from .world import World
+
+    sc = _load(ctx, scenario, sets, nodes)
+    seed = sc.seed if seed is None else seed
+    worlds: list[World] = []
+    out = run_one(sc, seed, until_event=until, keep_world=worlds)
+    w = worlds[0]
+    for i in node_ids:
+        if i >= len(w.nodes):
+            click.echo(f"error: no node {i} (the run has {len(w.nodes)})", err=True)
+            ctx.exit(2)
+    dump = {
+        "scenario": sc.name, "seed": seed, "events": w.events, "time_s": w.now,
+        "digest": out.result.digest,
+        "violation": out.result.violation.to_dict() if out.result.violation else None,
+        "next_event": _next_event(w),
+        "nodes": [w.dump_node(i) for i in node_ids] if node_ids else [
+            {"index": n.index, "up": n.up, "tokens": len(n.core.tokens) if n.core else None,
+             "behaviour": n.behaviour.name} for n in w.nodes],
+    }
+    click.echo(json.dumps(_clean(dump), indent=2, sort_keys=True, default=str))
+
+
+def _next_event(w: Any) -> str | None:
+    from .world import EV_NAMES
+
+    if not w._heap:
+        return None
+    t, _s, kind, i, a, _b = w._heap[0]
+    return f"t={t:.6f} {EV_NAMES[kind]} node {i}" + (f" from {a}" if kind < 2 else "")

@@ -1,0 +1,994 @@
+"""The discrete-event simulator: one real `node.core.Core` per simulated node.
+
+Theory of operation (DESIGN §9, docs/sim.md). A `World` owns a virtual clock
+and one event heap of `(time_s, seq, kind, node, a, b)` tuples; `seq` is a
+global counter, so ties break by scheduling order and a run is a pure
+function of (scenario, master seed). Each step pops one event and feeds it to
+exactly one node: a network message (a gossip token, a sync frame, an IHAVE /
+IWANT / pull request), a core timer, a router heartbeat or round, an agent
+action, a fault, or a metrics sample. The node's core answers with outputs
+that the world *executes in order*, like the trio runtime does:
+
+    Persist   -> append the token bytes to the node's durable log
+    Send      -> one message on the (src, dst) link
+    Publish   -> the node's gossip router (mesh push, or rumor rounds)
+    TokenAccepted / TokenIssued / EquivocationDetected -> checkers, metrics, agent
+
+The world never decides anything the protocol decides. What it models is the
+world around the cores: links (latency distributions, loss, duplication,
+reordering, uplink bandwidth), partitions, crashes (the durable log survives,
+everything else is rebuilt by `Core.restore`), clocks (offset and drift: a
+core only ever sees its own local time), the gossipsub router (mesh, seen
+cache, validator, lazy IHAVE/IWANT), and the agents' choices (sim/agents.py).
+
+Crash semantics follow the outputs contract: a crash may strike in the middle
+of an output list; outputs before the cut happened (Persists are durable),
+outputs after it never did. Checkers (sim/checks.py) run on every relevant
+output and on every sample; a violation stops the run with the seed, the
+event index and the event.
+
+Randomness: every stream comes from sim/rng.py by name (per node, per link,
+per fault), so adding a node does not perturb the others. Determinism across
+processes and PYTHONHASHSEED: nothing here iterates a set or a dict whose
+order depends on string hashing; batches of accepted tokens are handled in
+cid order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from array import array
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trust
+import wire
+from node.core import (
+    Core,
+    CoreParams,
+    EquivocationDetected,
+    FrameRejected,
+    Output,
+    Persist,
+    Publish,
+    Send,
+    TokenAccepted,
+    TokenIssued,
+    TokenRejected,
+)
+
+from .agents import BEHAVIOURS, Behaviour
+from .checks import Checker, InvariantViolation
+from .rng import Random, seed_bytes, stream
+from .scenario import Scenario
+
+__all__ = ["World", "SimNode", "RunResult", "EPOCH_S"]
+
+# Local clocks start here (a 2027 Unix time), so token iat values look real.
+EPOCH_S = 1_800_000_000.0
+# A core timer never fires closer than this to the previous one: a core whose
+# deadline is already past (e.g. an observer deadline) cannot spin the loop.
+TICK_MIN_S = 0.001
+# Bytes per message id in IHAVE/IWANT (a cid is 36 bytes).
+MSG_ID_BYTES = 36
+# Gossip tokens each node remembers as "recent" (what its next promise builds on).
+RECENT_MAX = 16
+# The trace digest is fed in chunks of this many lines (same digest, fewer calls).
+TRACE_CHUNK_LINES = 4096
+# A crash armed to cut an output list takes effect cleanly after this long if
+# the node handles no event in between.
+CUT_WINDOW_S = 1.0
+
+# Event kinds, in rough order of frequency (the dispatch tests them in this order).
+EV_MSG = 0  # gossip token bytes (router)
+EV_FRAME = 1  # a sync frame for the core
+EV_TICK = 2  # the core's timer
+EV_IHAVE = 3
+EV_IWANT = 4
+EV_PULL = 5  # rumor pull request
+EV_HEART = 6  # router heartbeat (gossipsub lazy gossip) or rumor round
+EV_AGENT = 7
+EV_FAULT = 8
+EV_SAMPLE = 9
+EV_NAMES = ["msg", "frame", "tick", "ihave", "iwant", "pull", "heartbeat", "agent", "fault",
+            "sample"]
+
+# Agent actions (payload of EV_AGENT)
+A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE = range(5)
+# Faults (payload of EV_FAULT)
+F_PART, F_HEAL, F_CRASH, F_RESTART, F_CUT_TIMEOUT, F_CHURN = range(6)
+
+
+class _NullObserver:
+    """Stands in for a core's trust observer on nodes whose view is not measured.
+
+    Temporary: the core should grow `CoreParams.observe: bool` (see
+    docs/sim.md, "Core parameters the simulator needs"); until then the world
+    swaps the observer of non-observer nodes for this inert one, which changes
+    no output of the core when `view_events` is off.
+    """
+
+    _EMPTY = trust.ObservationEffects()
+
+    def observe(self, token: wire.Token) -> trust.ObservationEffects:
+        return self._EMPTY
+
+    def due_between(self, after: float, upto: float) -> trust.ObservationEffects:
+        return self._EMPTY
+
+    def next_deadline(self, now: float) -> float | None:
+        return None
+
+
+_NULL_OBSERVER = _NullObserver()
+
+
+@dataclass(slots=True, eq=False)
+class SimNode:
+    """One simulated node: its identity, its core, its durable log, its router state."""
+
+    index: int
+    agent: str
+    identity: wire.Identity
+    group: str
+    behaviour: Behaviour
+    params: dict[str, Any]
+    rng: Random  # agent decisions
+    net_rng: Random  # router choices (lazy peers, rumor partners)
+    skew_s: float = 0.0
+    drift: float = 0.0
+    observes: bool = False
+    core: Core | None = None
+    up: bool = True
+    log: list[bytes] = field(default_factory=list)
+    seen: set[bytes] = field(default_factory=set)
+    mcache: deque[list[bytes]] = field(default_factory=deque)
+    rumors: list[tuple[int, bytes]] = field(default_factory=list)  # (round first seen, msg)
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_MAX))
+    conns: list[int] = field(default_factory=list)
+    mesh: list[int] = field(default_factory=list)
+    tick_at: float | None = None
+    uplink_free_s: float = 0.0
+    crash_armed: bool = False
+    incarnation: int = 0
+    msgs_out: int = 0
+    bytes_out: int = 0
+    msgs_in: int = 0
+    bytes_in: int = 0
+    crashes: int = 0
+    crash_down_s: float = 10.0  # how long the armed crash keeps it down
+    last_own: str = ""  # cid of its last own token made durable (Persist executed)
+
+    def local(self, t: float) -> float:
+        return EPOCH_S + t * (1.0 + self.drift) + self.skew_s
+
+    def virtual(self, local: float) -> float:
+        return (local - EPOCH_S - self.skew_s) / (1.0 + self.drift)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """What a run produced (metrics are in sim/metrics.py's `summarize`)."""
+
+    scenario: str
+    seed: int
+    digest: str
+    events: int
+    end_s: float
+    violation: InvariantViolation | None
+
+
+class World:
+    """A whole simulated network. `run()` drives it; see the module docstring."""
+
+    def __init__(self, sc: Scenario, seed: int,
+                 progress: Callable[[float, int], None] | None = None) -> None:
+        self.sc = sc
+        self.seed = seed
+        self.progress = progress
+        self.now = 0.0
+        self.events = 0
+        self._heap: list[tuple[float, int, int, int, Any, Any]] = []
+        self._seq = 0
+        self._trace: list[str] = []
+        self._hash = hashlib.sha256()
+        self._memo: dict[bytes, wire.Token | wire.InvalidToken] = {}
+        self.core_params = CoreParams(
+            sync_interval_s=sc.core.sync_interval_s, request_retry_s=sc.core.request_retry_s,
+            pending_ttl_s=sc.core.pending_ttl_s, pending_max=sc.core.pending_max,
+            view_events=False)
+        self._links: dict[tuple[int, int], tuple[Random, float]] = {}
+        self.part_of: list[int] = []
+        self.nodes: list[SimNode] = []
+        self.by_agent: dict[str, int] = {}
+        self.checker = Checker(self)
+        # metrics state (read by sim/metrics.py)
+        self.issue_t: dict[str, float] = {}
+        self.issuer_of: dict[str, int] = {}
+        self.kind_of: dict[str, str] = {}
+        self.truth: dict[str, bool] = {}  # promise cid -> fulfilled on time
+        self.delivered: dict[str, bytearray] = {}
+        self.latencies = array("d")
+        self.reach: dict[str, int] = {}  # nodes that accepted each token
+        self.full_at: dict[str, float] = {}  # when the last node accepted it
+        self.tracked: list[str] = []  # honest promises followed for consensus settle time
+        self.settle: dict[tuple[int, str], float] = {}
+        self.timeline: list[dict[str, float]] = []
+        self.trust_samples: list[dict[str, float]] = []
+        self.counts: dict[str, int] = {k: 0 for k in (
+            "lost", "partition_dropped", "duplicated", "reordered", "gossip_duplicates",
+            "invalid_gossip", "token_rejected", "frame_rejected", "forged_sent",
+            "equivocations_detected", "down_dropped", "crashes", "restarts", "cuts",
+            "ihave", "iwant", "pulls")}
+        self.last_disruption_s = 0.0
+        self.converged_at: float | None = None
+        self.partitioned = False
+        self._churn_rng = stream(seed, "churn")
+        self._build()
+
+    # -- setup -----------------------------------------------------------------
+    def _build(self) -> None:
+        sc, seed = self.sc, self.seed
+        idx = 0
+        for g in sc.agents:
+            beh = BEHAVIOURS[g.behaviour]
+            params = {k: s.default for k, s in beh.params.items()}
+            params.update(g.params)
+            for _ in range(g.count):
+                ident = wire.Identity.from_seed(seed_bytes(seed, "identity", idx))
+                clock = stream(seed, "clock", idx)
+                skew = clock.uniform(-1, 1) * sc.clock.skew_max_s
+                drift = clock.uniform(-1, 1) * sc.clock.drift_max_ppm * 1e-6
+                node = SimNode(index=idx, agent=ident.agent_id, identity=ident, group=g.name,
+                               behaviour=beh, params=params, rng=stream(seed, "agent", idx),
+                               net_rng=stream(seed, "router", idx), skew_s=skew, drift=drift)
+                node.mcache = deque(maxlen=sc.dissemination.history_heartbeats)
+                self.nodes.append(node)
+                self.by_agent[node.agent] = idx
+                idx += 1
+        n = len(self.nodes)
+        self.part_of = [0] * n
+        # Observers: the first `observers` honest nodes in a seeded shuffle.
+        honest = [x.index for x in self.nodes if x.behaviour.label == "honest"]
+        stream(seed, "observers").shuffle(honest)
+        for i in sorted(honest[:sc.metrics.observers]):
+            self.nodes[i].observes = True
+        for node in self.nodes:
+            node.core = self._new_core(node)
+        self._topology()
+
+    def _new_core(self, node: SimNode) -> Core:
+        core = Core(node.identity, self.core_params, decode=self._decode)
+        if not node.observes:
+            core.observer = _NULL_OBSERVER  # type: ignore[assignment]
+        return core
+
+    def _decode(self, raw: bytes) -> wire.Token:
+        """Verify each distinct byte string once per run; share the Token across nodes."""
+        r = self._memo.get(raw)
+        if r is None:
+            try:
+                r = wire.decode_token(raw)
+            except wire.InvalidToken as exc:
+                r = exc
+            self._memo[raw] = r
+        if isinstance(r, wire.InvalidToken):
+            raise r.with_traceback(None)
+        return r
+
+    def _topology(self) -> None:
+        n = len(self.nodes)
+        if n < 2:
+            return
+        k = min(self.sc.network.connections, n - 1)
+        adj: list[set[int]] = [set() for _ in range(n)]
+        for i in range(n):
+            rng = stream(self.seed, "topology", i)
+            while len(adj[i]) < k:
+                j = rng.randrange(n)
+                if j != i:
+                    adj[i].add(j)
+                    adj[j].add(i)
+        mesh: list[set[int]] = [set() for _ in range(n)]
+        d = self.sc.dissemination.mesh_degree
+        for i in range(n):
+            conns = sorted(adj[i])
+            rng = stream(self.seed, "mesh", i)
+            for j in rng.sample(conns, min(d, len(conns))):
+                mesh[i].add(j)
+                mesh[j].add(i)
+        for i, node in enumerate(self.nodes):
+            node.conns = sorted(adj[i])
+            node.mesh = sorted(mesh[i])
+
+    # -- the heap --------------------------------------------------------------
+    def _push(self, t: float, kind: int, node: int, a: Any = None, b: Any = None) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, node, a, b))
+
+    def _schedule_initial(self) -> None:
+        sc = self.sc
+        dis = sc.dissemination
+        n = len(self.nodes)
+        t0 = 0.0
+        if sc.core.sync:
+            for node in self.nodes:
+                for j in node.conns:
+                    if j > node.index:
+                        self._connect(node.index, j, t0)
+        for node in self.nodes:
+            if dis.model == "gossipsub" and dis.lazy_degree > 0:
+                phase = stream(self.seed, "heartbeat", node.index).uniform(0, dis.heartbeat_s)
+                self._push(phase, EV_HEART, node.index)
+            elif dis.model in ("push", "pull", "push-pull"):
+                self._push(dis.round_s, EV_HEART, node.index, 1)
+            beh = node.behaviour
+            rate = sc.workload.promise_rate_per_s * node.params.get("rate_mult", 1.0)
+            if beh.issues and rate > 0:
+                first = sc.workload.start_s + node.rng.expovariate(rate)
+                self._push(first, EV_AGENT, node.index, A_PROMISE)
+            if "fork_every_s" in node.params:
+                self._push(sc.workload.start_s + node.params["fork_every_s"], EV_AGENT,
+                           node.index, A_FORK)
+            if "forge_every_s" in node.params:
+                self._push(sc.workload.start_s + node.params["forge_every_s"], EV_AGENT,
+                           node.index, A_FORGE)
+        for i, p in enumerate(sc.partitions):
+            self._push(p.at_s, EV_FAULT, -1, F_PART, i)
+            self._push(p.heal_s, EV_FAULT, -1, F_HEAL, i)
+        for c in sc.crashes:
+            self._push(c.at_s, EV_FAULT, c.node, F_CRASH, (c.down_s, c.cut))
+        ch = sc.churn
+        if ch.crash_rate_per_s > 0 and n:
+            rng = self._churn_rng
+            t = ch.start_s + rng.expovariate(ch.crash_rate_per_s * n)
+            if t < sc.churn_stop_s:
+                self._push(t, EV_FAULT, -1, F_CHURN)
+        self._push(0.0, EV_SAMPLE, -1)
+
+    # -- the loop --------------------------------------------------------------
+    def run(self, until_event: int | None = None) -> RunResult:
+        """Run to the end of the scenario (or to event `until_event`)."""
+        self._schedule_initial()
+        violation: InvariantViolation | None = None
+        try:
+            self._loop(until_event)
+            if until_event is None:
+                self.now = self.sc.duration_s
+                self.checker.at_end(self.now)
+        except InvariantViolation as v:
+            violation = v
+        self._flush_trace()
+        state = self.state_digest()
+        self._hash.update(f"state {state}\n".encode())
+        return RunResult(scenario=self.sc.name, seed=self.seed, digest=self._hash.hexdigest(),
+                         events=self.events, end_s=self.now, violation=violation)
+
+    def _loop(self, until_event: int | None) -> None:
+        heap = self._heap
+        pop = heapq.heappop
+        nodes = self.nodes
+        end = self.sc.duration_s
+        trace = self._trace
+        progress = self.progress
+        limit = until_event if until_event is not None else math.inf
+        while heap:
+            if self.events >= limit:
+                return
+            t, _s, kind, i, a, b = heap[0]
+            if t > end:
+                return
+            pop(heap)
+            self.now = t
+            self.events += 1
+            if progress is not None and not self.events & 0xFFFF:
+                progress(t, self.events)
+            self.checker.event = (self.events, t, EV_NAMES[kind], i, a if kind >= EV_TICK else
+                                  None)
+            if kind == EV_MSG:
+                node = nodes[i]
+                if not node.up:
+                    self.counts["down_dropped"] += 1
+                    continue
+                trace.append(f"{t!r} m {i} {a} {len(b)}")
+                self._on_gossip(node, a, b, t)
+            elif kind == EV_FRAME:
+                node = nodes[i]
+                if not node.up:
+                    self.counts["down_dropped"] += 1
+                    continue
+                trace.append(f"{t!r} f {i} {a} {len(b)}")
+                node.msgs_in += 1
+                node.bytes_in += len(b)
+                assert node.core is not None
+                self._execute(node, node.core.receive(nodes[a].agent, b, node.local(t)), t)
+            elif kind == EV_TICK:
+                node = nodes[i]
+                if not node.up or node.tick_at != t or node.incarnation != a:
+                    continue
+                node.tick_at = None
+                assert node.core is not None
+                self._execute(node, node.core.tick(node.local(t)), t)
+            elif kind == EV_IHAVE:
+                self._on_ihave(nodes[i], a, b, t)
+            elif kind == EV_IWANT:
+                self._on_iwant(nodes[i], a, b, t)
+            elif kind == EV_PULL:
+                self._on_pull(nodes[i], a, t)
+            elif kind == EV_HEART:
+                self._on_heartbeat(nodes[i], a, t)
+            elif kind == EV_AGENT:
+                trace.append(f"{t!r} a {i} {a}")
+                self._on_agent(nodes[i], a, b, t)
+            elif kind == EV_FAULT:
+                trace.append(f"{t!r} x {i} {a} {b}")
+                self._on_fault(i, a, b, t)
+            elif kind == EV_SAMPLE:
+                self._on_sample(t)
+            if len(trace) >= TRACE_CHUNK_LINES:
+                self._flush_trace()
+
+    def _flush_trace(self) -> None:
+        if self._trace:
+            self._hash.update(("\n".join(self._trace) + "\n").encode())
+            self._trace.clear()
+
+    # -- executing a core's outputs ----------------------------------------------
+    def _execute(self, node: SimNode, outs: list[Output], t: float) -> None:
+        if self.sc.checks.driver_order == "network-first":
+            # A deliberate driver bug for the checker tests: network before disk.
+            outs = ([o for o in outs if isinstance(o, Send | Publish)]
+                    + [o for o in outs if not isinstance(o, Send | Publish)])
+        cut = len(outs)
+        armed = node.crash_armed
+        if armed:
+            cut = node.rng.randint(0, len(outs))
+            self.counts["cuts"] += 1
+        accepted: list[wire.Token] = []
+        checker = self.checker
+        for k in range(cut):
+            o = outs[k]
+            tp = type(o)
+            if tp is TokenAccepted:
+                accepted.append(o.token)  # type: ignore[union-attr]
+            elif tp is Persist:
+                tok = o.token  # type: ignore[union-attr]
+                node.log.append(tok.raw)
+                if tok.issuer == node.agent:
+                    node.last_own = tok.cid
+                    checker.own_token(node, tok, "persisted")
+            elif tp is Send:
+                self._send_frame(node, o, t)  # type: ignore[arg-type]
+            elif tp is Publish:
+                self._publish(node, o.data, t)  # type: ignore[union-attr]
+            elif tp is TokenIssued:
+                self._issued(node, o.token, t)  # type: ignore[union-attr]
+            elif tp is EquivocationDetected:
+                self.counts["equivocations_detected"] += 1
+                checker.equivocation(node, o)  # type: ignore[arg-type]
+            elif tp is TokenRejected:
+                self.counts["token_rejected"] += 1
+            elif tp is FrameRejected:
+                self.counts["frame_rejected"] += 1
+        if accepted:
+            if len(accepted) > 1:
+                accepted.sort(key=lambda x: x.cid)
+            for tok in accepted:
+                self._accepted(node, tok, t)
+        if armed:
+            self._crash(node, t)
+            return
+        self._schedule_tick(node, t)
+
+    def _schedule_tick(self, node: SimNode, t: float) -> None:
+        core = node.core
+        assert core is not None
+        d = core.next_deadline()
+        if d is None:
+            return
+        tv = max(node.virtual(d), t + TICK_MIN_S)
+        if node.tick_at is None or tv < node.tick_at:
+            node.tick_at = tv
+            self._push(tv, EV_TICK, node.index, node.incarnation)
+
+    def _issued(self, node: SimNode, tok: wire.Token, t: float) -> None:
+        self.checker.signed(node, tok)
+        cid = tok.cid
+        self.issue_t[cid] = t
+        self.issuer_of[cid] = node.index
+        self.kind_of[cid] = tok.kind
+        self.delivered[cid] = bytearray(len(self.nodes))
+        self.last_disruption_s = t
+        self._trace.append(f"{t!r} i {node.index} {cid}")
+
+    def _accepted(self, node: SimNode, tok: wire.Token, t: float) -> None:
+        self.checker.accepted(node, tok)
+        cid = tok.cid
+        bm = self.delivered.get(cid)
+        if bm is not None and not bm[node.index]:
+            bm[node.index] = 1
+            self.latencies.append(t - self.issue_t[cid])
+            k = self.reach[cid] = self.reach.get(cid, 0) + 1
+            if k == len(self.nodes):
+                self.full_at[cid] = t
+        if tok.issuer != node.agent:
+            node.recent.append(cid)
+            if tok.kind == "promise" and node.behaviour.issues:
+                self._maybe_assess(node, tok, t)
+
+    # -- network ---------------------------------------------------------------
+    def _link(self, src: int, dst: int) -> tuple[Random, float]:
+        link = self._links.get((src, dst))
+        if link is None:
+            rng = stream(self.seed, "link", src, dst)
+            spread = self.sc.network.link_spread
+            factor = math.exp(rng.gauss(0.0, spread)) if spread > 0 else 1.0
+            link = self._links[(src, dst)] = (rng, factor)
+        return link
+
+    def _latency_s(self, rng: Random) -> float:
+        net = self.sc.network
+        dist = net.latency_dist
+        ms = net.latency_ms
+        if dist == "lognormal":
+            v = ms * math.exp(net.latency_sigma * rng.gauss(0.0, 1.0)) if ms > 0 else 0.0
+        elif dist == "constant":
+            v = ms
+        elif dist == "uniform":
+            v = max(0.0, rng.uniform(ms - net.latency_spread_ms, ms + net.latency_spread_ms))
+        elif dist == "exponential":
+            v = rng.expovariate(1.0 / ms) if ms > 0 else 0.0
+        else:  # pareto, scale ms
+            v = ms * rng.paretovariate(net.latency_alpha)
+        return v / 1000.0
+
+    def _transmit(self, src: SimNode, dst: int, kind: int, payload: Any, size: int,
+                  t: float) -> None:
+        net = self.sc.network
+        size += net.message_overhead_bytes
+        src.msgs_out += 1
+        src.bytes_out += size
+        if self.part_of[src.index] != self.part_of[dst]:
+            self.counts["partition_dropped"] += 1
+            return
+        rng, factor = self._link(src.index, dst)
+        if net.loss and rng.random() < net.loss:
+            self.counts["lost"] += 1
+            return
+        delay = self._latency_s(rng) * factor
+        if net.reorder and rng.random() < net.reorder:
+            delay += net.reorder_delay_ms / 1000.0
+            self.counts["reordered"] += 1
+        depart = t
+        bw = net.bandwidth_bytes_per_s
+        if bw > 0:
+            depart = max(t, src.uplink_free_s) + size / bw
+            src.uplink_free_s = depart
+        self._push(depart + delay, kind, dst, src.index, payload)
+        if net.duplicate and rng.random() < net.duplicate:
+            self.counts["duplicated"] += 1
+            self._push(depart + delay + self._latency_s(rng) * factor, kind, dst, src.index,
+                       payload)
+
+    def _send_frame(self, node: SimNode, o: Send, t: float) -> None:
+        beh = node.behaviour
+        if not beh.sends:
+            return
+        if not beh.serves:
+            frame = wire.decode_frame(o.data)
+            if isinstance(frame, wire.Frontier | wire.Tokens):
+                return  # a free rider answers nobody
+        dst = self.by_agent[o.peer]
+        self._transmit(node, dst, EV_FRAME, o.data, len(o.data), t)
+
+    def _connect(self, a: int, b: int, t: float) -> None:
+        na, nb = self.nodes[a], self.nodes[b]
+        if not (na.up and nb.up) or self.part_of[a] != self.part_of[b]:
+            return
+        assert na.core is not None and nb.core is not None
+        self._execute(na, na.core.peer_up(nb.agent, na.local(t)), t)
+        if nb.up and na.up and nb.core is not None:
+            self._execute(nb, nb.core.peer_up(na.agent, nb.local(t)), t)
+
+    def _disconnect(self, a: int, b: int, t: float) -> None:
+        for x, y in ((a, b), (b, a)):
+            nx = self.nodes[x]
+            if nx.up and nx.core is not None:
+                self._execute(nx, nx.core.peer_down(self.nodes[y].agent, nx.local(t)), t)
+
+    # -- the gossip router -------------------------------------------------------
+    def _publish(self, node: SimNode, data: bytes, t: float) -> None:
+        tok = self._decode(data)
+        if tok.issuer == node.agent:
+            self.checker.own_token(node, tok, "published")
+        node.seen.add(data)
+        if not node.behaviour.sends:
+            return
+        model = self.sc.dissemination.model
+        if model == "gossipsub":
+            if node.mcache.maxlen:
+                if not node.mcache:
+                    node.mcache.append([])
+                node.mcache[-1].append(data)
+            n = len(data)
+            for j in node.mesh:
+                self._transmit(node, j, EV_MSG, data, n, t)
+        elif model != "none":
+            node.rumors.append((self._round(t), data))
+
+    def _round(self, t: float) -> int:
+        return int(t / self.sc.dissemination.round_s + 1e-9)
+
+    def _on_gossip(self, node: SimNode, src: int, data: bytes, t: float) -> None:
+        node.msgs_in += 1
+        node.bytes_in += len(data)
+        if data in node.seen:
+            self.counts["gossip_duplicates"] += 1
+            return
+        node.seen.add(data)
+        # The topic validator: a token that does not verify is neither delivered
+        # nor forwarded (DESIGN §6).
+        try:
+            self._decode(data)
+        except wire.InvalidToken:
+            self.counts["invalid_gossip"] += 1
+            return
+        model = self.sc.dissemination.model
+        if model == "gossipsub":
+            if node.mcache.maxlen:
+                if not node.mcache:
+                    node.mcache.append([])
+                node.mcache[-1].append(data)
+            if node.behaviour.relays:
+                n = len(data)
+                for j in node.mesh:
+                    if j != src:
+                        self._transmit(node, j, EV_MSG, data, n, t)
+        elif model != "none" and node.behaviour.relays:
+            node.rumors.append((self._round(t), data))
+        assert node.core is not None
+        self._execute(node, node.core.receive(self.nodes[src].agent, data, node.local(t)), t)
+
+    def _on_heartbeat(self, node: SimNode, rnd: Any, t: float) -> None:
+        dis = self.sc.dissemination
+        if dis.model == "gossipsub":
+            self._push(t + dis.heartbeat_s, EV_HEART, node.index)
+            if not node.up:
+                return
+            ids = [m for window in node.mcache for m in window]
+            node.mcache.append([])
+            if not ids or not node.behaviour.relays:
+                return
+            mesh = set(node.mesh)
+            others = [j for j in node.conns if j not in mesh and self.nodes[j].up]
+            if not others:
+                return
+            for j in node.net_rng.sample(others, min(dis.lazy_degree, len(others))):
+                self.counts["ihave"] += 1
+                self._transmit(node, j, EV_IHAVE, tuple(ids), MSG_ID_BYTES * len(ids), t)
+            return
+        # Rumor spreading on the complete graph, synchronous rounds.
+        self._push(t + dis.round_s, EV_HEART, node.index, rnd + 1)
+        if not node.up or not node.behaviour.sends:
+            return
+        n = len(self.nodes)
+        partner = node.net_rng.randrange(n - 1)
+        if partner >= node.index:
+            partner += 1
+        if dis.model in ("push", "push-pull"):
+            for m in self._live_rumors(node, rnd):
+                self._transmit(node, partner, EV_MSG, m, len(m), t)
+        if dis.model in ("pull", "push-pull"):
+            self.counts["pulls"] += 1
+            self._transmit(node, partner, EV_PULL, None, MSG_ID_BYTES, t)
+
+    def _live_rumors(self, node: SimNode, rnd: int) -> list[bytes]:
+        ttl = self.sc.dissemination.rumor_rounds
+        if ttl:
+            node.rumors = [(r, m) for r, m in node.rumors if rnd - r <= ttl]
+        return [m for _, m in node.rumors]
+
+    def _on_pull(self, node: SimNode, src: int, t: float) -> None:
+        """A pull request: answer with the rumors the asker lacks (its digest is modelled
+        by looking at its seen set)."""
+        if not node.up or not node.behaviour.serves:
+            return
+        asker = self.nodes[src]
+        for m in self._live_rumors(node, self._round(t)):
+            if m not in asker.seen:
+                self._transmit(node, src, EV_MSG, m, len(m), t)
+
+    def _on_ihave(self, node: SimNode, src: int, ids: tuple[bytes, ...], t: float) -> None:
+        if not node.up:
+            return
+        node.msgs_in += 1
+        want = [m for m in ids if m not in node.seen]
+        if want and node.behaviour.sends:
+            self.counts["iwant"] += 1
+            self._transmit(node, src, EV_IWANT, tuple(want), MSG_ID_BYTES * len(want), t)
+
+    def _on_iwant(self, node: SimNode, src: int, ids: tuple[bytes, ...], t: float) -> None:
+        if not node.up or not node.behaviour.serves:
+            return
+        node.msgs_in += 1
+        cached = {m for window in node.mcache for m in window}
+        for m in ids:
+            if m in cached:
+                self._transmit(node, src, EV_MSG, m, len(m), t)
+
+    # -- agents ----------------------------------------------------------------
+    def issue(self, node: SimNode, t: float, *, kind: str, body: dict[str, Any],
+              deps: tuple[str, ...] = (), about: str | None = None) -> wire.Token | None:
+        """The agent makes a token; None if the node crashed before it was durable."""
+        core = node.core
+        assert core is not None and node.up
+        outs = core.issue(kind=kind, now=node.local(t), body=body, deps=deps, about=about)
+        tok = next(o.token for o in outs if isinstance(o, TokenIssued))
+        self._execute(node, outs, t)
+        if not node.up and node.last_own != tok.cid:
+            return None  # the crash cut the list before the Persist: never happened
+        return tok
+
+    def _on_agent(self, node: SimNode, action: int, arg: Any, t: float) -> None:
+        sc = self.sc
+        wl = sc.workload
+        if action == A_PROMISE:
+            rate = wl.promise_rate_per_s * node.params.get("rate_mult", 1.0)
+            nxt = t + node.rng.expovariate(rate)
+            if nxt < sc.workload_stop_s:
+                self._push(nxt, EV_AGENT, node.index, A_PROMISE)
+            if not node.up:
+                return
+            self._promise(node, t)
+        elif action == A_FULFIL:
+            if node.up and node.core is not None and node.core.has(arg):
+                tok = self.issue(node, t, kind="fulfil", body={"evidence": "done"},
+                                 deps=(arg,), about=arg)
+                if tok is not None:
+                    self.truth[arg] = True
+        elif action == A_ASSESS:
+            cid, verdict = arg
+            if node.up and node.core is not None and node.core.has(cid):
+                if verdict == "truth":
+                    verdict = "kept" if self.truth.get(cid) else "broken"
+                self.issue(node, t, kind="assess", body={"verdict": verdict}, about=cid)
+        elif action == A_FORK:
+            every = node.params["fork_every_s"]
+            if t + every < sc.workload_stop_s:
+                self._push(t + every, EV_AGENT, node.index, A_FORK)
+            if node.up and node.core is not None and node.core.own_seq() > 0:
+                self._lost_write(node, t)
+                self._promise(node, t)
+        elif action == A_FORGE:
+            every = node.params["forge_every_s"]
+            if t + every < sc.workload_stop_s:
+                self._push(t + every, EV_AGENT, node.index, A_FORGE)
+            if node.up and node.recent and node.core is not None:
+                self._forge(node, t)
+
+    def _promise(self, node: SimNode, t: float) -> None:
+        wl = self.sc.workload
+        core = node.core
+        assert core is not None
+        deps: tuple[str, ...] = ()
+        if wl.deps_max:
+            deps = tuple(c for c in list(node.recent)[-wl.deps_max:] if core.has(c))
+        local = node.local(t)
+        body = {"text": "p" * wl.payload_bytes, "due": int(local + wl.due_s)}
+        tok = self.issue(node, t, kind="promise", body=body, deps=deps)
+        if tok is None:
+            return
+        self.truth[tok.cid] = False
+        if node.behaviour.label == "honest" and len(self.tracked) < \
+                self.sc.metrics.consensus_track_max:
+            self.tracked.append(tok.cid)
+        if node.rng.random() < node.params.get("keep_prob", 0.0):
+            frac = node.rng.uniform(wl.fulfil_min_frac, wl.fulfil_max_frac)
+            self._push(t + frac * wl.due_s, EV_AGENT, node.index, A_FULFIL, tok.cid)
+
+    def _maybe_assess(self, node: SimNode, tok: wire.Token, t: float) -> None:
+        wl = self.sc.workload
+        p = node.params
+        promiser = self.by_agent.get(tok.issuer)
+        if promiser is None:
+            return
+        fellow = self.nodes[promiser].group == node.group
+        verdict: str | None = None
+        if fellow and p.get("praise_prob", 0.0) > 0:
+            if node.rng.random() < p["praise_prob"]:
+                verdict = "kept"
+        elif not fellow and p.get("badmouth_prob", 0.0) > 0 \
+                and node.rng.random() < p["badmouth_prob"]:
+            verdict = "broken"
+        elif wl.assess_prob > 0 and node.rng.random() < wl.assess_prob:
+            verdict = "truth"
+        if verdict is None:
+            return
+        due = tok.body.get("due")
+        when = t + wl.assess_delay_s
+        if type(due) is int:
+            when = max(when, node.virtual(float(due)) + wl.assess_delay_s)
+        self._push(when, EV_AGENT, node.index, A_ASSESS, (tok.cid, verdict))
+
+    def _lost_write(self, node: SimNode, t: float) -> None:
+        """An equivocator's disk loses its last own token (and what built on it)."""
+        own = [raw for raw in node.log if self._decode(raw).issuer == node.agent]
+        gone = {self._decode(own[-1]).cid}
+        kept: list[bytes] = []
+        for raw in node.log:
+            tok = self._decode(raw)
+            if tok.cid in gone or tok.prev in gone or any(d in gone for d in tok.deps):
+                gone.add(tok.cid)
+            else:
+                kept.append(raw)
+        self._crash(node, t, restart_in_s=0.0)
+        node.log = kept
+        self._restart(node, t)
+
+    def _forge(self, node: SimNode, t: float) -> None:
+        core = node.core
+        assert core is not None
+        cid = node.recent[-1]
+        raw = bytearray(core.tokens[cid].raw)
+        # Alternate between the signature (last 64 bytes) and the claims.
+        pos = len(raw) - 1 - node.rng.randrange(64) if node.rng.random() < 0.5 else \
+            node.rng.randrange(len(raw) // 3, len(raw) - 64)
+        raw[pos] ^= 1 + node.rng.randrange(255)
+        data = bytes(raw)
+        self.counts["forged_sent"] += 1
+        for j in node.mesh or node.conns:
+            self._transmit(node, j, EV_MSG, data, len(data), t)
+
+    # -- faults ----------------------------------------------------------------
+    def _on_fault(self, i: int, what: int, arg: Any, t: float) -> None:
+        sc = self.sc
+        if what == F_PART:
+            p = sc.partitions[arg]
+            rng = stream(self.seed, "partition", arg)
+            parts = [rng.randrange(p.parts) for _ in self.nodes]
+            self._set_partition(parts, t)
+            self.partitioned = True
+        elif what == F_HEAL:
+            self._set_partition([0] * len(self.nodes), t)
+            self.partitioned = False
+            self.last_disruption_s = t
+        elif what == F_CRASH:
+            node = self.nodes[i]
+            down_s, cut = arg
+            if not node.up:
+                return
+            if cut:
+                node.crash_armed = True
+                node.crash_down_s = down_s
+                self._push(t + CUT_WINDOW_S, EV_FAULT, i, F_CUT_TIMEOUT, node.incarnation)
+            else:
+                self._crash(node, t, restart_in_s=down_s)
+        elif what == F_CUT_TIMEOUT:
+            node = self.nodes[i]
+            if node.up and node.crash_armed and node.incarnation == arg:
+                self._crash(node, t)
+        elif what == F_RESTART:
+            node = self.nodes[i]
+            if not node.up and node.incarnation == arg:
+                self._restart(node, t)
+        elif what == F_CHURN:
+            ch = sc.churn
+            rng = self._churn_rng
+            n = len(self.nodes)
+            nxt = t + rng.expovariate(ch.crash_rate_per_s * n)
+            if nxt < sc.churn_stop_s:
+                self._push(nxt, EV_FAULT, -1, F_CHURN)
+            down = sum(1 for x in self.nodes if not x.up)
+            victim = self.nodes[rng.randrange(n)]
+            if not victim.up or (down + 1) > ch.max_down_frac * n:
+                return
+            down_s = rng.uniform(ch.down_min_s, ch.down_max_s)
+            if rng.random() < ch.cut_prob:
+                victim.crash_armed = True
+                victim.crash_down_s = down_s
+                self._push(t + CUT_WINDOW_S, EV_FAULT, victim.index, F_CUT_TIMEOUT,
+                           victim.incarnation)
+            else:
+                self._crash(victim, t, restart_in_s=down_s)
+
+    def _set_partition(self, parts: list[int], t: float) -> None:
+        old = self.part_of
+        self.part_of = parts
+        for node in self.nodes:
+            for j in node.conns:
+                if j <= node.index:
+                    continue
+                was, now = old[node.index] == old[j], parts[node.index] == parts[j]
+                if was and not now:
+                    self._disconnect(node.index, j, t)
+                elif now and not was and self.sc.core.sync:
+                    self._connect(node.index, j, t)
+
+    def _crash(self, node: SimNode, t: float, restart_in_s: float | None = None) -> None:
+        """Kill the node: volatile state is gone, the durable log stays."""
+        if restart_in_s is None:
+            restart_in_s = node.crash_down_s
+        node.up = False
+        node.core = None
+        node.crash_armed = False
+        node.seen = set()
+        node.mcache.clear()
+        node.rumors = []
+        node.recent.clear()
+        node.tick_at = None
+        node.incarnation += 1
+        node.crashes += 1
+        self.counts["crashes"] += 1
+        for j in node.conns:
+            peer = self.nodes[j]
+            if peer.up and peer.core is not None and self.sc.core.sync:
+                self._execute(peer, peer.core.peer_down(node.agent, peer.local(t)), t)
+        if restart_in_s > 0:
+            self._push(t + restart_in_s, EV_FAULT, node.index, F_RESTART, node.incarnation)
+
+    def _restart(self, node: SimNode, t: float) -> None:
+        core = self._new_core(node)
+        core.restore(node.log)
+        node.core = core
+        node.up = True
+        node.uplink_free_s = t
+        self.counts["restarts"] += 1
+        self.last_disruption_s = t
+        self.checker.restarted(node)
+        if self.sc.core.sync:
+            for j in node.conns:
+                self._connect(node.index, j, t)
+        self._schedule_tick(node, t)
+
+    # -- sampling ----------------------------------------------------------------
+    def _on_sample(self, t: float) -> None:
+        from .metrics import sample
+
+        nxt = t + self.sc.sample_every_s
+        if nxt <= self.sc.duration_s:
+            self._push(nxt, EV_SAMPLE, -1)
+        sample(self, t)
+        self.checker.convergence(t)
+
+    def state_digest(self) -> str:
+        """sha256 over every node's (up, token-set digest, token count, log length)."""
+        h = hashlib.sha256()
+        for node in self.nodes:
+            core = node.core
+            if core is None:
+                h.update(f"{node.index} down {len(node.log)}\n".encode())
+            else:
+                h.update(f"{node.index} {core.digest().hex()} {len(core.tokens)} "
+                         f"{len(node.log)}\n".encode())
+        return h.hexdigest()
+
+    def dump_node(self, i: int) -> dict[str, Any]:
+        """A node's state, for `troth sim replay`."""
+        node = self.nodes[i]
+        core = node.core
+        d: dict[str, Any] = {
+            "index": i, "agent": node.agent, "group": node.group,
+            "behaviour": node.behaviour.name, "up": node.up, "log_length": len(node.log),
+            "crashes": node.crashes, "partition": self.part_of[i],
+            "clock": {"skew_s": node.skew_s, "drift_ppm": node.drift * 1e6},
+            "connections": node.conns, "mesh": node.mesh,
+            "msgs_out": node.msgs_out, "bytes_out": node.bytes_out,
+        }
+        if core is not None:
+            d.update({
+                "tokens": len(core.tokens), "pending": core.pending_count(),
+                "digest": core.digest().hex(), "own_seq": core.own_seq(),
+                "peers": [self.by_agent[p] for p in core.peers],
+                "heads": {str(self.by_agent.get(a, a)): s for a, (s, _h) in
+                          sorted(core.heads.items(), key=lambda kv: self.by_agent.get(kv[0], 0))},
+                "equivocators": sorted(self.by_agent.get(a, -1) for a in core.equivocators),
+                "stats": {"received_tokens": core.stats.received_tokens,
+                          "duplicate_tokens": core.stats.duplicate_tokens,
+                          "rejected": core.stats.rejected, "frames_in": core.stats.frames_in,
+                          "frames_out": core.stats.frames_out},
+            })
+        return d
