@@ -75,6 +75,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
+from libp2p.transport.tcp.tcp import TCP
 
 __all__ = [
     "P2PNode", "SyncStream", "GossipParams", "P2PStats",
@@ -581,7 +582,7 @@ class P2PNode:
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
         params = params or GossipParams()
-        listen_addr = _parse_multiaddr(listen)
+        listen_addr = _parse_listen_addr(listen)
         _check_port_free(listen_addr)
         node = cls._create(seed, listen_addr, params)
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
@@ -630,6 +631,9 @@ class P2PNode:
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             connection_config=ConnectionConfig(max_connections_per_peer=1),
             listen_addrs=[listen_addr],
+            # TCP only: py-libp2p picks transports from the listen address,
+            # and a QUIC one would bring its own TLS security, not Noise.
+            transports=[TCP()],
         )
         swarm = host.get_network()
         assert isinstance(swarm, Swarm), type(swarm)
@@ -965,6 +969,15 @@ def _parse_multiaddr(addr: str) -> multiaddr.Multiaddr:
         return multiaddr.Multiaddr(addr)
     except Exception:
         raise InvalidAddress("not a multiaddr", addr=addr) from None
+
+
+def _parse_listen_addr(listen: str) -> multiaddr.Multiaddr:
+    """Only `/ip4/<ip>/tcp/<port>` or `/ip6/<ip>/tcp/<port>`: no DNS, no QUIC."""
+    addr = _parse_multiaddr(listen)
+    names = [p.name for p in addr.protocols()]
+    if names not in (["ip4", "tcp"], ["ip6", "tcp"]):
+        raise InvalidAddress("listen on /ip4|ip6/<address>/tcp/<port> only", listen=listen)
+    return addr
 
 
 def _single_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:

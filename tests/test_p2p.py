@@ -119,6 +119,10 @@ async def test_identity_addresses_and_misuse() -> None:
     with pytest.raises(ValueError):
         async with P2PNode.start(b"short"):
             pass
+    for listen in ("/ip4/127.0.0.1/udp/0/quic-v1", "/dns4/localhost/tcp/0"):
+        with pytest.raises(InvalidAddress):  # TCP (hence Noise) only, no wildcard lookups
+            async with P2PNode.start(seed(3), listen=listen):
+                pass
     # An error in the caller's block comes out as itself, not in an ExceptionGroup.
     with pytest.raises(KeyError):
         async with P2PNode.start(seed(3)):
