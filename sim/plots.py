@@ -76,7 +76,8 @@ def plot_run(out: Any, outdir: Path, title: str) -> list[Path]:
     if out.trust_by_label:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         labels = sorted(out.trust_by_label)
-        ax.boxplot([out.trust_by_label[k] for k in labels], labels=labels)
+        ax.boxplot([out.trust_by_label[k] for k in labels])
+        ax.set_xticks(range(1, len(labels) + 1), labels)
         ax.set_ylabel("trust expectation (one observer)")
         ax.set_ylim(0, 1)
         ax.set_title(f"{title}: trust by group")

@@ -444,9 +444,10 @@ class World:
             outs = ([o for o in outs if isinstance(o, Send | Publish)]
                     + [o for o in outs if not isinstance(o, Send | Publish)])
         cut = len(outs)
-        armed = node.crash_armed
+        # An armed crash strikes inside the next list it can cut in the middle.
+        armed = node.crash_armed and cut >= 2
         if armed:
-            cut = node.rng.randint(0, len(outs))
+            cut = node.rng.randint(1, len(outs) - 1)
             self.counts["cuts"] += 1
         accepted: list[wire.Token] = []
         checker = self.checker
@@ -496,7 +497,6 @@ class World:
             self._push(tv, EV_TICK, node.index, node.incarnation)
 
     def _issued(self, node: SimNode, tok: wire.Token, t: float) -> None:
-        self.checker.signed(node, tok)
         cid = tok.cid
         self.issue_t[cid] = t
         self.issuer_of[cid] = node.index
@@ -728,9 +728,12 @@ class World:
         assert core is not None and node.up
         outs = core.issue(kind=kind, now=node.local(t), body=body, deps=deps, about=about)
         tok = next(o.token for o in outs if isinstance(o, TokenIssued))
+        self.checker.signed(node, tok)  # its key signed it, whatever happens next
         self._execute(node, outs, t)
         if not node.up and node.last_own != tok.cid:
             return None  # the crash cut the list before the Persist: never happened
+        if tok.cid not in self.issue_t:
+            self._issued(node, tok, t)  # durable, though the cut came before TokenIssued
         return tok
 
     def _on_agent(self, node: SimNode, action: int, arg: Any, t: float) -> None:

@@ -1,0 +1,93 @@
+"""Bad scenario files and overrides fail with one clear message naming the place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from node.cli import cli
+from sim import ScenarioError, load_scenario
+from sim.cli import sim as sim_group
+from sim.scenario import parse_override
+
+GOOD = """
+[scenario]
+duration_s = 100
+[[agents]]
+behaviour = "honest"
+count = 4
+"""
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize("text, needle", [
+    (GOOD + "[netwrok]\nloss = 0.1\n", "unknown table [netwrok] (did you mean 'network'?)"),
+    (GOOD + "[network]\nlos = 0.1\n", "[network] has no field 'los' (did you mean 'loss'?)"),
+    (GOOD + "[network]\nloss = 'high'\n", "network.loss: expected a number, got 'high'"),
+    (GOOD + "[network]\nloss = 1.5\n", "network.loss: 1.5 is out of range [0, 1]"),
+    (GOOD + "[network]\nconnections = 2.5\n", "network.connections: expected an integer"),
+    (GOOD + "[dissemination]\nmodel = 'flood'\n", "'flood' is not one of gossipsub"),
+    (GOOD + "[core]\nsync = 1\n", "core.sync: expected true or false"),
+    ("[scenario]\nduration_s = 100\n", "needs at least one [[agents]] group"),
+    (GOOD + "[[agents]]\nbehaviour = 'lier'\ncount = 1\n",
+     "behaviour 'lier' is not one of"),
+    (GOOD + "[[agents]]\nbehaviour = 'liar'\ncount = 1\nfork_every_s = 3\n",
+     "[agents] has no field 'fork_every_s'"),
+    (GOOD + "[[agents]]\nbehaviour = 'liar'\n", "[agents] needs 'count'"),
+    (GOOD + "[[agents]]\nbehaviour = 'honest'\ncount = 1\n", "two [[agents]] groups are named"),
+    (GOOD + "[[faults.partitions]]\nat_s = 50\nheal_s = 40\n", "heal_s (40) must come after"),
+    (GOOD + "[[faults.crashes]]\nat_s = 5\nnode = 4\n", "node = 4 but there are only 4 nodes"),
+    (GOOD + "[faults.meteor]\nsize = 1\n", "[faults] has no part 'meteor'"),
+    (GOOD + "[workload]\nstop_s = 500\n", "workload.stop_s (500) is after the end"),
+    (GOOD + "[workload]\nfulfil_min_frac = 0.9\nfulfil_max_frac = 0.1\n", "fulfil_min_frac"),
+    ("[scenario\n", "not valid TOML"),
+])
+def test_bad_files_name_the_problem(tmp_path: Path, text: str, needle: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert needle in str(exc.value)
+    assert str(exc.value).startswith(path)
+
+
+def test_good_file_loads(tmp_path: Path) -> None:
+    sc = load_scenario(_write(tmp_path, GOOD))
+    assert sc.nodes == 4 and sc.name == "s" and sc.network.loss == 0.0
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ScenarioError, match="no scenario named 'baseline2'.*did you mean"):
+        load_scenario("baseline2")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario("/nonexistent/x.toml")
+
+
+def test_overrides_are_validated_like_the_file() -> None:
+    with pytest.raises(ScenarioError, match="network.loss: 2.0 is out of range"):
+        load_scenario("baseline", [parse_override("network.loss=2.0")])
+    with pytest.raises(ScenarioError, match="no element '9'"):
+        load_scenario("baseline", [parse_override("agents.9.count=3")])
+    with pytest.raises(ScenarioError, match="expected table.field=value"):
+        parse_override("network.loss")
+    sc = load_scenario("baseline", [parse_override("network.loss=0.2"),
+                                    parse_override("agents.0.count=5")])
+    assert sc.network.loss == 0.2 and sc.nodes == 5
+
+
+def test_cli_reports_a_bad_file_with_status_2(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD + "[network]\nlos = 0.1\n")
+    cli.add_command(sim_group, "sim")
+    res = CliRunner().invoke(cli, ["sim", "run", path, "--no-plots"])
+    assert res.exit_code == 2
+    assert "did you mean 'loss'" in res.output
+    assert "Traceback" not in res.output

@@ -1,0 +1,100 @@
+"""Sweeps (local processes and a local Dask cluster), replay, and the CLI outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from node.cli import cli
+from sim.cli import sim as sim_group
+from sim.sweep import aggregate, grid, run_grid
+
+cli.add_command(sim_group, "sim")
+TINY = ["--nodes", "6", "--set", "scenario.duration_s=120", "--set", "workload.stop_s=40"]
+
+
+def test_grid_is_the_product_times_seeds() -> None:
+    g = grid([("a", [1, 2]), ("b", ["x", "y", "z"])], [1, 2])
+    assert len(g) == 12 and g[0] == ({"a": 1, "b": "x"}, 1)
+
+
+def test_aggregate_mean_and_ci() -> None:
+    rows = [{"param:p": 1, "seed": s, "m": float(s), "violation": None} for s in (1, 2, 3)]
+    (row,) = aggregate(rows, ["p"])
+    assert row["m_mean"] == 2.0 and row["runs"] == 3
+    assert abs(row["m_ci95"] - 4.303 * 1.0 / 3 ** 0.5) < 1e-9
+
+
+def test_run_writes_metrics_series_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["sim", "run", "baseline", "--seed", "3", "--out", str(out),
+                                   "--no-progress", *TINY])
+    assert res.exit_code == 0, res.output
+    assert "trace digest:" in res.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["seed"] == 3 and m["digest"] in res.output
+    for f in ("timeseries.csv", "nodes.csv", "latency_cdf.png", "convergence.png",
+              "bytes_per_node.png"):
+        assert (out / f).stat().st_size > 0, f
+
+
+def test_json_output() -> None:
+    res = CliRunner().invoke(cli, ["--json", "sim", "run", "baseline", "--no-plots", *TINY])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["violation"] is None
+
+
+def test_violation_exits_1_with_a_replay_hint() -> None:
+    res = CliRunner().invoke(cli, [
+        "sim", "run", "baseline", "--no-plots", "--nodes", "5", "--set", "core.sync=false",
+        "--set", "dissemination.model=\"none\"", "--set", "scenario.duration_s=150",
+        "--set", "workload.stop_s=40", "--set", "checks.converge_within_s=20"])
+    assert res.exit_code == 1
+    assert "INVARIANT VIOLATED" in res.output and "troth sim replay" in res.output
+
+
+def test_replay_dumps_nodes_deterministically() -> None:
+    args = ["sim", "replay", "churn", "--seed", "2", "--until", "1500", "--node", "0",
+            "--node", "3", "--nodes", "8", "--set", "scenario.duration_s=150",
+            "--set", "workload.stop_s=60"]
+    a = CliRunner().invoke(cli, args)
+    b = CliRunner().invoke(cli, args)
+    assert a.exit_code == 0, a.output
+    assert a.output == b.output
+    d = json.loads(a.output)
+    assert d["events"] == 1500 and [n["index"] for n in d["nodes"]] == [0, 3]
+    assert "heads" in d["nodes"][0] or not d["nodes"][0]["up"]
+
+
+def test_sweep_on_local_processes(tmp_path: Path) -> None:
+    out = tmp_path / "sw"
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
+                                   "network.loss=0.0,0.2", "--seeds", "2", "--workers", "2",
+                                   "--out", str(out), *TINY])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["network.loss"] for r in summary] == [0.0, 0.2]
+    assert all(r["runs"] == 2 for r in summary)
+    assert (out / "runs.csv").exists() and (out / "sweep_delivery_ratio.png").exists()
+
+
+def test_sweep_on_a_local_dask_cluster_matches_local_processes() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import Client, LocalCluster
+
+    params = [("network.loss", [0.0, 0.1])]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        dask_rows = run_grid("baseline", params, [1], client.get_executor(), nodes=6)
+    with ProcessPoolExecutor(max_workers=1) as ex:
+        local_rows = run_grid("baseline", params, [1], ex, nodes=6)
+    assert [r["digest"] for r in dask_rows] == [r["digest"] for r in local_rows]
+
+
+def test_bad_sweep_parameter_exits_2(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param", "network.los=0,1",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "did you mean 'loss'" in res.output
