@@ -98,7 +98,7 @@ EV_NAMES = ["msg", "frame", "tick", "ihave", "iwant", "pull", "heartbeat", "agen
             "sample"]
 
 # Agent actions (payload of EV_AGENT)
-A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE = range(5)
+A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE, A_ONE = range(6)
 # Faults (payload of EV_FAULT)
 F_PART, F_HEAL, F_CRASH, F_RESTART, F_CUT_TIMEOUT, F_CHURN = range(6)
 
@@ -747,6 +747,9 @@ class World:
             if not node.up:
                 return
             self._promise(node, t)
+        elif action == A_ONE:
+            if node.up:
+                self._promise(node, t)
         elif action == A_FULFIL:
             if node.up and node.core is not None and node.core.has(arg):
                 tok = self.issue(node, t, kind="fulfil", body={"evidence": "done"},
@@ -772,6 +775,10 @@ class World:
                 self._push(t + every, EV_AGENT, node.index, A_FORGE)
             if node.up and node.recent and node.core is not None:
                 self._forge(node, t)
+
+    def schedule_promise(self, node: int, t: float) -> None:
+        """Script one promise by `node` at `t` (benchmarks, experiments); call before run()."""
+        self._push(t, EV_AGENT, node, A_ONE)
 
     def _promise(self, node: SimNode, t: float) -> None:
         wl = self.sc.workload

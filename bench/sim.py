@@ -1,0 +1,112 @@
+"""Simulator benchmarks (issue 4). Run: .venv/bin/python bench/sim.py [throughput|scale].
+
+throughput: 1,000 nodes, 10,000 tokens, every token to every node over a
+gossipsub mesh (no loss, no sync, no lazy gossip): token deliveries (a core
+accepting a token) per second of wall time, and the same run's event heap
+pushes and pops replayed in a bare heapq loop, as a ratio. Peak RSS.
+
+scale: the `baseline` scenario rescaled to 10,000 nodes (workload thinned so
+the run is about the network, not about a billion deliveries): wall time and
+peak RSS. Each prints its headline figure last as `name: value`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim import load_scenario  # noqa: E402
+from sim.world import World  # noqa: E402
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bare_heap(pushes: int) -> float:
+    """Seconds for `pushes` heappush + heappop of event-shaped tuples."""
+    h: list[tuple[float, int, int, int, object, object]] = []
+    t0 = time.perf_counter()
+    seq = 0
+    t = 0.0
+    # Keep the heap about as full as the simulator's by interleaving.
+    for _ in range(pushes):
+        seq += 1
+        heapq.heappush(h, (t + (seq * 7919 % 1000) * 1e-3, seq, 0, seq % 1000, None, None))
+        if len(h) > 5000:
+            t = heapq.heappop(h)[0]
+    while h:
+        heapq.heappop(h)
+    return time.perf_counter() - t0
+
+
+def throughput(nodes: int, tokens: int, mesh: int) -> None:
+    sc = load_scenario("baseline", [
+        ("dissemination.lazy_degree", 0), ("dissemination.mesh_degree", mesh),
+        ("core.sync", False), ("network.loss", 0.0), ("network.duplicate", 0.0),
+        ("network.reorder", 0.0), ("workload.promise_rate_per_s", 0.0),
+        ("workload.assess_prob", 0.0), ("workload.deps_max", 0), ("agents.0.keep_prob", 0.0),
+        ("metrics.observers", 0), ("metrics.consensus_track_max", 0),
+        ("scenario.sample_every_s", 1000.0), ("scenario.duration_s", 4000.0),
+        ("workload.stop_s", 2000.0), ("checks.converge_within_s", 1000.0)], nodes=nodes)
+    w = World(sc, 1)
+    for k in range(tokens):
+        w.schedule_promise(k % nodes, 1.0 + k * 0.1)
+    t0 = time.perf_counter()
+    res = w.run()
+    wall = time.perf_counter() - t0
+    deliveries = len(w.latencies)
+    pushes = w._seq
+    heap_s = bare_heap(pushes)
+    rate = deliveries / wall
+    print(f"nodes {nodes}, tokens {len(w.issue_t)}, mesh D={mesh}")
+    print(f"deliveries {deliveries:,} (expected {nodes * tokens:,}), events {res.events:,}, "
+          f"heap pushes {pushes:,}")
+    print(f"wall {wall:.1f} s; bare heap loop with the same pushes/pops {heap_s:.1f} s "
+          f"(simulator/heap time ratio {wall / heap_s:.1f}x)")
+    print(f"violation: {res.violation}")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB")
+    print(f"sim_deliveries_per_s: {rate:,.0f}")
+
+
+def scale(nodes: int) -> None:
+    sc = load_scenario("baseline", [
+        ("workload.promise_rate_per_s", 1000 / (nodes * 200)),
+        ("workload.assess_prob", 0.0002), ("workload.stop_s", 200.0),
+        ("scenario.duration_s", 400.0), ("scenario.sample_every_s", 20.0),
+        ("metrics.observers", 4), ("metrics.consensus_track_max", 20),
+        ("checks.converge_within_s", 150.0)], nodes=nodes)
+    t0 = time.perf_counter()
+    w = World(sc, 1)
+    res = w.run()
+    wall = time.perf_counter() - t0
+    print(f"baseline at {nodes} nodes: {len(w.issue_t)} tokens, {res.events:,} events, "
+          f"{len(w.latencies):,} deliveries, virtual {res.end_s:.0f} s, violation "
+          f"{res.violation}")
+    print(f"wall {wall:.1f} s ({res.events / wall:,.0f} events/s)")
+    print(f"digest {res.digest}")
+    print(f"sim_scale_peak_rss_mib: {peak_rss_mib():.0f}")
+    print(f"sim_scale_wall_s: {wall:.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("which", nargs="?", default="throughput", choices=["throughput", "scale"])
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--tokens", type=int, default=10_000)
+    ap.add_argument("--mesh", type=int, default=3)
+    a = ap.parse_args()
+    if a.which == "throughput":
+        throughput(a.nodes or 1000, a.tokens, a.mesh)
+    else:
+        scale(a.nodes or 10_000)
+
+
+if __name__ == "__main__":
+    main()
