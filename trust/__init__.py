@@ -15,6 +15,10 @@ answers, at a given `now`:
 Every answer is a pure function of (tokens observed, now, params). Formulas,
 sources and token conventions: docs/trust.md.
 
+`Governance(agent_id, params)` (trust/governance.py, docs/governance.md) is
+fed the same tokens and answers `outcome`, `explain`, `proposals`, `cut_for`
+and `tally_plan` for community votes (DESIGN s8).
+
 Hook for the node core. `observe(token)` returns `ObservationEffects`: the
 promise cids, agents and conflict keys whose answers may have changed, plus
 `referrals` (assessors whose referral trust moved). The core keeps the last
@@ -32,6 +36,16 @@ query costs O(log n) (verdict) or O(assessors * log n) (trust); consensus
 weighs the whole electorate, memoised per (now, tokens observed).
 """
 
+from .governance import (
+    Explanation,
+    Governance,
+    GovernanceEffects,
+    Outcome,
+    ProposalInfo,
+    TallyPlan,
+    TallyResult,
+    View,
+)
 from .observer import (
     ConflictKey,
     Consensus,
@@ -58,4 +72,12 @@ __all__ = [
     "to_evidence",
     "discount",
     "fuse",
+    "Governance",
+    "GovernanceEffects",
+    "Outcome",
+    "Explanation",
+    "ProposalInfo",
+    "TallyPlan",
+    "TallyResult",
+    "View",
 ]

@@ -655,6 +655,7 @@ class Governance:
         # when one of those arrives, not on every ballot
         self._structure = 0
         self._parsed: dict[str, tuple[int, Proposal]] = {}
+        self._tally_cache: dict[tuple[str, str], tuple[tuple[Any, ...], TallyInfo]] = {}
 
     # -- input -----------------------------------------------------------------------
 
@@ -1125,8 +1126,18 @@ class Governance:
     def _tally_infos(self, p: Proposal, el: frozenset[str] | None) -> tuple[TallyInfo, ...]:
         """Every issuer's latest complete tally (or its best incomplete one), judged."""
         out = []
-        for issuer in sorted(self._tallies.get(p.cid, {})):
-            out.append(self._latest_tally(p, el, issuer, self._tallies[p.cid][issuer]))
+        for issuer, parts in sorted(self._tallies.get(p.cid, {}).items()):
+            # cached while nothing it depends on moved: its parts, the issuer's
+            # forks, the electorate, the proposal (re-parsed when structure moves)
+            key = (len(parts), self._fork_at.get(issuer), el, p)
+            hit = self._tally_cache.get((p.cid, issuer))
+            if hit is not None and hit[0] == key:
+                out.append(hit[1])
+                continue
+            info = self._latest_tally(p, el, issuer, parts)
+            if info.status != "unverified":  # may verify once its ballots arrive
+                self._tally_cache[(p.cid, issuer)] = (key, info)
+            out.append(info)
         return tuple(out)
 
     def _latest_tally(self, p: Proposal, el: frozenset[str] | None, issuer: str,
