@@ -227,7 +227,10 @@ class Core:
         self.params = params or CoreParams()
         # The observer's mind (trust/): fed every applied token, in apply order.
         self.observer = trust.Observer(self.agent_id or "", trust_params)
-        self._fx = trust.ObservationEffects()
+        # Effects of the observations since the last emit: merged once, at the
+        # end of an entry point (a union per token would be quadratic).
+        self._fx: list[trust.ObservationEffects] = []
+        self._collect_fx = self.params.view_events
         self._last_verdict: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_trust: dict[str, tuple[float, float, float]] = {}
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
@@ -291,13 +294,16 @@ class Core:
             raise ValueError("restore() needs an empty core")
         sink: list[Output] = []
         n = 0
-        for raw in raws:
-            tok = self._decode(raw)
-            self._offer(tok, None, 0.0, sink)
-            n += 1
+        self._collect_fx = False  # what was known before is not news
+        try:
+            for raw in raws:
+                tok = self._decode(raw)
+                self._offer(tok, None, 0.0, sink)
+                n += 1
+        finally:
+            self._collect_fx = self.params.view_events
         if self._pending:
             raise ValueError(f"the log is not in causal order: {len(self._pending)} tokens wait")
-        self._fx = trust.ObservationEffects()  # what was known before is not news
         return n
 
     def issue(
@@ -358,6 +364,7 @@ class Core:
                 self._send_frontier(peer, outs)
         elif isinstance(frame, Frontier):
             self._pull(peer, frame, now, outs)
+            self._push(peer, frame, outs)
         elif isinstance(frame, WantRange):
             self._serve_range(peer, frame, outs)
         elif isinstance(frame, WantCids):
@@ -367,9 +374,9 @@ class Core:
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
-        if now > self._view_now:
+        if now > self._view_now and self._collect_fx:
             # Promises whose due time (+ skew allowance) passed turn broken.
-            self._fx = self._fx | self.observer.due_between(self._view_now, now)
+            self._fx.append(self.observer.due_between(self._view_now, now))
         if self._pending:
             self._expire_and_retry(now, outs)
         if self._peers and self._next_sync_at is not None and now >= self._next_sync_at:
@@ -389,8 +396,12 @@ class Core:
         if self._next_sync_at is None:
             self._next_sync_at = now + self.params.sync_interval_s
         outs: list[Output] = []
-        self._send(peer, wire.encode_frame(Hello(digest=self.digest(), agents=len(self.heads))),
-                   outs)
+        # One side opens: its Hello draws the other's Frontier, and the opener
+        # then pulls and pushes in one round. (Both opening would send two
+        # frontiers for one reconciliation.) Periodic rounds cover a lost Hello.
+        if self.agent_id is None or self.agent_id < peer:
+            self._send(peer, wire.encode_frame(Hello(digest=self.digest(),
+                                                     agents=len(self.heads))), outs)
         return outs
 
     def peer_down(self, peer: str, now: float) -> list[Output]:
@@ -476,7 +487,9 @@ class Core:
                     self._forget_waiters(tok.cid)
                     continue
             self._record(tok, outs)
-            self._fx = self._fx | self.observer.observe(tok)
+            fx = self.observer.observe(tok)
+            if self._collect_fx and fx:
+                self._fx.append(fx)
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
             self._requested.pop(tok.cid, None)
@@ -553,9 +566,14 @@ class Core:
     def _emit_view(self, now: float, outs: list[Output]) -> None:
         """Ask the observer again about what may have changed; emit what did."""
         self._view_now = max(self._view_now, now)
-        fx, self._fx = self._fx, trust.ObservationEffects()
-        if not fx or not self.params.view_events:
+        if not self._fx:
             return
+        parts, self._fx = self._fx, []
+        fx = parts[0] if len(parts) == 1 else trust.ObservationEffects(
+            promises=frozenset().union(*(p.promises for p in parts)),
+            agents=frozenset().union(*(p.agents for p in parts)),
+            referrals=frozenset().union(*(p.referrals for p in parts)),
+            conflicts=frozenset().union(*(p.conflicts for p in parts)))
         obs = self.observer
         fx = obs.expand(fx)
         for cid in sorted(fx.promises):
@@ -610,15 +628,34 @@ class Core:
             chunk = tuple(want_cids[i:i + WANT_CIDS_MAX])
             self._send(peer, wire.encode_frame(WantCids(cids=chunk)), outs)
 
-    def _serve_range(self, peer: str, want: WantRange, outs: list[Output]) -> None:
-        chain = self.chains.get(want.agent)
-        if not chain:
-            return
+    def _push(self, peer: str, frame: Frontier, outs: list[Output]) -> None:
+        """Send the peer what its frontier shows it lacks (the push half of a round)."""
+        theirs = {e.agent: e.seq for e in frame.entries}
+        # A frontier of several frames: an agent absent from this one may be
+        # in the next, so only a single-frame frontier proves absence.
+        complete = len(frame.entries) < FRONTIER_ENTRIES_MAX
         cids: list[str] = []
-        for seq in range(want.first_seq, min(want.last_seq, len(chain)) + 1):
+        for agent, (seq, _head) in sorted(self.heads.items()):
+            have = theirs.get(agent)
+            if have is None and not complete:
+                continue
+            if seq > (have or 0):
+                cids.extend(self._range_cids(agent, (have or 0) + 1, seq))
+        if cids:
+            self._serve_cids(peer, cids, outs)
+
+    def _range_cids(self, agent: str, first: int, last: int) -> list[str]:
+        chain = self.chains.get(agent, [])
+        cids: list[str] = []
+        for seq in range(first, min(last, len(chain)) + 1):
             cids.append(chain[seq - 1])
-            cids.extend(self.forks.get((want.agent, seq), ()))
-        self._serve_cids(peer, cids, outs)
+            cids.extend(self.forks.get((agent, seq), ()))
+        return cids
+
+    def _serve_range(self, peer: str, want: WantRange, outs: list[Output]) -> None:
+        cids = self._range_cids(want.agent, want.first_seq, want.last_seq)
+        if cids:
+            self._serve_cids(peer, cids, outs)
 
     def _serve_cids(self, peer: str, cids: Iterable[str], outs: list[Output]) -> None:
         budget = self.params.tokens_frame_budget_bytes
