@@ -276,7 +276,7 @@ class GossipParams:
     # Scores: each invalid message a neighbour relays costs it 1 point (P4),
     # each runtime `penalise()` its amount (P5); both decay x0.97 per beat
     # (half-life ~23 s). Below -10 a neighbour's messages are dropped unread
-    # and it gets nothing from us; below -20 its GRAFTs are refused too.
+    # and we send it none; below -20 its GRAFTs are refused too.
     invalid_message_weight: float = 1.0
     penalty_decay: float = 0.97
     publish_threshold: float = -10.0
@@ -878,8 +878,9 @@ class P2PNode:
 
         What happens (py-libp2p 0.8.1, GossipParams defaults): once its score
         is below -10, messages it relays are dropped before validation and we
-        stop sending it messages or gossip; below -20 its GRAFTs are refused.
-        It is not disconnected and not removed from an existing mesh.
+        stop sending it messages (IHAVE gossip is not gated); below -20 its
+        GRAFTs are refused. It is not disconnected and stays in a mesh it is
+        already in, unless the mesh is over D_high. See docs/libp2p.md.
         """
         if amount < 0:
             raise ValueError(f"penalty must be >= 0, got {amount}")
