@@ -167,9 +167,9 @@ def trust_metrics(world: World, t: float) -> dict[str, float]:
             ref_aucs.append(r)
         hon_e += pos
         mal_e += neg
-        a = auc(pos, neg)
-        if not math.isnan(a):
-            aucs.append(a)
+        sep = auc(pos, neg)
+        if not math.isnan(sep):
+            aucs.append(sep)
     out["trust_auc"] = sum(aucs) / len(aucs) if aucs else math.nan
     out["referral_auc"] = sum(ref_aucs) / len(ref_aucs) if ref_aucs else math.nan
     out["trust_honest_mean"] = sum(hon_e) / len(hon_e) if hon_e else math.nan
