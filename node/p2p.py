@@ -311,7 +311,7 @@ class SyncStream:
     EOF), so `StreamClosed` where a reply was due is a failure too.
     """
 
-    __slots__ = ("peer_id", "_stream", "_frame_size_max_bytes", "_broken")
+    __slots__ = ("peer_id", "_stream", "_frame_size_max_bytes", "_broken", "_eof")
 
     def __init__(self, stream: INetStream, peer_id: str,
                  frame_size_max_bytes: int = FRAME_SIZE_MAX_BYTES) -> None:
@@ -319,6 +319,7 @@ class SyncStream:
         self._stream = stream
         self._frame_size_max_bytes = frame_size_max_bytes
         self._broken: str | None = None
+        self._eof = False  # the peer half-closed: no more frames to read, we may still write
 
     async def send_frame(self, data: bytes, *, timeout_s: float = FRAME_WRITE_TIMEOUT_S) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -333,18 +334,18 @@ class SyncStream:
         self._check_usable()
         body = bytearray()
         progress = [0]  # bytes of this frame consumed so far (prefix + body)
+        if self._eof:
+            raise StreamClosed()
         with trio.move_on_after(timeout_s) as scope:
-            try:
-                length = await self._read_prefix(progress)
-                if length > self._frame_size_max_bytes:
-                    await self._fail("frame-too-large")
-                    raise FrameTooLarge(length, self._frame_size_max_bytes)
-                while len(body) < length:
-                    chunk = await self._read_some(length - len(body), progress)
-                    body += chunk
-                    progress[0] += len(chunk)
-            except (FrameTooLarge, MalformedFrame, StreamClosed, StreamFailed):
-                raise
+            length = await self._read_prefix(progress)
+            if length > self._frame_size_max_bytes:
+                await self._fail("frame-too-large")
+                raise FrameTooLarge(length, self._frame_size_max_bytes)
+            # Grows only as bytes arrive: a lying length costs us nothing.
+            while len(body) < length:
+                chunk = await self._read_some(length - len(body), progress)
+                body += chunk
+                progress[0] += len(chunk)
         if scope.cancelled_caught:
             await self._fail("timeout")
             raise FrameTimeout(timeout_s, progress[0])
@@ -413,7 +414,7 @@ class SyncStream:
             raise StreamFailed("read failed", error=repr(exc)) from None
         if not chunk:
             if progress[0] == 0:
-                self._broken = "closed-by-peer"
+                self._eof = True
                 raise StreamClosed()
             await self._fail("eof-mid-frame")
             raise StreamFailed("EOF in the middle of a frame", received_bytes=progress[0])

@@ -276,6 +276,14 @@ async def test_sync_frames_both_ways_large_oversize_and_timeout() -> None:
                 while True:
                     request = await stream.receive_frame()
                     await stream.send_frame(b"re:" + request[:16] + bytes(len(request)))
+            elif mode == "batch":  # read until the client half-closes, then answer
+                requests = []
+                with pytest.raises(StreamClosed):
+                    while True:
+                        requests.append(await stream.receive_frame())
+                for request in requests:
+                    await stream.send_frame(request.upper())
+                await outcomes.send("answered")
             elif mode == "slow":
                 await stream.receive_frame(timeout_s=0.3)
             else:
@@ -302,6 +310,18 @@ async def test_sync_frames_both_ways_large_oversize_and_timeout() -> None:
                 assert await results.receive() == "closed"
             with pytest.raises(ValueError):
                 await stream.send_frame(bytes(FRAME_SIZE_MAX_BYTES + 1))
+
+            # half-close: the server still answers after our last request
+            scripts[a.peer_id] = "batch"
+            stream = await a.open_sync_stream(b.peer_id)
+            for request in (b"one", b"two", b"three"):
+                await stream.send_frame(request)
+            await stream.close()
+            assert [await stream.receive_frame() for _ in range(3)] == [b"ONE", b"TWO", b"THREE"]
+            assert await results.receive() == "answered"
+            with pytest.raises(StreamClosed):
+                await stream.receive_frame()
+            del scripts[a.peer_id]
 
             # an oversize length prefix: refused at once, the body never sent
             stream = await a.open_sync_stream(b.peer_id)
