@@ -14,6 +14,9 @@ Figures (`name: value`; the headline, the incremental ratio, last):
 - gov_one_more_ballot_s: median over 200 new voters of observe(ballot) +
   outcome (the incremental cost);
 - gov_tally_plan_s: the tally this node would publish (cut, digest, parts);
+- gov_judge_ms_per_tally: observing 100 members' 3-part tallies of the full
+  cut (assembly, digest check; the recount is memoised per cut digest), per
+  tally; gov_outcome_with_100_tallies_s: an outcome query afterwards;
 - the same for a ranked (Schulze, 5 options) proposal;
 - gov_incremental_ratio: one more ballot / full outcome (target <= 0.01).
 
@@ -37,6 +40,7 @@ SUPERSEDED = 500
 EQUIVOCATED = 100
 EXTRA_VOTERS = 200  # new ballots timed one by one for the incremental cost
 CLOSES = 1_000_000
+TALLIERS = 100  # members publishing a (3-part) tally of the full cut
 
 
 def _cid(n: int) -> str:
@@ -135,7 +139,28 @@ def run(method: str) -> float:
     plan_s = time.perf_counter() - t0
     assert plan is not None and len(plan.parts) == 3
 
+    # tallies: TALLIERS members publish the same 3-part tally of the full cut
+    n = 10**9
+    tally_tokens = []
+    for v in sorted(el)[:TALLIERS]:
+        for j, part in enumerate(plan.parts):
+            n += 1
+            tally_tokens.append(_tok(n, v, "tally", 10 + j, scope=part.scope, about=part.about,
+                                     deps=tuple(sorted(part.deps)), body=dict(part.body),
+                                     iat=CLOSES + 100))
+    t0 = time.perf_counter()
+    for t in tally_tokens:
+        g.observe(t)
+    o = g.outcome(pc, now)
+    tallies_s = time.perf_counter() - t0
+    assert sum(i.status == "counted" for i in o.tallies) == TALLIERS, o.tallies[:1]
+    t0 = time.perf_counter()
+    g.outcome(pc, now)
+    again_s = time.perf_counter() - t0
+
     tag = "" if method == "single" else f"_{method}"
+    print(f"gov{tag}_judge_ms_per_tally: {tallies_s / TALLIERS * 1e3:.2f}")
+    print(f"gov{tag}_outcome_with_{TALLIERS}_tallies_s: {again_s:.6f}")
     print(f"gov{tag}_full_outcome_s: {full_s:.4f}")
     print(f"gov{tag}_count_cut_s: {count_s:.4f}")
     print(f"gov{tag}_one_more_ballot_s: {one_s:.6f}")

@@ -614,6 +614,21 @@ class _TallyClaim:
     parts: int
 
 
+class _Book:
+    """One proposal's judged tallies for one (parse, electorate): see Governance._book."""
+
+    __slots__ = ("proposal", "electorate", "infos", "issuers", "support", "unverified", "view")
+
+    def __init__(self, proposal: Proposal, electorate: frozenset[str] | None) -> None:
+        self.proposal = proposal
+        self.electorate = electorate
+        self.infos: dict[str, TallyInfo] = {}
+        self.issuers: list[str] = []  # sorted
+        self.support: dict[tuple[bool, str | None], int] = {}  # counted tallies per result
+        self.unverified: set[str] = set()
+        self.view: tuple[TallyInfo, ...] = ()
+
+
 @dataclass(slots=True)
 class _Memo:
     version: int = -1
@@ -647,6 +662,7 @@ class Governance:
         # its cid once established, so the electorate needs no place in the key.
         self._verified: dict[tuple[str, bytes], TallyResult] = {}
         self._complete: dict[tuple[str, ...], bool] = {}  # part cids -> cut adds up
+        self._cuts: dict[tuple[str, bytes], frozenset[str]] = {}  # checked digests
         self._view_members: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._deadlines: list[tuple[float, str]] = []  # (closes, cid), (closes + skew, cid)
         self._version = 0
@@ -655,7 +671,8 @@ class Governance:
         # when one of those arrives, not on every ballot
         self._structure = 0
         self._parsed: dict[str, tuple[int, Proposal]] = {}
-        self._tally_cache: dict[tuple[str, str], tuple[tuple[Any, ...], TallyInfo]] = {}
+        self._books: dict[str, _Book] = {}  # proposal -> judged tallies and support
+        self._tally_dirty: dict[str, set[str]] = {}  # proposal -> issuers to re-judge
 
     # -- input -----------------------------------------------------------------------
 
@@ -676,6 +693,7 @@ class Governance:
                 self._version += 1
                 for p in sorted(self._involved.get(token.issuer, ())):
                     self._rejudge(p, token.issuer)
+                    self._tally_dirty.setdefault(p, set()).add(token.issuer)
                     affected.add(p)
         if kind not in ("charter", "proposal", "ballot", "tally") or token.cid in self._tokens:
             return GovernanceEffects(proposals=frozenset(affected), equivocators=equivocators)
@@ -708,6 +726,7 @@ class Governance:
         elif kind == "tally" and token.about is not None:
             per_t = self._tallies.setdefault(token.about, {})
             insort(per_t.setdefault(token.issuer, []), token, key=lambda t: (t.seq, t.cid))
+            self._tally_dirty.setdefault(token.about, set()).add(token.issuer)
             self._involved.setdefault(token.issuer, set()).add(token.about)
             affected.add(token.about)
             affected |= self._dependents(token.about)
@@ -823,8 +842,9 @@ class Governance:
             return Outcome(proposal=p.cid, state="invalid", result=None, reason=why,
                            electorate=0, needed=0, support=(), own=None,
                            tallies=self._tally_infos(p, None))
-        infos = self._tally_infos(p, el)
-        support, needed = _support(infos, len(el), p.rules.threshold)
+        book = self._book(p, el)
+        infos = book.view
+        support, needed = _support(book.support, len(el), p.rules.threshold)
         state, result, reason = _state(p, support, needed, now)
         assert state is not None  # a clock always gives a state
         return Outcome(proposal=p.cid, state=state, result=result, reason=reason,
@@ -1023,8 +1043,8 @@ class Governance:
         self._refresh()
         memo = self._memo.outcomes
         if p.cid not in memo:
-            infos = self._tally_infos(p, el)
-            support, needed = _support(infos, len(el), p.rules.threshold)
+            book = self._book(p, el)
+            support, needed = _support(book.support, len(el), p.rules.threshold)
             memo[p.cid] = _state(p, support, needed, None)
         return memo[p.cid]
 
@@ -1125,20 +1145,48 @@ class Governance:
 
     def _tally_infos(self, p: Proposal, el: frozenset[str] | None) -> tuple[TallyInfo, ...]:
         """Every issuer's latest complete tally (or its best incomplete one), judged."""
-        out = []
-        for issuer, parts in sorted(self._tallies.get(p.cid, {}).items()):
-            # cached while nothing it depends on moved: its parts, the issuer's
-            # forks, the electorate, the proposal (re-parsed when structure moves)
-            key = (len(parts), self._fork_at.get(issuer), el, p)
-            hit = self._tally_cache.get((p.cid, issuer))
-            if hit is not None and hit[0] == key:
-                out.append(hit[1])
+        return self._book(p, el).view
+
+    def _book(self, p: Proposal, el: frozenset[str] | None) -> _Book:
+        """The proposal's judged tallies, brought up to date incrementally.
+
+        Rebuilt when the proposal's parse or electorate object changes;
+        otherwise only issuers whose parts or forks moved since the last call
+        (`_tally_dirty`) and tallies still waiting for ballots are re-judged.
+        """
+        book = self._books.get(p.cid)
+        dirty = self._tally_dirty.pop(p.cid, set())
+        per = self._tallies.get(p.cid, {})
+        if book is None or book.proposal is not p or book.electorate is not el:
+            book = self._books[p.cid] = _Book(p, el)
+            redo: Iterable[str] = per
+        else:
+            redo = dirty | book.unverified
+        changed = False
+        for issuer in redo:
+            old = book.infos.get(issuer)
+            info = self._latest_tally(p, el, issuer, per[issuer])
+            if old == info:
                 continue
-            info = self._latest_tally(p, el, issuer, parts)
-            if info.status != "unverified":  # may verify once its ballots arrive
-                self._tally_cache[(p.cid, issuer)] = (key, info)
-            out.append(info)
-        return tuple(out)
+            changed = True
+            if old is not None and old.status == "counted":
+                k = (old.quorum_met, old.result)
+                book.support[k] -= 1
+                if not book.support[k]:
+                    del book.support[k]
+            if info.status == "counted":
+                k = (info.quorum_met, info.result)
+                book.support[k] = book.support.get(k, 0) + 1
+            if old is None:
+                insort(book.issuers, issuer)
+            book.infos[issuer] = info
+            if info.status == "unverified":
+                book.unverified.add(issuer)
+            else:
+                book.unverified.discard(issuer)
+        if changed or len(book.view) != len(book.issuers):
+            book.view = tuple(book.infos[i] for i in book.issuers)
+        return book
 
     def _latest_tally(self, p: Proposal, el: frozenset[str] | None, issuer: str,
                       parts: list[wire.Token]) -> TallyInfo:
@@ -1206,7 +1254,16 @@ class Governance:
         ok = self._complete.get(key)
         if ok is None:
             cut = self._assemble(p, ts)
-            ok = self._complete[key] = len(cut) == c.ballots and cut_digest(cut) == c.digest
+            if len(cut) != c.ballots:
+                ok = False
+            else:
+                # most tallies name a cut seen before: set equality (hashes of
+                # the cid strings are cached) is ~10x cheaper than sort + sha256
+                known = self._cuts.get((p.cid, c.digest))
+                ok = cut == known if known is not None else cut_digest(cut) == c.digest
+                if ok and known is None:
+                    self._cuts[(p.cid, c.digest)] = cut
+            self._complete[key] = ok
         return ok
 
     def _assemble(self, p: Proposal, parts: Iterable[wire.Token]) -> frozenset[str]:
@@ -1317,13 +1374,8 @@ def _parts(p: Proposal, res: TallyResult) -> tuple[TallyPart, ...]:
     return tuple(out)
 
 
-def _support(infos: Iterable[TallyInfo], electorate: int,
+def _support(tally: Mapping[tuple[bool, str | None], int], electorate: int,
              threshold: Frac) -> tuple[tuple[Support, ...], int]:
-    tally: dict[tuple[bool, str | None], int] = {}
-    for i in infos:
-        if i.status == "counted":
-            k = (i.quorum_met, i.result)
-            tally[k] = tally.get(k, 0) + 1
     tn, td = threshold
     needed = -(-tn * electorate // td)  # ceil: support * td >= tn * electorate
     support = tuple(Support(quorum_met=q, result=r, members=n)
