@@ -367,3 +367,24 @@ def test_any_arrival_order_gives_the_same_answers(town: Town) -> None:
         got = (g.proposals(now=2500), g.explain(nxt.cid, town.id("frank"), 2500),
                g.count_now(nxt.cid))
         assert got == want
+
+
+def test_a_full_tally_part_fits_the_token_limits(town: Town) -> None:
+    c = club(town)
+    p = town.propose("alice", c, options=tuple(f"o{i}" for i in range(gov.OPTIONS_MAX)),
+                     method="ranked")
+    g = observer(town, "olivia")
+    prop = g.proposal(p.cid)
+    assert prop is not None
+    cut = tuple(sorted(wire.cid_of(i.to_bytes(4, "big")) for i in range(10_000)))
+    k = gov.OPTIONS_MAX
+    res = gov.TallyResult(proposal=p.cid, method="ranked", options=prop.options,
+                          counts=(10_000,) * (k * k), ballots=10_000, electorate=10_000,
+                          quorum_met=True, result="o0", tied=(), cut=cut,
+                          digest=gov.cut_digest(cut))
+    parts = gov._parts(prop, res)
+    assert len(parts) == 3
+    for part in parts:
+        t = town.tok("carol", "tally", 1100, scope=part.scope, about=part.about,
+                     deps=part.deps, body=part.body)
+        assert len(t.raw) <= wire.TOKEN_SIZE_MAX_BYTES and len(t.deps) <= wire.DEPS_MAX
