@@ -542,13 +542,11 @@ class P2PNode:
     when the block exits, however it exits.
     """
 
-    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub,
-                 params: GossipParams) -> None:
+    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub) -> None:
         self._host = host
         self._swarm = swarm
         self._pubsub = pubsub
         self._router = router
-        self._params = params
         self._id = host.get_id()
         self._id_bytes = self._id.to_bytes()
         self.peer_id: str = self._id.to_base58()
@@ -659,7 +657,7 @@ class P2PNode:
         # (py-libp2p: int(time.time()), reused within the same second).
         pubsub.counter = time.time_ns()
         pubsub.peer_queues = _SizedQueues(params.outbound_queue_max)
-        node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router, params=params)
+        node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router)
         swarm.register_notifee(_PeerNotifee(node))
         host.set_stream_handler(TProtocol(SYNC_PROTOCOL), node._on_sync_stream)
         return node
