@@ -67,6 +67,7 @@ __all__ = [
     "VerdictChanged",
     "TrustChanged",
     "ConsensusChanged",
+    "OutcomeChanged",
     "topic_for",
     "DEFAULT_TOPIC",
 ]
@@ -98,6 +99,10 @@ class CoreParams:
     # Emit VerdictChanged / TrustChanged / ConsensusChanged as the view moves.
     # The simulator turns this off for speed and asks the observer at the end.
     view_events: bool = True
+    # When a proposal this node votes in closes (on its clock, after the skew
+    # allowance), publish its tally: the result and the exact cut it counted
+    # (DESIGN §8). Again if late-arriving ballots change its cut.
+    auto_tally: bool = True
 
 
 # -- outputs --------------------------------------------------------------
@@ -178,8 +183,15 @@ class ConsensusChanged:
     consensus: trust.Consensus
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeChanged:
+    """A proposal's outcome (state or result) changed in this node's view."""
+    outcome: trust.Outcome
+
+
 Output = (Send | Publish | Persist | TokenIssued | TokenAccepted | TokenRejected | FrameRejected
-          | EquivocationDetected | VerdictChanged | TrustChanged | ConsensusChanged)
+          | EquivocationDetected | VerdictChanged | TrustChanged | ConsensusChanged
+          | OutcomeChanged)
 
 
 @dataclass(slots=True)
@@ -227,10 +239,16 @@ class Core:
         self.params = params or CoreParams()
         # The observer's mind (trust/): fed every applied token, in apply order.
         self.observer = trust.Observer(self.agent_id or "", trust_params)
+        # Governance (charters, views, proposals, ballots, tallies) over the same tokens.
+        self.governance = trust.Governance(self.agent_id or "", trust_params)
+        self._gov_fx: list[trust.GovernanceEffects] = []
+        self._last_outcome: dict[str, tuple[str, str | None]] = {}
+        self._tally_due: set[str] = set()
         # Effects of the observations since the last emit: merged once, at the
         # end of an entry point (a union per token would be quadratic).
         self._fx: list[trust.ObservationEffects] = []
         self._collect_fx = self.params.view_events
+        self._restoring = False
         self._last_verdict: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_trust: dict[str, tuple[float, float, float]] = {}
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
@@ -280,7 +298,8 @@ class Core:
     def next_deadline(self) -> float | None:
         """When `tick` next has work to do (the driver's timer)."""
         times = [t for t in (self._next_sync_at if self._peers else None,
-                             self.observer.next_deadline(self._view_now)) if t is not None]
+                             self.observer.next_deadline(self._view_now),
+                             self.governance.next_deadline(self._view_now)) if t is not None]
         return min(times) if times else None
 
     # -- entry points ----------------------------------------------------
@@ -295,6 +314,7 @@ class Core:
         sink: list[Output] = []
         n = 0
         self._collect_fx = False  # what was known before is not news
+        self._restoring = True
         try:
             for raw in raws:
                 tok = self._decode(raw)
@@ -302,6 +322,7 @@ class Core:
                 n += 1
         finally:
             self._collect_fx = self.params.view_events
+            self._restoring = False
         if self._pending:
             raise ValueError(f"the log is not in causal order: {len(self._pending)} tokens wait")
         return n
@@ -374,9 +395,24 @@ class Core:
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
-        if now > self._view_now and self._collect_fx:
-            # Promises whose due time (+ skew allowance) passed turn broken.
-            self._fx.append(self.observer.due_between(self._view_now, now))
+        if now > self._view_now:
+            if self._collect_fx:
+                # Promises whose due time (+ skew allowance) passed turn broken.
+                self._fx.append(self.observer.due_between(self._view_now, now))
+            closed = self.governance.due_between(self._view_now, now)
+            if closed:
+                if self._collect_fx:
+                    self._gov_fx.append(trust.GovernanceEffects(proposals=closed))
+                self._tally_due |= closed
+            if not self._collect_fx:
+                self._view_now = now
+        if self._tally_due and self.params.auto_tally and self.identity is not None:
+            due, self._tally_due = sorted(self._tally_due), set()
+            for cid in due:
+                plan = self.governance.tally_plan(cid, now)
+                for part in plan.parts if plan else ():
+                    outs.extend(self.issue(kind="tally", now=now, scope=part.scope,
+                                           about=part.about, deps=part.deps, body=part.body))
         if self._pending:
             self._expire_and_retry(now, outs)
         if self._peers and self._next_sync_at is not None and now >= self._next_sync_at:
@@ -490,6 +526,14 @@ class Core:
             fx = self.observer.observe(tok)
             if self._collect_fx and fx:
                 self._fx.append(fx)
+            gfx = self.governance.observe(tok)
+            if gfx and not self._restoring:
+                if self._collect_fx:
+                    self._gov_fx.append(gfx)
+                if tok.kind == "ballot" and tok.about is not None:
+                    prop = self.governance.proposal(tok.about)
+                    if prop is not None and prop.closes <= self._view_now:
+                        self._tally_due.add(tok.about)  # a late ballot may change the cut
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
             self._requested.pop(tok.cid, None)
@@ -566,6 +610,14 @@ class Core:
     def _emit_view(self, now: float, outs: list[Output]) -> None:
         """Ask the observer again about what may have changed; emit what did."""
         self._view_now = max(self._view_now, now)
+        if self._gov_fx:
+            gparts, self._gov_fx = self._gov_fx, []
+            for cid in sorted(frozenset().union(*(g.proposals for g in gparts))):
+                o = self.governance.outcome(cid, now)
+                okey = (o.state, o.result)
+                if self._last_outcome.get(cid) != okey and self.params.view_events:
+                    self._last_outcome[cid] = okey
+                    outs.append(OutcomeChanged(outcome=o))
         if not self._fx:
             return
         parts, self._fx = self._fx, []
