@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from trust import governance
 from node.core import CoreParams, OutcomeChanged
 from tests.harness import Net
+from trust import governance
 
 
 def test_members_publish_tallies_at_close_and_all_see_the_decision() -> None:
