@@ -64,6 +64,38 @@ class RetractIn(BaseModel, extra="forbid"):
     cid: str
 
 
+Fraction = str | list[int]
+
+
+class CharterIn(BaseModel, extra="forbid"):
+    name: str = Field(min_length=1, max_length=256)
+    members: list[str] = Field(default_factory=list, max_length=4096,
+                               description="agent ids; the founder is always a member")
+    quorum: Fraction | None = Field(default=None, description="share that must vote: 1/2, 50%")
+    threshold: Fraction | None = Field(default=None,
+                                       description="share of members' tallies that decides")
+    methods: list[Literal["single", "approval", "ranked"]] | None = None
+
+
+class ProposalIn(BaseModel, extra="forbid"):
+    scope: str = Field(description="the community: its charter cid")
+    title: str = Field(min_length=1, max_length=1024)
+    options: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2,
+                               max_length=64)
+    method: Literal["single", "approval", "ranked"] = "single"
+    closes: int | None = Field(default=None, description="epoch seconds (default: in 1 hour)")
+    quorum: Fraction | None = None
+    threshold: Fraction | None = None
+    add: list[str] = Field(default_factory=list, description="membership change: add agents")
+    remove: list[str] = Field(default_factory=list, description="membership change: remove")
+
+
+class BallotIn(BaseModel, extra="forbid"):
+    proposal: str
+    choices: list[str | int] = Field(min_length=1, max_length=64,
+                                     description="option names or indexes; ranked: best first")
+
+
 def make_app(service: NodeService, token: str, net: NetView | None = None,
              page: Callable[[], str] | None = None) -> FastAPI:
     net = net or NetView()
@@ -134,5 +166,34 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
     @app.get("/v1/trust", dependencies=guarded, tags=["view"])
     async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:
         return service.trust(agent)
+
+    @app.post("/v1/charters", dependencies=guarded, tags=["governance"], status_code=201)
+    async def post_charter(body: CharterIn) -> dict[str, Any]:
+        return service.charter(body.name, body.members, quorum=body.quorum,
+                               threshold=body.threshold, methods=body.methods)
+
+    @app.post("/v1/proposals", dependencies=guarded, tags=["governance"], status_code=201)
+    async def post_proposal(body: ProposalIn) -> dict[str, Any]:
+        return service.propose(body.scope, body.title, body.options, body.method,
+                               closes=body.closes, quorum=body.quorum, threshold=body.threshold,
+                               add=body.add, remove=body.remove)
+
+    @app.get("/v1/proposals", dependencies=guarded, tags=["governance"])
+    async def get_proposals(scope: str | None = None) -> list[dict[str, Any]]:
+        return service.proposals(scope)
+
+    @app.post("/v1/ballots", dependencies=guarded, tags=["governance"], status_code=201)
+    async def post_ballot(body: BallotIn) -> dict[str, Any]:
+        return service.vote(body.proposal, body.choices)
+
+    @app.get("/v1/proposals/{cid}", dependencies=guarded, tags=["governance"])
+    async def get_tally(cid: str, explain: bool = False,
+                        voter: str | None = None) -> dict[str, Any]:
+        return service.tally(cid, voter=voter, explain=explain)
+
+    @app.post("/v1/proposals/{cid}/tally", dependencies=guarded, tags=["governance"],
+              status_code=201)
+    async def post_tally(cid: str) -> list[dict[str, Any]]:
+        return service.publish_tally(cid)
 
     return app

@@ -50,12 +50,14 @@ from .core import (
     CoreParams,
     EquivocationDetected,
     FrameRejected,
+    OutcomeChanged,
     Output,
     Publish,
     Send,
     TokenAccepted,
     TokenRejected,
     VerdictChanged,
+    topic_for,
 )
 from .engine import Engine
 from .home import Config, Home
@@ -152,6 +154,8 @@ class Runtime(NetView):
                 t = o.token
                 log.debug("event=token_accepted cid=%s kind=%s issuer=%s seq=%d", t.cid, t.kind,
                           t.issuer, t.seq)
+                if t.kind == "charter":
+                    self._follow(t.cid)
             elif isinstance(o, (TokenRejected, FrameRejected)):
                 log.info("event=%s peer=%s reason=%s", type(o).__name__, o.peer, o.reason)
                 if o.peer and self.p2p is not None:
@@ -159,10 +163,30 @@ class Runtime(NetView):
             elif isinstance(o, EquivocationDetected):
                 log.warning("event=equivocation issuer=%s seq=%d cids=%s", o.issuer, o.seq,
                             ",".join(o.cids))
+            elif isinstance(o, OutcomeChanged):
+                oc = o.outcome
+                log.info("event=outcome proposal=%s state=%s result=%s", oc.proposal, oc.state,
+                         oc.result)
             elif isinstance(o, VerdictChanged):
                 v = o.verdict
                 log.info("event=verdict cid=%s state=%s reason=%r", v.cid, v.state, v.reason)
         self._wake.set()
+
+    def _follow(self, scope: str) -> None:
+        """Join a community's gossip topic (scoped tokens travel on it)."""
+        topic = topic_for(scope)
+        if self._nursery is None or self.p2p is None or topic in self.p2p.subscriptions:
+            return
+
+        async def join() -> None:
+            assert self.p2p is not None
+            try:
+                await self.p2p.subscribe(topic, self._validate)
+                log.info("event=following scope=%s", scope)
+            except P2PError as exc:
+                log.warning("event=follow_failed scope=%s error=%s", scope, exc)
+
+        self._nursery.start_soon(join)
 
     def _queue_frame(self, peer: str, data: bytes) -> None:
         link = self._links.get(peer)
@@ -320,6 +344,9 @@ class Runtime(NetView):
                     for fn in (self._gossip_loop, self._peer_loop, self._timer_loop,
                                self._publisher):
                         nursery.start_soon(fn)
+                    for t in list(engine.core.tokens.values()):
+                        if t.kind == "charter":
+                            self._follow(t.cid)
                     binds = await nursery.start(self._serve_api, service)
                     self.api_url = binds[0]
                     for addr in cfg.bootstrap:

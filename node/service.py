@@ -12,16 +12,19 @@ untouched by a refused request (checks happen before anything is signed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import trust
 import wire
+from trust import governance as gov
 
 from .core import Output
 from .engine import Engine
 
-__all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json"]
+__all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json", "plain",
+           "parse_fraction"]
 
 TEXT_MAX_CHARS = 4096  # a promise statement or evidence note typed by a person
 LOG_LIMIT_MAX = 1000
@@ -43,6 +46,41 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (tuple, list)):
         return [_jsonable(x) for x in v]
     return v
+
+
+def plain(v: Any) -> Any:
+    """JSON-ready form of the governance values (dataclasses, bytes, sets)."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (frozenset, set)):
+        return sorted(plain(x) for x in v)
+    if isinstance(v, Mapping):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [plain(x) for x in v]
+    return v
+
+
+def parse_fraction(text: object, what: str) -> tuple[int, int]:
+    """'2/3', '67%' or [2, 3] -> (2, 3); a share of the electorate in 0..1."""
+    try:
+        if isinstance(text, (list, tuple)) and len(text) == 2:
+            num, den = int(text[0]), int(text[1])
+        elif isinstance(text, str) and text.endswith("%"):
+            num, den = int(text[:-1]), 100
+        elif isinstance(text, str) and "/" in text:
+            a, b = text.split("/", 1)
+            num, den = int(a), int(b)
+        else:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ServiceError(400, "bad-fraction", f"{what} must be like 2/3 or 67%, "
+                                                f"not {text!r}") from None
+    if not (den > 0 and 0 <= num <= den):
+        raise ServiceError(400, "bad-fraction", f"{what} must be between 0 and 1: {text!r}")
+    return num, den
 
 
 def token_json(t: wire.Token) -> dict[str, Any]:
@@ -162,6 +200,124 @@ class NodeService:
                                                  "(agents promise only about themselves); "
                                                  "use assess to give your verdict")
         return p
+
+    # -- governance --------------------------------------------------------
+    def _agent(self, agent: object, what: str) -> str:
+        if not isinstance(agent, str):
+            raise ServiceError(400, "bad-agent", f"{what} must be an agent id")
+        try:
+            wire.agent_id_to_bytes(agent)
+        except wire.InvalidIdentity:
+            raise ServiceError(400, "bad-agent", f"{what}: not an agent id: {agent!r}") from None
+        return agent
+
+    def charter(self, name: object, members: object, *, quorum: object = None,
+                threshold: object = None, methods: object = None) -> dict[str, Any]:
+        """Found a community. The founder is a member; the charter's cid is the scope."""
+        title = self._text(name, "name")
+        if not isinstance(members, (list, tuple)):
+            raise ServiceError(400, "bad-members", "members must be a list of agent ids")
+        agents = {self._agent(m, "member") for m in members} | {self.agent_id}
+        kw: dict[str, Any] = {}
+        if quorum is not None:
+            kw["quorum"] = parse_fraction(quorum, "quorum")
+        if threshold is not None:
+            kw["threshold"] = parse_fraction(threshold, "threshold")
+        if methods is not None:
+            if not isinstance(methods, (list, tuple)) or not methods or \
+                    not set(methods) <= set(gov.METHODS):
+                raise ServiceError(400, "bad-methods", f"methods are some of {list(gov.METHODS)}")
+            kw["methods"] = list(methods)
+        try:
+            body = gov.charter_body(str(title), sorted(agents), **kw)
+        except ValueError as exc:
+            raise ServiceError(400, "bad-charter", str(exc)) from None
+        return self._issue(kind="charter", body=body)
+
+    def propose(self, scope: object, title: object, options: object, method: object = "single",
+                *, closes: object = None, quorum: object = None, threshold: object = None,
+                add: Sequence[object] = (), remove: Sequence[object] = ()) -> dict[str, Any]:
+        sc = self._cid(scope, "scope")
+        g = self.core.governance
+        if g.charter(sc) is None:
+            raise ServiceError(404, "unknown-scope", f"this node holds no charter {sc}")
+        view = g.current_view(sc)
+        if view is None:
+            raise ServiceError(409, "no-view", f"no established membership view of {sc}")
+        if self.agent_id not in view.members:
+            raise ServiceError(403, "not-a-member", "only members of the current view propose")
+        if not isinstance(options, (list, tuple)) or not all(isinstance(o, str) for o in options):
+            raise ServiceError(400, "bad-options", "options must be a list of text")
+        if method not in gov.METHODS:
+            raise ServiceError(400, "bad-method", f"method must be one of {list(gov.METHODS)}")
+        now = self.clock()
+        if closes is None:
+            closes = int(now) + 3600
+        if isinstance(closes, bool) or not isinstance(closes, int) or closes <= now:
+            raise ServiceError(400, "bad-closes", "closes must be a future time (epoch seconds)")
+        kw: dict[str, Any] = {}
+        if quorum is not None:
+            kw["quorum"] = parse_fraction(quorum, "quorum")
+        if threshold is not None:
+            kw["threshold"] = parse_fraction(threshold, "threshold")
+        try:
+            body = gov.proposal_body(self._text(title, "title") or "", list(options), str(method),
+                                     closes, add=[self._agent(a, "add") for a in add],
+                                     remove=[self._agent(a, "remove") for a in remove], **kw)
+        except ValueError as exc:
+            raise ServiceError(400, "bad-proposal", str(exc)) from None
+        return self._issue(kind="proposal", scope=sc, deps=(view.cid,), body=body)
+
+    def vote(self, proposal: object, choices: object) -> dict[str, Any]:
+        pc = self._cid(proposal, "proposal")
+        p = self.core.governance.proposal(pc)
+        if p is None:
+            raise ServiceError(404, "unknown-proposal", f"this node holds no proposal {pc}")
+        if not isinstance(choices, (list, tuple)) or not choices:
+            raise ServiceError(400, "bad-choice", "give at least one choice")
+        picked: list[int | str] = []
+        for c in choices:
+            if isinstance(c, str) and c in p.options:
+                picked.append(c)
+            elif isinstance(c, str) and c.isdigit() and int(c) < len(p.options):
+                picked.append(int(c))
+            elif isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(p.options):
+                picked.append(c)
+            else:
+                raise ServiceError(400, "bad-choice",
+                                   f"{c!r} is not one of the options {list(p.options)}")
+        if p.method == "single" and len(picked) != 1:
+            raise ServiceError(400, "bad-choice", "a single-choice vote takes exactly one choice")
+        return self._issue(kind="ballot", scope=p.scope, about=pc, deps=(pc,),
+                           body=gov.ballot_body(picked))
+
+    def proposals(self, scope: object = None) -> list[dict[str, Any]]:
+        sc = self._cid(scope, "scope") if scope is not None else None
+        return [plain(info) for info in self.core.governance.proposals(sc, now=self.clock())]
+
+    def tally(self, proposal: object, *, voter: object = None,
+              explain: bool = False) -> dict[str, Any]:
+        pc = self._cid(proposal, "proposal")
+        g = self.core.governance
+        if g.proposal(pc) is None:
+            raise ServiceError(404, "unknown-proposal", f"this node holds no proposal {pc}")
+        now = self.clock()
+        out: dict[str, Any] = {"outcome": plain(g.outcome(pc, now)),
+                               "proposal": plain(g.proposal(pc))}
+        if explain:
+            who = self._agent(voter, "voter") if voter is not None else self.agent_id
+            out["explanation"] = plain(g.explain(pc, who, now))
+        return out
+
+    def publish_tally(self, proposal: object) -> list[dict[str, Any]]:
+        """Publish this node's tally now (normally done by the node at closing)."""
+        pc = self._cid(proposal, "proposal")
+        plan = self.core.governance.tally_plan(pc, self.clock())
+        if plan is None:
+            raise ServiceError(409, "no-tally", "nothing to tally: the vote is open, this node "
+                                                "is not in its electorate, or its tally stands")
+        return [self._issue(kind="tally", scope=part.scope, about=part.about, deps=part.deps,
+                            body=part.body) for part in plan.parts]
 
     # -- questions -------------------------------------------------------
     def identity(self) -> dict[str, Any]:
