@@ -5,8 +5,10 @@ home per node (`Home.init`), starts one `troth run` process per node on
 127.0.0.1 (the first is the others' bootstrap peer), and drives them only
 through their local HTTP APIs, as the CLI does. The story makes, fulfils,
 breaks and assesses promises so that the nodes' *observer-relative* views
-differ for reasons one can read; then it prints every node's verdicts and
-trust side by side, stops every process (SIGTERM, then SIGKILL after a grace
+differ for reasons one can read, and prints every node's verdicts and trust
+side by side; then a community votes (a member votes twice, a non-member tries
+to vote, a member is offline during the vote and catches up) and each node's
+view of the outcome is printed. Finally it stops every process (SIGTERM, then SIGKILL after a grace
 period) and leaves nothing running.
 """
 
@@ -133,7 +135,9 @@ def run_demo(nodes: int = 5, workdir: Path | None = None,
               "every node to connect", START_TIMEOUT_S)
         for n in team:
             say(f"  {n.name:<6} {n.agent}  {n.listen[0]}")
-        return _story(team, say)
+        result = _story(team, say)
+        result["vote"] = _vote(team, say)
+        return result
     finally:
         for n in team:
             n.stop()
@@ -212,3 +216,77 @@ def _story(team: list[DemoNode], say: Callable[[str], None]) -> dict[str, Any]:
     say(f"\nevery node holds {counts[team[0].name]} tokens: "
         + ("the same set everywhere" if same else f"NOT converged: {counts}"))
     return {"agents": by_agent, "views": views, "tokens": counts, "converged": same}
+
+
+VOTE_OPEN_S = 8
+
+
+def _vote(team: list[DemoNode], say: Callable[[str], None]) -> dict[str, Any]:
+    """A community vote: charter, proposal, ballots, an offline member, tallies."""
+    alice, bob, carol, dave, erin = team[:5]
+
+    def spread(tok: dict[str, Any], among: list[DemoNode]) -> dict[str, Any]:
+        _wait(lambda: all(n.holds(tok["cid"]) for n in among), f"{tok['cid']} to spread",
+              SPREAD_TIMEOUT_S)
+        return tok
+
+    say("")
+    say("-- a community vote " + "-" * 50)
+    members = [bob.agent, carol.agent, dave.agent]
+    charter = spread(alice.call("POST", "/v1/charters", json={
+        "name": "Garden club", "members": members, "quorum": "1/2", "threshold": "2/3"}), team)
+    scope = charter["cid"]
+    say(f"* alice founds the Garden club with bob, carol and dave (scope {scope[:16]}…);")
+    say("  erin is not a member")
+    prop = spread(alice.call("POST", "/v1/proposals", json={
+        "scope": scope, "title": "Buy a shared lawnmower?", "options": ["yes", "no"],
+        "closes": int(time.time()) + VOTE_OPEN_S}), team)
+    say(f"* alice proposes: 'Buy a shared lawnmower?' (closes in {VOTE_OPEN_S}s)")
+    dave.stop()
+    say("* dave's node goes offline")
+    online = [alice, bob, carol, erin]
+
+    def ballot(n: DemoNode, choice: str) -> dict[str, Any]:
+        return spread(n.call("POST", "/v1/ballots", json={"proposal": prop["cid"],
+                                                         "choices": [choice]}), online)
+
+    ballot(alice, "yes")
+    say("* alice votes yes")
+    ballot(bob, "no")
+    ballot(bob, "yes")
+    say("* bob votes no, then changes his mind: yes (his later ballot supersedes the first)")
+    ballot(carol, "no")
+    say("* carol votes no")
+    ballot(erin, "yes")
+    say("* erin, not a member, votes yes (kept as evidence, never counted)")
+    say("* ... the vote closes; each member's node publishes its tally (its exact cut)")
+    _wait(lambda: all(n.call("GET", f"/v1/proposals/{prop['cid']}")["outcome"]["state"]
+                      == "decided" for n in online), "the online nodes to decide",
+          VOTE_OPEN_S + 30)
+    dave.start([alice.listen[0]])
+    _wait(dave.ready, "dave's node to restart", START_TIMEOUT_S)
+    say("* dave's node comes back, catches up by sync, and tallies too")
+    _wait(lambda: len([t for t in dave.call("GET", f"/v1/proposals/{prop['cid']}")
+                       ["outcome"]["tallies"] if t["status"] == "counted"]) == 4,
+          "dave to catch up and all four member tallies to count", 40)
+    say("")
+    say("The outcome as each node sees it:")
+    outcomes: dict[str, Any] = {}
+    for n in team:
+        out = n.call("GET", f"/v1/proposals/{prop['cid']}")["outcome"]
+        outcomes[n.name] = out
+        support = ", ".join(f"{s['members']} say {s['result']}" for s in out["support"])
+        say(f"  {n.name:<6} {out['state']:<8} -> {out['result']}   (member tallies: {support})")
+    say("")
+    say("Was my vote counted? (troth tally PROPOSAL --explain)")
+    explained: dict[str, Any] = {}
+    for n in (bob, erin):
+        e = n.call("GET", f"/v1/proposals/{prop['cid']}", params={"explain": True})[
+            "explanation"]
+        explained[n.name] = e
+        states = "; ".join(f"#{b['seq']} {','.join(b['choice'])}: {b['state']}"
+                           for b in e["ballots"])
+        attested = sum(1 for _i, c in e["attestations"] if c and c == e["counted"])
+        say(f"  {n.name:<6} {states}  -> counted by {attested} member tallies")
+    return {"scope": scope, "proposal": prop["cid"], "outcomes": outcomes,
+            "explanations": explained}

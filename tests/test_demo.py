@@ -33,6 +33,15 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path: Path) -> None
     # trust follows: alice above bob in a neutral observer's eyes
     assert views["dave"]["trust"]["alice"]["expectation"] > \
         views["dave"]["trust"]["bob"]["expectation"]
+    # the community vote: decided "yes" in every node's view, dave included
+    vote = result["vote"]
+    for name, outcome in vote["outcomes"].items():
+        assert (outcome["state"], outcome["result"]) == ("decided", "yes"), name
+    bob = vote["explanations"]["bob"]
+    assert [b["state"] for b in bob["ballots"]] == ["superseded", "counted"]
+    erin = vote["explanations"]["erin"]
+    assert [b["state"] for b in erin["ballots"]] == ["non-member"]
+    assert erin["counted"] is None
     # every node process is gone and removed its node.json
     for name in ("alice", "bob", "carol", "dave", "erin"):
         assert not (tmp_path / name / "node.json").exists()
