@@ -1,0 +1,127 @@
+"""The `troth` command line against a real running node (`troth run` in a process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.home import Home
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+def troth(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "node", "--home", str(home), *args],
+                         capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)
+    if check:
+        assert out.returncode == 0, (args, out.stdout, out.stderr)
+    return out
+
+
+def tj(home: Path, *args: str) -> Any:
+    return json.loads(troth(home, "--json", *args).stdout)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("cli") / "home"
+    init = tj(home, "init")
+    assert init["agent_id"].startswith("12D3KooW")
+    proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(home), "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while Home(home).runtime() is None:
+        assert proc.poll() is None and time.monotonic() < deadline, "node did not start"
+        time.sleep(0.05)
+    yield home
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def test_init_makes_a_private_home(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    out = tj(home, "init")
+    assert (home / "identity.pem").stat().st_mode & 0o777 == 0o600
+    assert (home / "api-token").stat().st_mode & 0o777 == 0o600
+    assert (home / "config.toml").read_text().startswith("# troth node configuration")
+    again = troth(home, "init", check=False)
+    assert again.returncode == 1 and "already initialised" in again.stderr
+    assert out["home"] == str(home)
+
+
+def test_commands_without_a_running_node_say_so(tmp_path: Path) -> None:
+    home = tmp_path / "idle"
+    troth(home, "init")
+    out = troth(home, "verdicts", check=False)
+    assert out.returncode == 1 and "no node is running" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = troth(tmp_path / "nowhere", "id", check=False)
+    assert out.returncode == 1 and "troth init" in out.stderr
+
+
+def test_bad_arguments_are_usage_errors(node: Path) -> None:
+    out = troth(node, "assess", "bafkrei", "maybe", check=False)
+    assert out.returncode == 2 and "kept" in out.stderr
+    out = troth(node, "log", "--limit", "0", check=False)
+    assert out.returncode == 2
+    out = troth(node, "show", "not-a-cid", check=False)
+    assert out.returncode == 1 and "bad-cid" in out.stderr
+
+
+def test_promise_lifecycle_json_shapes(node: Path) -> None:
+    ident = tj(node, "id")
+    assert set(ident) >= {"agent_id", "listen", "tokens", "own_seq", "frontier_digest"}
+    assert ident["listen"][0].startswith("/ip4/127.0.0.1/tcp/")
+    assert ident["listen"][0].endswith("/p2p/" + ident["agent_id"])
+    p = tj(node, "promise", "sweep the yard", "--due-in", "3600")
+    assert set(p) >= {"cid", "issuer", "seq", "kind", "body", "deps", "about"}
+    assert p["kind"] == "promise" and p["body"]["text"] == "sweep the yard"
+    f = tj(node, "fulfil", p["cid"], "--evidence", "photo")
+    assert f["about"] == p["cid"] and f["kind"] == "fulfil"
+    shown = tj(node, "show", p["cid"])
+    assert shown["verdict"]["state"] == "kept" and shown["verdict"]["evidence"]
+    rows = tj(node, "verdicts")
+    assert any(r["cid"] == p["cid"] and r["state"] == "kept" for r in rows)
+    assert set(rows[0]) >= {"cid", "state", "confidence", "evidence", "reason", "issuer"}
+    trust = tj(node, "trust", ident["agent_id"])
+    assert set(trust[0]) == {"agent", "belief", "disbelief", "uncertainty", "base_rate",
+                             "expectation"}
+    assert abs(trust[0]["belief"] + trust[0]["disbelief"] + trust[0]["uncertainty"] - 1) < 1e-3
+    log = tj(node, "log", "--limit", "2")
+    assert [t["kind"] for t in log] == ["fulfil", "promise"]
+    assert tj(node, "peers") == []
+    human = troth(node, "verdicts").stdout
+    assert "kept" in human and "sweep the yard" in human
+
+
+def test_governance_through_the_cli(node: Path) -> None:
+    me = tj(node, "id")["agent_id"]
+    c = tj(node, "charter", "create", "Reading circle", "--threshold", "1/2")
+    scope = c["cid"]
+    assert c["body"]["members"] == [me]
+    p = tj(node, "propose", scope, "Next book?", "--option", "Dune", "--option", "Emma",
+           "--option", "Ulysses", "--method", "ranked", "--closes-in", "600")
+    b1 = tj(node, "vote", p["cid"], "Emma", "Dune", "Ulysses")
+    b2 = tj(node, "vote", p["cid"], "Dune", "Emma", "Ulysses")
+    assert b2["seq"] == b1["seq"] + 1
+    rows = tj(node, "proposals", scope)
+    assert [(r["cid"], r["state"]) for r in rows] == [(p["cid"], "open")]
+    t = tj(node, "tally", p["cid"], "--explain")
+    states = [b["state"] for b in t["explanation"]["ballots"]]
+    assert states == ["superseded", "counted"]
+    assert t["outcome"]["state"] == "open"
+    bad = troth(node, "vote", p["cid"], "Moby Dick", check=False)
+    assert bad.returncode == 1 and "bad-choice" in bad.stderr
+    bad = troth(node, "propose", scope, "x", "--closes-in", "60", "--method", "borda",
+                check=False)
+    assert bad.returncode == 2
