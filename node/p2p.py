@@ -64,7 +64,7 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
@@ -572,18 +572,22 @@ class P2PNode:
     @asynccontextmanager
     async def start(cls, seed: bytes, *, listen: str = DEFAULT_LISTEN,
                     params: GossipParams | None = None,
-                    expected_peer_id: str | None = None) -> AsyncIterator[P2PNode]:
+                    expected_peer_id: str | None = None,
+                    mdns: bool = False) -> AsyncIterator[P2PNode]:
         """Run a node with the Ed25519 identity of `seed` (32 bytes), listening on `listen`.
 
         `expected_peer_id` (e.g. `wire.Identity.agent_id`) is checked against the
         host's peer id. Raises `StartFailed` if the address cannot be bound.
+        `mdns` announces us and listens for peers on the LAN (py-libp2p's
+        zeroconf discovery); found peers land in the peerstore and are listed by
+        `discovered_peers()`: the runtime decides whether to dial them.
         """
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
         params = params or GossipParams()
         listen_addr = _parse_listen_addr(listen)
         _check_port_free(listen_addr)
-        node = cls._create(seed, listen_addr, params)
+        node = cls._create(seed, listen_addr, params, mdns)
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
             raise IdentityMismatch("", peer_id=node.peer_id, expected=expected_peer_id)
         try:
@@ -621,7 +625,7 @@ class P2PNode:
 
     @classmethod
     def _create(cls, seed: bytes, listen_addr: multiaddr.Multiaddr,
-                params: GossipParams) -> P2PNode:
+                params: GossipParams, mdns: bool = False) -> P2PNode:
         key_pair = create_new_key_pair(seed)
         noise = NoiseTransport(key_pair, noise_privkey=create_new_x25519_key_pair().private_key)
         host = new_host(
@@ -633,6 +637,7 @@ class P2PNode:
             # TCP only: py-libp2p picks transports from the listen address,
             # and a QUIC one would bring its own TLS security, not Noise.
             transports=[TCP()],
+            enable_mDNS=mdns,
         )
         swarm = host.get_network()
         assert isinstance(swarm, Swarm), type(swarm)
@@ -713,6 +718,46 @@ class P2PNode:
                 raise ConnectFailed("", addr=addr, error=repr(exc)) from None
         if scope.cancelled_caught:
             raise ConnectFailed("timed out", addr=addr, timeout_s=timeout_s)
+        return info.peer_id.to_base58()
+
+    def discovered_peers(self) -> list[str]:
+        """Peers the peerstore has addresses for (e.g. found by mDNS), not connected now."""
+        up = {p.to_base58() for p in self._host.get_connected_peers()}
+        found = []
+        for pid in self._host.get_peerstore().peers_with_addrs():
+            text = pid.to_base58()
+            if pid != self._id and text not in up:
+                found.append(text)
+        return sorted(found)
+
+    async def connect_known(self, peer_id: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
+        """Dial a peer by id, at the addresses the peerstore has for it."""
+        self._check_open()
+        pid = _parse_peer_id(peer_id)
+        try:
+            addrs = self._host.get_peerstore().addrs(pid)
+        except Exception:
+            addrs = []
+        if not addrs:
+            raise ConnectFailed("no known address", peer_id=peer_id)
+        self._swarm.unblock_peer(pid)
+        with trio.move_on_after(timeout_s) as scope:
+            try:
+                await self._host.connect(PeerInfo(pid, addrs))
+            except Exception as exc:
+                raise ConnectFailed("", peer_id=peer_id, error=repr(exc)) from None
+        if scope.cancelled_caught:
+            raise ConnectFailed("timed out", peer_id=peer_id, timeout_s=timeout_s)
+        return peer_id
+
+    def remember(self, addr: str) -> str:
+        """Put a peer's address in the peerstore, as discovery does. Returns its id."""
+        maddr = _parse_multiaddr(addr)
+        try:
+            info = info_from_p2p_addr(maddr)
+        except Exception:
+            raise InvalidAddress("needs a /p2p/<peer id> suffix", addr=addr) from None
+        self._host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
         return info.peer_id.to_base58()
 
     async def disconnect(self, peer_id: str) -> None:

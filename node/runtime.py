@@ -83,6 +83,8 @@ TICK_MAX_S = 1.0
 # Bootstrap redial backoff.
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
+# How often peers found by mDNS (and not connected) are dialled.
+DISCOVERY_INTERVAL_S = 2.0
 # A sync stream left idle this long is closed (the next Send reopens it).
 STREAM_IDLE_S = 30.0
 
@@ -302,6 +304,18 @@ class Runtime(NetView):
                     continue
             await trio.sleep(BACKOFF_MIN_S * 4)
 
+    async def _discovery(self) -> None:
+        """mDNS: dial peers discovered on the LAN (they are in the peerstore)."""
+        assert self.p2p is not None
+        while True:
+            for peer in self.p2p.discovered_peers():
+                try:
+                    await self.p2p.connect_known(peer)
+                    log.info("event=discovered_peer_dialled peer=%s", peer)
+                except P2PError as exc:
+                    log.debug("event=discovered_dial_failed peer=%s error=%s", peer, exc)
+            await trio.sleep(DISCOVERY_INTERVAL_S)
+
     async def _serve_api(self, service: NodeService, *, task_status: Any) -> None:
         cfg = HyperConfig()
         cfg.bind = [f"{self.config.api_host}:{self.config.api_port}"]
@@ -333,7 +347,8 @@ class Runtime(NetView):
         service = NodeService(engine, self.clock, self._dispatch)
         try:
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
-                                     expected_peer_id=self.identity.agent_id) as p2p:
+                                     expected_peer_id=self.identity.agent_id,
+                                     mdns=cfg.mdns) as p2p:
                 self.p2p = p2p
                 p2p.set_sync_handler(self._on_sync_stream)
                 await p2p.subscribe(DEFAULT_TOPIC, self._validate)
@@ -351,6 +366,8 @@ class Runtime(NetView):
                     self.api_url = binds[0]
                     for addr in cfg.bootstrap:
                         nursery.start_soon(self._dial, addr)
+                    if cfg.mdns:
+                        nursery.start_soon(self._discovery)
                     self.home.write_runtime({
                         "pid": os.getpid(), "agent_id": self.identity.agent_id,
                         "api": self.api_url, "listen": self.listen_addrs()})

@@ -126,3 +126,27 @@ async def test_restart_resumes_from_the_store(tmp_path: Path) -> None:
         second, _ = again.engine.issue(kind="promise", now=again.clock(), body={"text": "two"})
         assert second.seq == 2 and second.prev == first.cid
         again.stop()
+
+
+async def test_discovered_peers_are_dialled(tmp_path: Path) -> None:
+    """mDNS puts found peers in the peerstore; a node with mdns on dials them.
+
+    No multicast here (network tests stay on 127.0.0.1, and mDNS would send to
+    224.0.0.251): mDNS stays off, the test fills the peerstore as py-libp2p's
+    mDNS listener would, and runs the runtime's discovery loop (what
+    `mdns = true` starts) to check our side.
+    """
+    finder = make_runtime(tmp_path, "lan")
+    other = make_runtime(tmp_path, "neighbour")
+    async with trio.open_nursery() as nursery:
+        for rt in (finder, other):
+            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
+                                                                  task_status=task_status))
+        assert finder.p2p is not None and other.p2p is not None
+        assert finder._nursery is not None
+        finder._nursery.start_soon(finder._discovery)
+        found = finder.p2p.remember(other.listen_addrs()[0])
+        assert found == other.identity.agent_id
+        await wait_until(lambda: found in finder.p2p.connected_peers(), "the dial")
+        finder.stop()
+        other.stop()
