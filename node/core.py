@@ -613,11 +613,11 @@ class Core:
         if self._gov_fx:
             gparts, self._gov_fx = self._gov_fx, []
             for cid in sorted(frozenset().union(*(g.proposals for g in gparts))):
-                o = self.governance.outcome(cid, now)
-                okey = (o.state, o.result)
+                oc = self.governance.outcome(cid, now)
+                okey = (oc.state, oc.result)
                 if self._last_outcome.get(cid) != okey and self.params.view_events:
                     self._last_outcome[cid] = okey
-                    outs.append(OutcomeChanged(outcome=o))
+                    outs.append(OutcomeChanged(outcome=oc))
         if not self._fx:
             return
         parts, self._fx = self._fx, []

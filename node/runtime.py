@@ -333,7 +333,7 @@ class Runtime(NetView):
 
     # -- the whole node ---------------------------------------------------
     async def run(self, *, handle_signals: bool = True,
-                  task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED) -> None:
+                  task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
         store = Store(self.home.store_path)
         params = CoreParams(sync_interval_s=cfg.sync_interval_s)
