@@ -366,16 +366,31 @@ class Core:
     def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
         """Bytes from a peer: a bare token (gossip) or a sync frame."""
         outs: list[Output] = []
+        self._receive(peer, data, now, outs)
+        self._emit_view(now, outs)
+        return outs
+
+    def receive_many(self, items: Iterable[tuple[str, bytes]], now: float) -> list[Output]:
+        """A burst of arrivals: the same as `receive` for each, in order, except
+        that the view is re-evaluated once at the end (one VerdictChanged per
+        promise that moved, not one per token)."""
+        outs: list[Output] = []
+        for peer, data in items:
+            self._receive(peer, data, now, outs)
+        self._emit_view(now, outs)
+        return outs
+
+    def _receive(self, peer: str, data: bytes, now: float, outs: list[Output]) -> None:
         self.stats.bytes_in += len(data)
         if data[:1] == b"\xd2":
             self._ingest(peer, data, now, outs)
-            self._emit_view(now, outs)
-            return outs
+            return
         try:
             frame = wire.decode_frame(data)
         except wire.InvalidFrame as exc:
             self.stats.rejected += 1
-            return [FrameRejected(peer=peer, reason=exc.reason, detail=str(exc))]
+            outs.append(FrameRejected(peer=peer, reason=exc.reason, detail=str(exc)))
+            return
         self.stats.frames_in += 1
         if isinstance(frame, Tokens):
             for raw in frame.tokens:
@@ -390,8 +405,6 @@ class Core:
             self._serve_range(peer, frame, outs)
         elif isinstance(frame, WantCids):
             self._serve_cids(peer, frame.cids, outs)
-        self._emit_view(now, outs)
-        return outs
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []

@@ -73,10 +73,7 @@ class Engine:
 
     def receive_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
         """A burst of arrivals handled as one batch: one store transaction."""
-        outs: list[Output] = []
-        for peer, data in items:
-            outs.extend(self.core.receive(peer, data, now))
-        return self.execute(outs)
+        return self.execute(self.core.receive_many(items, now))
 
     def tick(self, now: float) -> list[Output]:
         return self.execute(self.core.tick(now))

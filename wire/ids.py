@@ -118,8 +118,26 @@ _B32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower cas
 _B32_PAIRS = tuple(a + b for a in _B32_ALPHABET for b in _B32_ALPHABET)
 
 
+# Text forms of recently seen cids. A token's prev and deps name tokens seen
+# just before, and a node computes a cid once to deduplicate and once more when
+# it decodes: most conversions repeat. 65,536 entries ~ 10 MiB; when full the
+# cache is simply emptied (no ordering bookkeeping on the hot path).
+_CID_TEXT_CACHE: dict[bytes, str] = {}
+_CID_TEXT_CACHE_MAX = 65_536
+
+
 def cid_from_bytes(raw: bytes) -> str:
     """Text form of a binary cid. The caller has checked length and prefix."""
+    text = _CID_TEXT_CACHE.get(raw)
+    if text is None:
+        text = _cid_text(raw)
+        if len(_CID_TEXT_CACHE) >= _CID_TEXT_CACHE_MAX:
+            _CID_TEXT_CACHE.clear()
+        _CID_TEXT_CACHE[raw] = text
+    return text
+
+
+def _cid_text(raw: bytes) -> str:
     if len(raw) != CID_BYTES:
         return "b" + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
     pairs = _B32_PAIRS
