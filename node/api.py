@@ -15,16 +15,16 @@ The API listens on loopback only (node/home.py refuses other hosts).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from .service import NodeService, ServiceError
+from .web import PAGE, graph_svg
 
 __all__ = ["make_app", "NetView"]
 
@@ -96,8 +96,7 @@ class BallotIn(BaseModel, extra="forbid"):
                                      description="option names or indexes; ranked: best first")
 
 
-def make_app(service: NodeService, token: str, net: NetView | None = None,
-             page: Callable[[], str] | None = None) -> FastAPI:
+def make_app(service: NodeService, token: str, net: NetView | None = None) -> FastAPI:
     net = net or NetView()
     app = FastAPI(title="troth node API", version="1",
                   description="The local API of one troth node. Bearer token: the node "
@@ -123,6 +122,23 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
                             status_code=400)
 
     guarded = [Depends(auth)]
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        # The page itself holds no data; it fetches /v1/* with the token.
+        return HTMLResponse(PAGE, headers={"Content-Security-Policy":
+                                           "default-src 'self'; script-src 'unsafe-inline'; "
+                                           "style-src 'unsafe-inline'"})
+
+    @app.get("/v1/graph.svg", dependencies=guarded, tags=["view"],
+             response_class=Response)
+    async def get_graph() -> Response:
+        core = service.core
+        now = service.clock()
+        verdicts = {cid: core.observer.verdict(cid, now).state
+                    for cid in core.observer.promises()}
+        return Response(graph_svg(list(core.tokens.values()), verdicts),
+                        media_type="image/svg+xml")
 
     @app.get("/v1/id", dependencies=guarded, tags=["node"])
     async def get_id() -> dict[str, Any]:

@@ -165,6 +165,16 @@ def id_(ctx: click.Context) -> None:
 
 @cli.command()
 @click.pass_context
+def web(ctx: click.Context) -> None:
+    """The URL of this node's web page (the API token rides in the URL fragment)."""
+    client = _client(ctx)
+    token = _home(ctx).api_token()
+    url = f"{client.url}/#token={token}"
+    emit(ctx, f"open {url}", {"url": url})
+
+
+@cli.command()
+@click.pass_context
 def peers(ctx: click.Context) -> None:
     """Known peers and their liveness (alive / suspected / unreachable / failed)."""
     rows = _call(ctx, "GET", "/v1/peers")

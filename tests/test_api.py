@@ -124,3 +124,23 @@ async def test_openapi_description(api: Served) -> None:
     r = await api.get("/openapi.json")
     paths = r.json()["paths"]
     assert {"/v1/promises", "/v1/verdicts", "/v1/trust", "/v1/tokens/{cid}"} <= set(paths)
+
+
+async def test_web_page_and_promise_graph(api: Served) -> None:
+    import xml.etree.ElementTree as ET
+
+    async with httpx.AsyncClient(base_url=api.url) as anon:
+        page = await anon.get("/")
+        assert page.status_code == 200 and "<title>troth node</title>" in page.text
+        assert (await anon.get("/v1/graph.svg")).status_code == 401
+    p = (await api.post("/v1/promises", {"text": "paint <the> shed & fence"})).json()
+    f = (await api.post("/v1/fulfil", {"cid": p["cid"], "evidence": "done"})).json()
+    r = await api.get("/v1/graph.svg")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.text)  # well-formed, text escaped
+    titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}title")]
+    assert any(p["cid"] in t and "paint <the> shed & fence" in t for t in titles)
+    assert any(f["cid"] in t for t in titles)
+    assert any(t == "builds on (accepts)" for t in titles)  # the fulfil builds on the promise
+    again = await api.get("/v1/graph.svg")
+    assert again.text == r.text  # deterministic picture
