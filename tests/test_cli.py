@@ -125,3 +125,18 @@ def test_governance_through_the_cli(node: Path) -> None:
     bad = troth(node, "propose", scope, "x", "--closes-in", "60", "--method", "borda",
                 check=False)
     assert bad.returncode == 2
+
+
+def test_a_passphrase_protected_identity(tmp_path: Path) -> None:
+    home = tmp_path / "locked"
+    secret = tmp_path / "pass.txt"
+    secret.write_text("correct horse battery staple\n")
+    troth(home, "init", "--passphrase-file", str(secret))
+    assert b"ENCRYPTED" in (home / "identity.pem").read_bytes()
+    out = troth(home, "run", check=False)  # no passphrase: refuses before starting
+    assert out.returncode == 1 and "encrypted" in out.stderr and "Traceback" not in out.stderr
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("nope")
+    out = troth(home, "run", "--passphrase-file", str(wrong), check=False)
+    assert out.returncode == 1 and "passphrase" in out.stderr
+    assert Home(home).identity("correct horse battery staple").agent_id.startswith("12D3KooW")
