@@ -1,7 +1,7 @@
 """End-to-end ingest: decode + verify + store + apply, against raw Ed25519 verify.
 
 20,000 tokens from 100 issuers (each issuer's chain in order, interleaved),
-arriving as gossip in bursts of 256 (one store transaction per burst, as the
+arriving as gossip in bursts of 1024 (one store transaction per burst, as the
 runtime batches them), into a real SQLite file (WAL, synchronous=FULL).
 The baseline, measured in the same run on the same machine: `cryptography`'s
 Ed25519 verify of exactly the same signed messages. Verification is the
@@ -25,8 +25,8 @@ from node.engine import Engine
 from node.store import Store
 
 ISSUERS = 100
-BURST = 256
-CHUNK = 1000
+BURST = 1024
+CHUNK = 2048
 
 
 def make_tokens(n: int) -> list[wire.Token]:
