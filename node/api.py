@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .service import NodeService, ServiceError
 from .web import PAGE, graph_svg
@@ -41,7 +42,7 @@ class NetView:
 
 class PromiseIn(BaseModel, extra="forbid"):
     text: str = Field(min_length=1, max_length=4096)
-    due: int | None = Field(default=None, ge=0, description="epoch seconds")
+    due: int | None = Field(default=None, ge=0, lt=2**40, description="epoch seconds")
     to: str | None = Field(default=None, description="the promisee's agent id")
     deps: list[str] = Field(default_factory=list, max_length=256,
                             description="cids this promise builds on (accepts)")
@@ -113,6 +114,13 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status,
                             headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(
+            exc.status_code, "error")
+        return JSONResponse({"error": reason, "detail": str(exc.detail)},
+                            status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_req: Request, exc: RequestValidationError) -> JSONResponse:

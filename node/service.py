@@ -28,6 +28,7 @@ __all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion
 
 TEXT_MAX_CHARS = 4096  # a promise statement or evidence note typed by a person
 LOG_LIMIT_MAX = 1000
+DUE_MAX = 2**40  # seconds, as the token profile's iat: ~34,800 years
 
 
 class ServiceError(Exception):
@@ -151,8 +152,9 @@ class NodeService:
                 deps: object = (), scope: object = None, slot: object = None) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self._text(text, "text")}
         if due is not None:
-            if isinstance(due, bool) or not isinstance(due, int) or due < 0:
-                raise ServiceError(400, "bad-due", "due must be epoch seconds (an integer)")
+            if isinstance(due, bool) or not isinstance(due, int) or not 0 <= due < DUE_MAX:
+                raise ServiceError(400, "bad-due", "due must be epoch seconds (an integer "
+                                                   f"below {DUE_MAX})")
             body["due"] = due
         if to is not None:
             if not isinstance(to, str):
@@ -337,9 +339,7 @@ class NodeService:
         obs = self.core.observer
         now = self.clock()
         if agent is not None:
-            if not isinstance(agent, str):
-                raise ServiceError(400, "bad-agent", "agent must be an agent id")
-            cids = obs.promises_of(agent)
+            cids = obs.promises_of(self._agent(agent, "agent"))
         else:
             cids = tuple(sorted(obs.promises()))
         rows = []
@@ -355,9 +355,7 @@ class NodeService:
         obs = self.core.observer
         now = self.clock()
         if agent is not None:
-            if not isinstance(agent, str):
-                raise ServiceError(400, "bad-agent", "agent must be an agent id")
-            agents = [agent]
+            agents = [self._agent(agent, "agent")]
         else:
             agents = sorted(obs.agents())
         return [opinion_json(a, obs.trust(a, now)) for a in agents]

@@ -95,6 +95,10 @@ async def test_promise_fulfil_and_view(api: Served) -> None:
     ("/v1/promises", {"text": "x", "deps": [UNKNOWN]}, 404, "unknown-token"),
     ("/v1/assess", {"cid": UNKNOWN, "verdict": "meh"}, 400, "bad-request"),
     ("/v1/fulfil", {"cid": 42}, 400, "bad-request"),
+    ("/v1/promises", {"text": "x", "due": 10**30}, 400, "bad-request"),
+    ("/v1/charters", {"name": "c", "quorum": "5/3"}, 400, "bad-fraction"),
+    ("/v1/charters", {"name": "c", "members": ["zz"]}, 400, "bad-agent"),
+    ("/v1/ballots", {"proposal": "x", "choices": ["yes"]}, 400, "bad-cid"),
 ])
 async def test_malformed_requests_get_400_and_change_nothing(
         api: Served, path: str, body: Any, status: int, reason: str) -> None:
@@ -144,3 +148,14 @@ async def test_web_page_and_promise_graph(api: Served) -> None:
     assert any(t == "builds on (accepts)" for t in titles)  # the fulfil builds on the promise
     again = await api.get("/v1/graph.svg")
     assert again.text == r.text  # deterministic picture
+
+
+async def test_query_errors_have_the_same_shape(api: Served) -> None:
+    for path in ("/v1/trust?agent=xyz", "/v1/verdicts?agent=111", "/v1/log?limit=abc",
+                 "/v1/tokens/%00", "/v1/nowhere"):
+        r = await api.get(path)
+        assert r.status_code in (400, 404), path
+        assert set(r.json()) == {"error", "detail"}, (path, r.text)
+    r = await api.client.post("/v1/promises", content=b'{"text": "\xff"}',
+                              headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and set(r.json()) == {"error", "detail"}
