@@ -32,7 +32,7 @@ CHUNK = 2048
 def make_tokens(n: int) -> list[wire.Token]:
     ids = [wire.Identity.from_seed(i.to_bytes(2, "big") + bytes(30)) for i in range(ISSUERS)]
     heads: dict[str, str | None] = {i.agent_id: None for i in ids}
-    out = []
+    out: list[wire.Token] = []
     for k in range(n):
         ident = ids[k % ISSUERS]
         seq = k // ISSUERS + 1
