@@ -99,6 +99,10 @@ class CoreParams:
     # Emit VerdictChanged / TrustChanged / ConsensusChanged as the view moves.
     # The simulator turns this off for speed and asks the observer at the end.
     view_events: bool = True
+    # Feed applied tokens to the trust Observer. Off only where nobody asks
+    # this node for verdicts or trust (the simulator's non-observer nodes: a
+    # thousand observers over the same tokens would double the cost).
+    observe: bool = True
     # When a proposal this node votes in closes (on its clock, after the skew
     # allowance), publish its tally: the result and the exact cut it counted
     # (DESIGN §8). Again if late-arriving ballots change its cut.
@@ -536,9 +540,10 @@ class Core:
                     self._forget_waiters(tok.cid)
                     continue
             self._record(tok, outs)
-            fx = self.observer.observe(tok)
-            if self._collect_fx and fx:
-                self._fx.append(fx)
+            if self.params.observe:
+                fx = self.observer.observe(tok)
+                if self._collect_fx and fx:
+                    self._fx.append(fx)
             gfx = self.governance.observe(tok)
             if gfx and not self._restoring:
                 if self._collect_fx:
@@ -550,7 +555,9 @@ class Core:
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
             self._requested.pop(tok.cid, None)
-            for w in self._waiters.pop(tok.cid, ()):
+            # sorted: the apply order (and so the log, and which rival is the
+            # chain and which the fork) must not depend on set iteration order.
+            for w in sorted(self._waiters.pop(tok.cid, ())):
                 entry = self._pending.get(w)
                 if entry is None:
                     continue
@@ -582,7 +589,7 @@ class Core:
 
     def _forget_waiters(self, cid: str) -> None:
         """`cid` will never apply (rejected): neither will what waits for it."""
-        for w in self._waiters.pop(cid, ()):
+        for w in sorted(self._waiters.pop(cid, ())):
             self._drop_pending(w, cascade=True)
 
     def _drop_pending(self, cid: str, *, cascade: bool = False) -> None:

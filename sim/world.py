@@ -42,10 +42,9 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import trust
 import wire
 from node.core import (
     Core,
@@ -101,30 +100,6 @@ EV_NAMES = ["msg", "frame", "tick", "ihave", "iwant", "pull", "heartbeat", "agen
 A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE, A_ONE = range(6)
 # Faults (payload of EV_FAULT)
 F_PART, F_HEAL, F_CRASH, F_RESTART, F_CUT_TIMEOUT, F_CHURN = range(6)
-
-
-class _NullObserver:
-    """Stands in for a core's trust observer on nodes whose view is not measured.
-
-    Temporary: the core should grow `CoreParams.observe: bool` (see
-    docs/sim.md, "Core parameters the simulator needs"); until then the world
-    swaps the observer of non-observer nodes for this inert one, which changes
-    no output of the core when `view_events` is off.
-    """
-
-    _EMPTY = trust.ObservationEffects()
-
-    def observe(self, token: wire.Token) -> trust.ObservationEffects:
-        return self._EMPTY
-
-    def due_between(self, after: float, upto: float) -> trust.ObservationEffects:
-        return self._EMPTY
-
-    def next_deadline(self, now: float) -> float | None:
-        return None
-
-
-_NULL_OBSERVER = _NullObserver()
 
 
 @dataclass(slots=True, eq=False)
@@ -262,10 +237,8 @@ class World:
         self._topology()
 
     def _new_core(self, node: SimNode) -> Core:
-        core = Core(node.identity, self.core_params, decode=self._decode)
-        if not node.observes:
-            core.observer = _NULL_OBSERVER  # type: ignore[assignment]
-        return core
+        params = self.core_params if node.observes else replace(self.core_params, observe=False)
+        return Core(node.identity, params, decode=self._decode)
 
     def _decode(self, raw: bytes) -> wire.Token:
         """Verify each distinct byte string once per run; share the Token across nodes."""
