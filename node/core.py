@@ -33,6 +33,7 @@ Invariants held here:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from wire import (
     Token,
     Tokens,
     WantCids,
+    WantForks,
     WantRange,
 )
 from wire.frames import FRAME_SIZE_MAX_BYTES, FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX, WANT_CIDS_MAX
@@ -219,8 +221,8 @@ class _Stats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _entry_hash(agent: str, seq: int, head: str) -> int:
-    h = hashlib.sha256(f"{agent}\x00{seq}\x00{head}".encode()).digest()
+def _entry_hash(agent: str, seq: int, head: str, forks: int) -> int:
+    h = hashlib.sha256(f"{agent}\x00{seq}\x00{head}\x00{forks}".encode()).digest()
     return int.from_bytes(h, "big")
 
 
@@ -263,6 +265,9 @@ class Core:
         self.tokens: dict[str, Token] = {}
         self.chains: dict[str, list[str]] = {}
         self.forks: dict[tuple[str, int], list[str]] = {}
+        # Per issuer: how many rival tokens we hold, and at which seqs (sorted).
+        self._fork_count: dict[str, int] = {}
+        self._fork_seqs: dict[str, list[int]] = {}
         self.heads: dict[str, tuple[int, str]] = {}
         self.equivocators: set[str] = set()
         self._entry: dict[str, int] = {}
@@ -271,6 +276,7 @@ class Core:
         self._waiters: dict[str, set[str]] = {}
         self._requested: dict[str, float] = {}
         self._range_asked: dict[str, tuple[int, float]] = {}
+        self._forks_asked: dict[str, tuple[int, float]] = {}
         self._peers: list[str] = []
         self._rr = 0
         self._next_sync_at: float | None = None
@@ -290,7 +296,9 @@ class Core:
         return self._digest.to_bytes(32, "big")
 
     def frontier(self) -> list[FrontierEntry]:
-        return [FrontierEntry(agent=a, seq=s, head=h) for a, (s, h) in sorted(self.heads.items())]
+        fc = self._fork_count
+        return [FrontierEntry(agent=a, seq=s, head=h, forks=fc.get(a, 0))
+                for a, (s, h) in sorted(self.heads.items())]
 
     def pending_count(self) -> int:
         return len(self._pending)
@@ -409,6 +417,8 @@ class Core:
             self._serve_range(peer, frame, outs)
         elif isinstance(frame, WantCids):
             self._serve_cids(peer, frame.cids, outs)
+        elif isinstance(frame, WantForks):
+            self._serve_cids(peer, self._fork_cids(frame.agent), outs)
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
@@ -570,22 +580,42 @@ class Core:
         cid, issuer, seq = tok.cid, tok.issuer, tok.seq
         self.tokens[cid] = tok
         chain = self.chains.setdefault(issuer, [])
-        if seq == len(chain) + 1:
+        is_fork = seq != len(chain) + 1
+        if not is_fork:
             chain.append(cid)
         else:
             # seq <= len(chain): the prev check guarantees seq-1 is applied.
             slot = self.forks.setdefault((issuer, seq), [])
             slot.append(cid)
             self.equivocators.add(issuer)
+            self._fork_count[issuer] = self._fork_count.get(issuer, 0) + 1
+            seqs = self._fork_seqs.setdefault(issuer, [])
+            if seq not in seqs:
+                bisect.insort(seqs, seq)
             outs.append(EquivocationDetected(issuer=issuer, seq=seq,
                                              cids=tuple(sorted([chain[seq - 1], *slot]))))
         head = self.heads.get(issuer)
         if head is None or seq > head[0] or (seq == head[0] and cid < head[1]):
-            old = self._entry.get(issuer, 0)
-            new = _entry_hash(issuer, seq, cid)
-            self._entry[issuer] = new
-            self._digest = (self._digest - old + new) % _DIGEST_MOD
             self.heads[issuer] = (seq, cid)
+            self._rehash(issuer)
+        elif is_fork:
+            self._rehash(issuer)  # a fork below the head changes the entry's fork count
+
+    def _rehash(self, issuer: str) -> None:
+        seq, head = self.heads[issuer]
+        old = self._entry.get(issuer, 0)
+        new = _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0))
+        self._entry[issuer] = new
+        self._digest = (self._digest - old + new) % _DIGEST_MOD
+
+    def _fork_cids(self, agent: str) -> list[str]:
+        """Every token at every forked seq of `agent`, by seq (parents first)."""
+        cids: list[str] = []
+        chain = self.chains.get(agent, [])
+        for seq in self._fork_seqs.get(agent, ()):
+            cids.append(chain[seq - 1])
+            cids.extend(self.forks.get((agent, seq), ()))
+        return cids
 
     def _forget_waiters(self, cid: str) -> None:
         """`cid` will never apply (rejected): neither will what waits for it."""
@@ -696,6 +726,14 @@ class Core:
             elif (mine is not None and e.seq == have and e.head != mine[1]
                   and e.head not in self.tokens and e.head not in self._pending):
                 want_cids.append(e.head)  # a fork at the head: equivocation evidence
+            if e.forks > self._fork_count.get(e.agent, 0) and e.seq <= have + RANGE_SPAN_MAX:
+                # The peer holds rival tokens (equivocation evidence) we lack,
+                # possibly below the head where the frontier cannot name them.
+                asked = self._forks_asked.get(e.agent)
+                if asked is None or asked[0] < e.forks or \
+                        now - asked[1] >= self.params.request_retry_s:
+                    self._forks_asked[e.agent] = (e.forks, now)
+                    self._send(peer, wire.encode_frame(WantForks(agent=e.agent)), outs)
         for i in range(0, len(want_cids), WANT_CIDS_MAX):
             chunk = tuple(want_cids[i:i + WANT_CIDS_MAX])
             self._send(peer, wire.encode_frame(WantCids(cids=chunk)), outs)
@@ -706,6 +744,7 @@ class Core:
         # A frontier of several frames: an agent absent from this one may be
         # in the next, so only a single-frame frontier proves absence.
         complete = len(frame.entries) < FRONTIER_ENTRIES_MAX
+        their_forks = {e.agent: e.forks for e in frame.entries}
         cids: list[str] = []
         for agent, (seq, _head) in sorted(self.heads.items()):
             have = theirs.get(agent)
@@ -713,6 +752,9 @@ class Core:
                 continue
             if seq > (have or 0):
                 cids.extend(self._range_cids(agent, (have or 0) + 1, seq))
+            if self._fork_count.get(agent, 0) > their_forks.get(agent, 0):
+                already = set(cids)
+                cids.extend(c for c in self._fork_cids(agent) if c not in already)
         if cids:
             self._serve_cids(peer, cids, outs)
 

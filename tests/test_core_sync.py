@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import wire
 from node.core import Core, CoreParams
 from tests.harness import Net, ident
 
@@ -92,3 +93,38 @@ def test_bytes_moved_grow_with_the_difference_not_the_total() -> None:
     assert big_total < small_total * 1.2
     # ... while 10x the difference costs several times more.
     assert bigger_diff > big_total * 5
+
+
+def _forked_chain() -> tuple[list[wire.Token], wire.Token]:
+    """Mallory's chain 1..5 with a rival token at seq 2 (an equivocation below the head)."""
+    mallory = ident(66)
+
+    def tok(seq: int, prev: str | None, n: int) -> wire.Token:
+        return wire.sign_token(mallory, wire.Claims(issuer=mallory.agent_id, iat=seq, seq=seq,
+                                                    kind="promise", prev=prev, body={"n": n}))
+
+    t1 = tok(1, None, 1)
+    main = [t1]
+    for s in range(2, 6):
+        main.append(tok(s, main[-1].cid, s))
+    rival = tok(2, t1.cid, 99)
+    return main, rival
+
+
+@pytest.mark.parametrize("holder_opens", [True, False])
+def test_a_fork_below_the_head_is_repaired_by_sync(holder_opens: bool) -> None:
+    main, rival = _forked_chain()
+    net = Net.of(2, CoreParams(sync_interval_s=1.0))
+    a, b = sorted(net.cores)
+    holder, other = (a, b) if holder_opens else (b, a)
+    for t in main:
+        net.cores[holder].receive("x", t.raw, 0.0)
+        net.cores[other].receive("x", t.raw, 0.0)
+    net.cores[holder].receive("x", rival.raw, 0.0)  # only the holder saw the rival
+    assert net.cores[holder].heads == net.cores[other].heads  # same heads, different forks
+    assert net.cores[holder].digest() != net.cores[other].digest()
+    net.connect(a, b)
+    net.run_until_converged()
+    assert net.cores[other].has(rival.cid)
+    assert rival.issuer in net.cores[other].equivocators
+    assert net.cores[a].digest() == net.cores[b].digest()

@@ -214,3 +214,23 @@ def test_encoder_type_errors() -> None:
         wire.encode_frame("hello")  # type: ignore[arg-type]
     with pytest.raises(ValueError):  # not an agent id
         wire.encode_frame(wire.WantRange(agent="alice", first_seq=1, last_seq=1))
+
+
+def test_frontier_fork_counts_and_want_forks() -> None:
+    entry = wire.FrontierEntry(agent=ALICE.agent_id, seq=5, head=mv.fake_cid(5), forks=2)
+    data = wire.encode_frame(wire.Frontier(entries=(entry,)))
+    assert wire.decode_frame(data) == wire.Frontier(entries=(entry,))
+    plain = wire.FrontierEntry(agent=ALICE.agent_id, seq=5, head=mv.fake_cid(5))
+    plain_data = wire.encode_frame(wire.Frontier(entries=(plain,)))
+    assert len(plain_data) < len(data)  # no forks: the row has no fourth item
+    # forks = 0 written out is a second encoding of the same row: refused
+    import cbor2
+
+    kid = wire.agent_id_to_bytes(ALICE.agent_id)
+    zero = cbor2.dumps([1, [[kid, 5, wire.cid_to_bytes(mv.fake_cid(5)), 0]]], canonical=True)
+    with pytest.raises(wire.InvalidFrame):
+        wire.decode_frame(zero)
+    want = wire.WantForks(agent=ALICE.agent_id)
+    assert wire.decode_frame(wire.encode_frame(want)) == want
+    with pytest.raises(wire.InvalidFrame):
+        wire.decode_frame(cbor2.dumps([5, b"not a kid"], canonical=True))

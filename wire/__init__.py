@@ -15,6 +15,7 @@ from .frames import (
     Hello,
     Tokens,
     WantCids,
+    WantForks,
     WantRange,
     decode_frame,
     encode_frame,
@@ -47,6 +48,6 @@ __all__ = [
     "cid_of", "cid_to_bytes", "cid_from_bytes", "is_cid",
     "Claims", "Token", "encode_token", "sign_token", "decode_token",
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
-    "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "Tokens",
+    "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "WantForks", "Tokens",
     "encode_frame", "decode_frame", "FRAME_SIZE_MAX_BYTES",
 ]

@@ -8,10 +8,17 @@ The tokens inside a `Tokens` frame are *not* verified here: the core verifies
 each one with `decode_token`, so one bad token spoils only itself.
 
     Hello       [0, digest: bstr .size 32, agents: uint]
-    Frontier    [1, [* [kid: bstr, seq: uint, head: cid]]]     ; sorted by kid
+    Frontier    [1, [* [kid: bstr, seq: uint, head: cid, ? forks: uint .ge 1]]]
+                                                              ; sorted by kid
     WantRange   [2, kid: bstr, first_seq: uint, last_seq: uint]
     WantCids    [3, [+ cid]]
     Tokens      [4, [+ token: bstr]]
+    WantForks   [5, kid: bstr]
+
+`forks` counts the rival tokens a node holds for that issuer (tokens beyond
+the first at some seq: equivocation evidence). It is present exactly when it
+is not zero, so a row has one encoding. `WantForks` asks for every token at
+every forked seq of one issuer.
 
 A gossip message is not a frame: it is the bare token bytes (first byte 0xd2,
 the COSE_Sign1 tag), so any libp2p implementation can read a troth topic.
@@ -35,6 +42,7 @@ __all__ = [
     "WantRange",
     "WantCids",
     "Tokens",
+    "WantForks",
     "encode_frame",
     "decode_frame",
     "FRAME_SIZE_MAX_BYTES",
@@ -72,6 +80,7 @@ class FrontierEntry:
     agent: str
     seq: int
     head: str
+    forks: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +105,12 @@ class Tokens:
     tokens: tuple[bytes, ...]
 
 
-Frame = Hello | Frontier | WantRange | WantCids | Tokens
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WantForks:
+    agent: str
+
+
+Frame = Hello | Frontier | WantRange | WantCids | Tokens | WantForks
 
 
 def _kid(agent: str) -> bytes:
@@ -118,7 +132,10 @@ def encode_frame(frame: Frame) -> bytes:
     elif isinstance(frame, Frontier):
         if len(frame.entries) > FRONTIER_ENTRIES_MAX:
             raise ValueError(f"{len(frame.entries)} frontier entries > {FRONTIER_ENTRIES_MAX}")
-        rows = sorted([_kid(e.agent), e.seq, cid_to_bytes(e.head)] for e in frame.entries)
+        if any(e.forks < 0 for e in frame.entries):
+            raise ValueError("forks must be >= 0")
+        rows = sorted([_kid(e.agent), e.seq, cid_to_bytes(e.head)] + ([e.forks] if e.forks else [])
+                      for e in frame.entries)
         value = [1, rows]
     elif isinstance(frame, WantRange):
         if not 1 <= frame.first_seq <= frame.last_seq:
@@ -132,6 +149,8 @@ def encode_frame(frame: Frame) -> bytes:
         if not frame.tokens:
             raise ValueError("Tokens frame needs at least one token")
         value = [4, list(frame.tokens)]
+    elif isinstance(frame, WantForks):
+        value = [5, _kid(frame.agent)]
     else:
         raise TypeError(f"not a frame: {frame!r}")
     data = cbor.dumps(value)
@@ -191,13 +210,14 @@ def decode_frame(data: bytes) -> Frame:
         entries = []
         last = b""
         for row in rows:
-            if type(row) is not tuple or len(row) != 3:
-                raise InvalidFrame("bad-frame", "frontier rows are [kid, seq, head]")
+            if type(row) is not tuple or len(row) not in (3, 4):
+                raise InvalidFrame("bad-frame", "frontier rows are [kid, seq, head, ? forks]")
             if type(row[0]) is not bytes or row[0] <= last:
                 raise InvalidFrame("bad-frame", "frontier rows must be sorted by kid, unique")
             last = row[0]
+            forks = _uint(row[3], "forks", 1) if len(row) == 4 else 0
             entries.append(FrontierEntry(agent=_agent(row[0]), seq=_uint(row[1], "seq", 1),
-                                         head=_cid(row[2])))
+                                         head=_cid(row[2]), forks=forks))
         return Frontier(entries=tuple(entries))
     if ftype == 2 and len(args) == 3:
         first = _uint(args[1], "first_seq", 1)
@@ -220,4 +240,6 @@ def decode_frame(data: bytes) -> Frame:
             if type(t) is not bytes or len(t) > TOKEN_SIZE_MAX_BYTES:
                 raise InvalidFrame("bad-frame", "Tokens items are token byte strings")
         return Tokens(tokens=toks)
+    if ftype == 5 and len(args) == 1:
+        return WantForks(agent=_agent(args[0]))
     raise InvalidFrame("unknown-frame", f"frame type {ftype} with {len(args)} fields")
