@@ -272,6 +272,7 @@ class Core:
         self.equivocators: set[str] = set()
         self._entry: dict[str, int] = {}
         self._digest = 0
+        self._dirty: set[str] = set()  # issuers whose entry hash is stale
         self._pending: dict[str, _Waiting] = {}
         self._waiters: dict[str, set[str]] = {}
         self._requested: dict[str, float] = {}
@@ -293,6 +294,14 @@ class Core:
         return head[0] if head else 0
 
     def digest(self) -> bytes:
+        if self._dirty:
+            for issuer in self._dirty:
+                seq, head = self.heads[issuer]
+                old = self._entry.get(issuer, 0)
+                new = _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0))
+                self._entry[issuer] = new
+                self._digest = (self._digest - old + new) % _DIGEST_MOD
+            self._dirty.clear()
         return self._digest.to_bytes(32, "big")
 
     def frontier(self) -> list[FrontierEntry]:
@@ -602,11 +611,9 @@ class Core:
             self._rehash(issuer)  # a fork below the head changes the entry's fork count
 
     def _rehash(self, issuer: str) -> None:
-        seq, head = self.heads[issuer]
-        old = self._entry.get(issuer, 0)
-        new = _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0))
-        self._entry[issuer] = new
-        self._digest = (self._digest - old + new) % _DIGEST_MOD
+        # Lazily: the digest is needed only when a Hello is sent, and hashing
+        # every applied token would cost a sha256 each.
+        self._dirty.add(issuer)
 
     def _fork_cids(self, agent: str) -> list[str]:
         """Every token at every forked seq of `agent`, by seq (parents first)."""
