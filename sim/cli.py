@@ -199,6 +199,23 @@ def _summary(sc: Scenario, m: dict[str, Any]) -> str:
         f"  invariants        {'VIOLATED' if m['violation'] else 'ok'}",
         f"trace digest: {m['digest']}",
     ]
+    if "vote_proposals" in m:
+        lines[-2:-2] = [
+            f"  vote              {m['vote_proposals']} {m['vote_method']} proposal(s), "
+            f"{m['vote_members']} members, {m['vote_observers']} honest observers; "
+            f"ground truth {m['vote_truth']}",
+            f"  vote outcome      decided {_fmt(m['vote_decided_frac'])}, same outcome "
+            f"{_fmt(m['vote_agreement'])}, correct {_fmt(m['vote_correct_frac'])}, own count "
+            f"correct {_fmt(m['vote_own_count_correct_frac'])}",
+            f"  time to decided   p50 {_fmt(m['vote_decided_p50_s'], ' s')}  p90 "
+            f"{_fmt(m['vote_decided_p90_s'], ' s')}  max {_fmt(m['vote_decided_max_s'], ' s')} "
+            "after closing",
+            f"  ballots           {m['vote_ballots']}: {m['vote_ballots_first']} first, "
+            f"{m['vote_ballots_revote']} changed, {m['vote_ballots_stuffed']} stuffed, "
+            f"{m['vote_ballots_equivocated']} equivocated, {m['vote_ballots_late']} late "
+            f"(kept {_fmt(m['vote_late_kept_frac'])}); uncountable ones counted: "
+            f"{m['vote_bad_counted']}",
+        ]
     return "\n".join(lines)
 
 

@@ -86,6 +86,8 @@ def sample(world: World, t: float) -> None:
     }
     world.timeline.append(row)
     _follow_consensus(world, t)
+    if world.vote is not None:
+        world.vote.sample(t)
     every = world.sc.metrics.trust_every_s
     if every > 0 and t > 0 and len(world.trust_samples) < t / every:
         m = trust_metrics(world, t)
@@ -223,4 +225,6 @@ def summarize(world: World) -> dict[str, Any]:
     m["consensus_settle_p90_s"] = percentile(settle, 90)
     for k, v in sorted(world.counts.items()):
         m[f"count_{k}"] = v
+    if world.vote is not None:
+        m.update(world.vote.metrics(world.now))
     return m

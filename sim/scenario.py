@@ -20,6 +20,8 @@ before validation, so they are checked exactly like the file.
                       [faults.clock]
     [checks]          convergence bound, driver order (a deliberate bug for tests)
     [metrics]         observers, consensus tracking
+    [vote]            (optional) a community vote: charter, proposals, ballots,
+                      ballot stuffers, equivocating and late voters (sim/vote.py)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = [
     "apply_overrides", "parse_override", "FIELDS", "Spec",
     "NetworkConfig", "DisseminationConfig", "CoreConfig", "WorkloadConfig", "AgentGroup",
     "PartitionConfig", "ChurnConfig", "CrashConfig", "ClockConfig", "ChecksConfig",
-    "MetricsConfig",
+    "MetricsConfig", "VoteConfig",
 ]
 
 
@@ -176,6 +178,37 @@ FIELDS: dict[str, dict[str, Spec]] = {
         "trust_every_s": _f(float, 0.0, "Also compute trust metrics at this period "
                             "(0 = only at the end).", 0.0, 1e7),
     },
+    # Optional: without a [vote] table a scenario runs no vote (sim/vote.py).
+    "vote": {
+        "members": _f(list, [], "[[agents]] group names whose nodes are the charter's founding "
+                      "members. Member groups of behaviour equivocator are the equivocating "
+                      "voters (two ballots at one seq, by a lost write).", required=True),
+        "stuffers": _f(list, [], "Groups of non-members that vote anyway (ballot stuffing)."),
+        "proposals": _f(int, 1, "Proposals the proposer (the first honest member) makes under "
+                        "the current view at propose_at_s.", 1, 64),
+        "method": _f(str, "single", "Counting method of every proposal.",
+                     choices=("single", "approval", "ranked")),
+        "options": _f(list, ["yes", "no"], "Options of every proposal (2..64 distinct names)."),
+        "charter_at_s": _f(float, 1.0, "The proposer issues the charter.", 0.0, 1e7),
+        "propose_at_s": _f(float, 10.0, "The proposer makes the proposals.", 0.0, 1e7),
+        "closes_after_s": _f(float, 120.0, "A proposal closes this long after it is made "
+                             "(on the proposer's clock).", 1.0, 1e7),
+        "vote_window_s": _f(float, 60.0, "Members vote at uniform times in (propose_at_s, "
+                            "propose_at_s + vote_window_s]; re-votes later in that window.",
+                            0.001, 1e7),
+        "yes_prob": _f(float, 0.6, "Probability a member's first ballot puts the first option "
+                       "first (single: picks it; approval: approves it; ranked: ranks it "
+                       "first).", 0.0, 1.0),
+        "revote_prob": _f(float, 0.2, "Probability a member changes its mind: a second on-time "
+                          "ballot with another choice supersedes the first.", 0.0, 1.0),
+        "late_prob": _f(float, 0.1, "Probability a member also votes late (another choice, "
+                        "late_after_s after closes + skew allowance): kept, never counted.",
+                        0.0, 1.0),
+        "late_after_s": _f(float, 10.0, "See late_prob.", 1.0, 1e6),
+        "equivocate_at_s": _f(float, 0.0, "When the equivocating voters sign their two ballots "
+                              "(0 = a uniform time in the voting window); not during a "
+                              "partition.", 0.0, 1e7),
+    },
 }
 
 
@@ -284,6 +317,24 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoteConfig:
+    members: tuple[str, ...]
+    stuffers: tuple[str, ...]
+    proposals: int
+    method: str
+    options: tuple[str, ...]
+    charter_at_s: float
+    propose_at_s: float
+    closes_after_s: float
+    vote_window_s: float
+    yes_prob: float
+    revote_prob: float
+    late_prob: float
+    late_after_s: float
+    equivocate_at_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     name: str
     description: str
@@ -303,6 +354,7 @@ class Scenario:
     metrics: MetricsConfig
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    vote: VoteConfig | None = None
 
     @property
     def nodes(self) -> int:
@@ -318,7 +370,7 @@ class Scenario:
 
 
 _TOP = {"scenario", "network", "dissemination", "core", "workload", "agents", "faults",
-        "checks", "metrics"}
+        "checks", "metrics", "vote"}
 _FAULTS = {"partitions", "churn", "crashes", "clock"}
 
 
@@ -454,11 +506,77 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>",
         seed=sc["seed"], duration_s=sc["duration_s"], sample_every_s=sc["sample_every_s"],
         network=net, dissemination=dis, core=core, workload=wl, agents=tuple(groups),
         partitions=tuple(parts), churn=churn, crashes=tuple(crashes), clock=clock,
-        checks=checks, metrics=metrics, source=source, raw=data)
+        checks=checks, metrics=metrics, source=source, raw=data,
+        vote=_vote(data.get("vote"), where, groups, tuple(parts), sc["duration_s"]))
     if scenario.workload_stop_s > scenario.duration_s:
         raise _err(where, f"workload.stop_s ({scenario.workload_stop_s:g}) is after the end "
                    f"of the run (scenario.duration_s = {scenario.duration_s:g})")
     return scenario
+
+
+def _names(v: Any, what: str, where: str) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _err(where, f"{what}: expected a list of strings, got {v!r}")
+    if len(set(v)) != len(v):
+        raise _err(where, f"{what}: {v!r} names one thing twice")
+    return tuple(v)
+
+
+def _vote(raw: Any, where: str, groups: list[AgentGroup], parts: tuple[PartitionConfig, ...],
+          duration_s: float) -> VoteConfig | None:
+    """The optional [vote] table, checked against the groups, partitions and duration."""
+    if raw is None:
+        return None
+    import trust
+
+    t = _table("vote", raw, where)
+    by_name = {g.name: g for g in groups}
+    members = _names(t["members"], "vote.members", where)
+    stuffers = _names(t["stuffers"], "vote.stuffers", where)
+    options = _names(t["options"], "vote.options", where)
+    if not members:
+        raise _err(where, "vote.members: needs at least one [[agents]] group")
+    for key, names in (("members", members), ("stuffers", stuffers)):
+        for name in names:
+            if name not in by_name:
+                raise _err(where, f"vote.{key}: no [[agents]] group named {name!r}"
+                           + _suggest(name, set(by_name)))
+    both = sorted(set(members) & set(stuffers))
+    if both:
+        raise _err(where, f"vote.stuffers: group {both[0]!r} is a member; stuffers are "
+                   "non-members")
+    if not any(by_name[m].behaviour == "honest" for m in members):
+        raise _err(where, "vote.members: needs an honest group (its first node issues the "
+                   "charter and the proposals)")
+    if not 2 <= len(options) <= 64 or not all(0 < len(o) <= 200 for o in options):
+        raise _err(where, f"vote.options: needs 2..64 distinct non-empty names, got {options!r}")
+    cfg = VoteConfig(**{**t, "members": members, "stuffers": stuffers, "options": options})
+    if cfg.propose_at_s <= cfg.charter_at_s:
+        raise _err(where, f"vote.propose_at_s ({cfg.propose_at_s:g}) must come after "
+                   f"vote.charter_at_s ({cfg.charter_at_s:g})")
+    if cfg.vote_window_s >= cfg.closes_after_s:
+        raise _err(where, f"vote.vote_window_s ({cfg.vote_window_s:g}) must be shorter than "
+                   f"vote.closes_after_s ({cfg.closes_after_s:g}): ballots are meant on time")
+    skew = trust.Params().skew_allowance_s
+    last = cfg.propose_at_s + cfg.closes_after_s + skew + cfg.late_after_s
+    if last >= duration_s:
+        raise _err(where, f"vote: the last late ballot (propose_at_s + closes_after_s + skew "
+                   f"allowance {skew:g} s + late_after_s = {last:g}) is after the end of the "
+                   f"run (scenario.duration_s = {duration_s:g})")
+    start, end = cfg.propose_at_s, cfg.propose_at_s + cfg.vote_window_s
+    eq = cfg.equivocate_at_s
+    if eq and not start < eq <= end:
+        raise _err(where, f"vote.equivocate_at_s ({eq:g}) is outside the voting window "
+                   f"({start:g}, {end:g}]")
+    doubles = any(by_name[m].behaviour == "equivocator" for m in members)
+    for i, p in enumerate(parts if doubles else ()):
+        lo, hi = (eq, eq) if eq else (start, end)
+        if lo <= p.heal_s and p.at_s <= hi:
+            raise _err(where, f"vote.equivocate_at_s ({'random' if not eq else f'{eq:g}'}) may "
+                       f"fall in faults.partitions[{i}] ({p.at_s:g}..{p.heal_s:g}): the first "
+                       "ballot may reach no one before the lost write erases it, and then no "
+                       "one can see the fork (docs/sim.md); set it outside")
+    return cfg
 
 
 def parse_override(text: str) -> tuple[str, Any]:

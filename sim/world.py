@@ -64,6 +64,7 @@ from .agents import BEHAVIOURS, Behaviour
 from .checks import Checker, InvariantViolation
 from .rng import Random, seed_bytes, stream
 from .scenario import Scenario
+from .vote import VotePlay
 
 __all__ = ["World", "SimNode", "RunResult", "EPOCH_S"]
 
@@ -98,6 +99,8 @@ EV_NAMES = ["msg", "frame", "tick", "ihave", "iwant", "pull", "heartbeat", "agen
 
 # Agent actions (payload of EV_AGENT)
 A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE, A_ONE = range(6)
+# Vote actions ([vote], sim/vote.py)
+A_CHARTER, A_PROPOSAL, A_BALLOT = range(6, 9)
 # Faults (payload of EV_FAULT)
 F_PART, F_HEAL, F_CRASH, F_RESTART, F_CUT_TIMEOUT, F_CHURN = range(6)
 
@@ -204,6 +207,7 @@ class World:
         self.partitioned = False
         self._churn_rng = stream(seed, "churn")
         self._build()
+        self.vote: VotePlay | None = VotePlay(self, sc.vote) if sc.vote is not None else None
 
     # -- setup -----------------------------------------------------------------
     def _build(self) -> None:
@@ -322,6 +326,8 @@ class World:
             if t < sc.churn_stop_s:
                 self._push(t, EV_FAULT, -1, F_CHURN)
         self._push(0.0, EV_SAMPLE, -1)
+        if self.vote is not None:
+            self.vote.schedule()
 
     # -- the loop --------------------------------------------------------------
     def run(self, until_event: int | None = None) -> RunResult:
@@ -440,6 +446,8 @@ class World:
             elif tp is Publish:
                 self._publish(node, o.data, t)  # type: ignore[union-attr]
             elif tp is TokenIssued:
+                # The core may issue on its own (an automatic tally on tick): its key signed it.
+                checker.signed(node, o.token)  # type: ignore[union-attr]
                 self._issued(node, o.token, t)  # type: ignore[union-attr]
             elif tp is EquivocationDetected:
                 self.counts["equivocations_detected"] += 1
@@ -695,11 +703,13 @@ class World:
 
     # -- agents ----------------------------------------------------------------
     def issue(self, node: SimNode, t: float, *, kind: str, body: dict[str, Any],
-              deps: tuple[str, ...] = (), about: str | None = None) -> wire.Token | None:
+              deps: tuple[str, ...] = (), about: str | None = None,
+              scope: str | None = None) -> wire.Token | None:
         """The agent makes a token; None if the node crashed before it was durable."""
         core = node.core
         assert core is not None and node.up
-        outs = core.issue(kind=kind, now=node.local(t), body=body, deps=deps, about=about)
+        outs = core.issue(kind=kind, now=node.local(t), body=body, deps=deps, about=about,
+                          scope=scope)
         tok = next(o.token for o in outs if isinstance(o, TokenIssued))
         self.checker.signed(node, tok)  # its key signed it, whatever happens next
         self._execute(node, outs, t)
@@ -748,6 +758,8 @@ class World:
                 self._push(t + every, EV_AGENT, node.index, A_FORGE)
             if node.up and node.recent and node.core is not None:
                 self._forge(node, t)
+        elif action >= A_CHARTER and self.vote is not None:
+            self.vote.act(node, action, arg, t)
 
     def schedule_promise(self, node: int, t: float) -> None:
         """Script one promise by `node` at `t` (benchmarks, experiments); call before run()."""

@@ -22,6 +22,8 @@ SMALL: dict[str, tuple[int, list[tuple[str, Any]]]] = {
     "rumor-push": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
     "rumor-pull": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
     "rumor-push-pull": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
+    "vote": (20, [("scenario.duration_s", 230.0), ("workload.stop_s", 100.0),
+                  ("vote.closes_after_s", 100.0), ("vote.vote_window_s", 70.0)]),
 }
 
 

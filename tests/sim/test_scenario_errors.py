@@ -21,6 +21,20 @@ count = 4
 """
 
 
+VOTE = """
+[scenario]
+duration_s = 400
+[[agents]]
+behaviour = "honest"
+count = 4
+[[agents]]
+behaviour = "equivocator"
+count = 1
+[vote]
+members = ["honest", "equivocator"]
+"""
+
+
 def _write(tmp_path: Path, text: str) -> str:
     p = tmp_path / "s.toml"
     p.write_text(text)
@@ -48,6 +62,30 @@ def _write(tmp_path: Path, text: str) -> str:
     (GOOD + "[workload]\nstop_s = 500\n", "workload.stop_s (500) is after the end"),
     (GOOD + "[workload]\nfulfil_min_frac = 0.9\nfulfil_max_frac = 0.1\n", "fulfil_min_frac"),
     ("[scenario\n", "not valid TOML"),
+    (GOOD + "[vote]\n", "[vote] needs 'members'"),
+    (GOOD + "[vote]\nmembers = 'honest'\n", "vote.members: expected a list of strings"),
+    (GOOD + "[vote]\nmembers = ['honets']\n",
+     "vote.members: no [[agents]] group named 'honets' (did you mean 'honest'?)"),
+    (GOOD + "[vote]\nmembers = ['honest']\nclosers_after_s = 5\n",
+     "[vote] has no field 'closers_after_s' (did you mean 'closes_after_s'?)"),
+    (GOOD + "[vote]\nmembers = ['honest']\nmethod = 'borda'\n", "'borda' is not one of single"),
+    (GOOD + "[vote]\nmembers = ['honest']\nyes_prob = 1.5\n",
+     "vote.yes_prob: 1.5 is out of range [0, 1]"),
+    (GOOD + "[vote]\nmembers = ['honest']\nproposals = 0\n", "vote.proposals: 0 is out of range"),
+    (GOOD + "[vote]\nmembers = ['honest']\noptions = ['yes']\n", "vote.options: needs 2..64"),
+    (GOOD + "[vote]\nmembers = ['honest']\noptions = ['a', 'a']\n", "names one thing twice"),
+    (GOOD + "[vote]\nmembers = ['honest']\nstuffers = ['honest']\n",
+     "group 'honest' is a member; stuffers are non-members"),
+    (GOOD + "[[agents]]\nbehaviour = 'liar'\ncount = 2\n[vote]\nmembers = ['liar']\n",
+     "vote.members: needs an honest group"),
+    (GOOD + "[vote]\nmembers = ['honest']\npropose_at_s = 1\n",
+     "vote.propose_at_s (1) must come after vote.charter_at_s (1)"),
+    (GOOD + "[vote]\nmembers = ['honest']\nvote_window_s = 200\n",
+     "vote.vote_window_s (200) must be shorter than vote.closes_after_s (120)"),
+    (GOOD + "[vote]\nmembers = ['honest']\n", "is after the end of the run (scenario.duration_s"),
+    (VOTE + "equivocate_at_s = 200\n", "vote.equivocate_at_s (200) is outside the voting window"),
+    (VOTE + "equivocate_at_s = 50\n[[faults.partitions]]\nat_s = 40\nheal_s = 60\n",
+     "vote.equivocate_at_s (50) may fall in faults.partitions[0]"),
 ])
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, needle: str) -> None:
     path = _write(tmp_path, text)
@@ -60,6 +98,16 @@ def test_bad_files_name_the_problem(tmp_path: Path, text: str, needle: str) -> N
 def test_good_file_loads(tmp_path: Path) -> None:
     sc = load_scenario(_write(tmp_path, GOOD))
     assert sc.nodes == 4 and sc.name == "s" and sc.network.loss == 0.0
+    assert sc.vote is None
+
+
+def test_vote_section_loads_and_overrides(tmp_path: Path) -> None:
+    sc = load_scenario(_write(tmp_path, VOTE))
+    assert sc.vote is not None and sc.vote.members == ("honest", "equivocator")
+    assert sc.vote.options == ("yes", "no") and sc.vote.method == "single"
+    sc = load_scenario(_write(tmp_path, VOTE), [parse_override("vote.method=ranked"),
+                                                parse_override("vote.options=['a','b','c']")])
+    assert sc.vote is not None and sc.vote.method == "ranked" and len(sc.vote.options) == 3
 
 
 def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
