@@ -1163,9 +1163,14 @@ class Governance:
         else:
             redo = dirty | book.unverified
         changed = False
-        for issuer in redo:
+        for issuer in sorted(redo):
+            parts = per.get(issuer)
+            if parts is None:
+                # Marked dirty for a fork (e.g. an equivocating voter) but it
+                # has no tally on this proposal: nothing to re-judge.
+                continue
             old = book.infos.get(issuer)
-            info = self._latest_tally(p, el, issuer, per[issuer])
+            info = self._latest_tally(p, el, issuer, parts)
             if old == info:
                 continue
             changed = True

@@ -388,3 +388,37 @@ def test_a_full_tally_part_fits_the_token_limits(town: Town) -> None:
         t = town.tok("carol", "tally", 1100, scope=part.scope, about=part.about,
                      deps=part.deps, body=part.body)
         assert len(t.raw) <= wire.TOKEN_SIZE_MAX_BYTES and len(t.deps) <= wire.DEPS_MAX
+
+
+def test_a_voter_caught_equivocating_after_outcomes_were_asked_does_not_break_them() -> None:
+    """Regression (found by the simulator): a fork by a voter with no tally on the
+    proposal, after its tally book existed, made outcome() raise KeyError."""
+    import wire
+    from trust import Governance
+    from trust.governance import ballot_body, charter_body, proposal_body
+
+    a, b, c = (wire.Identity.from_seed(bytes([i]) * 32) for i in (1, 2, 3))
+
+    def tok(ident: wire.Identity, seq: int, prev: str | None, kind: str, body: dict,  # type: ignore[type-arg]
+            scope: str | None = None, deps: tuple[str, ...] = (),
+            about: str | None = None) -> wire.Token:
+        return wire.sign_token(ident, wire.Claims(issuer=ident.agent_id, iat=1000, seq=seq,
+                                                  kind=kind, prev=prev, scope=scope, deps=deps,
+                                                  about=about, body=body))
+
+    g = Governance(a.agent_id)
+    ch = tok(a, 1, None, "charter", charter_body("x", [i.agent_id for i in (a, b, c)]))
+    g.observe(ch)
+    pr = tok(a, 2, ch.cid, "proposal", proposal_body("p", ["yes", "no"], "single", 2000),
+             scope=ch.cid, deps=(ch.cid,))
+    g.observe(pr)
+    for voter in (b, c):
+        g.observe(tok(voter, 1, None, "ballot", ballot_body(["yes"]), scope=ch.cid,
+                      deps=(pr.cid,), about=pr.cid))
+    assert g.outcome(pr.cid, 1500).state == "open"  # builds the tally book
+    fx = g.observe(tok(b, 1, None, "ballot", ballot_body(["no"]), scope=ch.cid,
+                       deps=(pr.cid,), about=pr.cid))  # b equivocates
+    assert b.agent_id in fx.equivocators
+    assert g.outcome(pr.cid, 1500).state == "open"
+    expl = g.explain(pr.cid, b.agent_id, 1500)
+    assert {s.state for s in expl.ballots} == {"equivocation"}
