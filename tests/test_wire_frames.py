@@ -9,33 +9,19 @@ bytes where the defect is in the encoding itself.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 import wire
+from tests.vectors import make_vectors as mv
 from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX, WANT_CIDS_MAX
 
 VECTORS = Path(__file__).parent / "vectors"
 
 
-def _load_make_vectors() -> ModuleType:
-    name = "troth_make_vectors"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, VECTORS / "make_vectors.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-mv = _load_make_vectors()
 FRAME_VECTORS: list[dict[str, Any]] = json.loads(
     (VECTORS / "frames.json").read_text(encoding="utf-8"))["vectors"]
 ALICE, BOB, CAROL = mv.identity("alice"), mv.identity("bob"), mv.identity("carol")

@@ -14,11 +14,8 @@ Theory of operation: three rules, checked over generated input.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cbor2
@@ -26,23 +23,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import wire
+from tests.vectors import make_vectors as mv
 from wire import cbor
 
 VECTORS = Path(__file__).parent / "vectors"
 
 
-def _load_make_vectors() -> ModuleType:
-    name = "troth_make_vectors"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, VECTORS / "make_vectors.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-mv = _load_make_vectors()
 IDENTITIES = [mv.identity(n) for n in ("alice", "bob", "carol")]
 BY_ID = {i.agent_id: i for i in IDENTITIES}
 VALID_TOKENS = [bytes.fromhex(v["hex"]) for v in json.loads(

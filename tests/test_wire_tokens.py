@@ -11,34 +11,20 @@ combination, every truncation and bit flip of a real token, and the limits.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cbor2
 import pytest
 
 import wire
+from tests.vectors import make_vectors as mv
 
 VECTORS = Path(__file__).parent / "vectors"
 
 
-def _load_make_vectors() -> ModuleType:
-    name = "troth_make_vectors"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, VECTORS / "make_vectors.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-mv = _load_make_vectors()
 TOKEN_VECTORS: list[dict[str, Any]] = json.loads(
     (VECTORS / "tokens.json").read_text(encoding="utf-8"))["vectors"]
 BAD_VECTORS: list[dict[str, Any]] = json.loads(
