@@ -221,12 +221,16 @@ class _Stats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _entry_hash(agent: str, seq: int, head: str, forks: int) -> int:
-    h = hashlib.sha256(f"{agent}\x00{seq}\x00{head}\x00{forks}".encode()).digest()
+def _entry_hash(agent: str, seq: int, head: str, forks: int, fork_hash: int) -> int:
+    h = hashlib.sha256(f"{agent}\x00{seq}\x00{head}\x00{forks}\x00{fork_hash}".encode()).digest()
     return int.from_bytes(h, "big")
 
 
 _DIGEST_MOD = 1 << 256
+# A Frontier is acted on only this long after we sent that peer a Hello.
+FRONTIER_ANSWER_S = 120.0
+# Request-throttle memories may exceed the known issuers by this much.
+THROTTLE_EXTRA_MAX = 4096
 
 
 class Core:
@@ -259,6 +263,8 @@ class Core:
         self._last_trust: dict[str, tuple[float, float, float]] = {}
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
         self._view_now = 0.0
+        self._ticked = 0.0  # deadlines up to here have been judged by tick()
+        self._next_pending_check = 0.0
         # `decode` verifies untrusted bytes; the simulator passes a memoizing
         # one (same bytes -> same Token), which changes nothing observable.
         self._decode = decode
@@ -267,6 +273,7 @@ class Core:
         self.forks: dict[tuple[str, int], list[str]] = {}
         # Per issuer: how many rival tokens we hold, and at which seqs (sorted).
         self._fork_count: dict[str, int] = {}
+        self._fork_hash: dict[str, int] = {}  # sum of the rival cids' hashes
         self._fork_seqs: dict[str, list[int]] = {}
         self.heads: dict[str, tuple[int, str]] = {}
         self.equivocators: set[str] = set()
@@ -278,6 +285,12 @@ class Core:
         self._requested: dict[str, float] = {}
         self._range_asked: dict[str, tuple[int, float]] = {}
         self._forks_asked: dict[str, tuple[int, float]] = {}
+        # When we last sent each peer a Hello: a Frontier is acted on only in
+        # answer to one (an unsolicited frontier could make us serve our
+        # whole store). And whether a peer's last Frontier chunk was full (more
+        # follow: a short chunk after a full one is not the whole frontier).
+        self._hello_at: dict[str, float] = {}
+        self._frontier_more: dict[str, bool] = {}
         self._peers: list[str] = []
         self._rr = 0
         self._next_sync_at: float | None = None
@@ -298,7 +311,8 @@ class Core:
             for issuer in self._dirty:
                 seq, head = self.heads[issuer]
                 old = self._entry.get(issuer, 0)
-                new = _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0))
+                new = _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0),
+                                  self._fork_hash.get(issuer, 0))
                 self._entry[issuer] = new
                 self._digest = (self._digest - old + new) % _DIGEST_MOD
             self._dirty.clear()
@@ -319,8 +333,10 @@ class Core:
     def next_deadline(self) -> float | None:
         """When `tick` next has work to do (the driver's timer)."""
         times = [t for t in (self._next_sync_at if self._peers else None,
-                             self.observer.next_deadline(self._view_now),
-                             self.governance.next_deadline(self._view_now)) if t is not None]
+                             self.observer.next_deadline(self._ticked),
+                             self.governance.next_deadline(self._ticked),
+                             self._next_pending_check if self._pending else None)
+                 if t is not None]
         return min(times) if times else None
 
     # -- entry points ----------------------------------------------------
@@ -420,8 +436,16 @@ class Core:
             if frame.digest != self.digest():
                 self._send_frontier(peer, outs)
         elif isinstance(frame, Frontier):
+            asked = self._hello_at.get(peer)
+            if asked is None or now - asked > FRONTIER_ANSWER_S:
+                self.stats.extra["unsolicited_frontier"] = \
+                    self.stats.extra.get("unsolicited_frontier", 0) + 1
+                return
+            more_before = self._frontier_more.get(peer, False)
+            self._frontier_more[peer] = len(frame.entries) >= FRONTIER_ENTRIES_MAX
             self._pull(peer, frame, now, outs)
-            self._push(peer, frame, outs)
+            self._push(peer, frame, outs, complete=not more_before and
+                       len(frame.entries) < FRONTIER_ENTRIES_MAX)
         elif isinstance(frame, WantRange):
             self._serve_range(peer, frame, outs)
         elif isinstance(frame, WantCids):
@@ -431,17 +455,18 @@ class Core:
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
-        if now > self._view_now:
+        if now > self._ticked:
+            # Deadlines in (last tick, now]: judged here whatever receive/issue
+            # calls happened in between (they do not advance `_ticked`).
             if self._collect_fx:
                 # Promises whose due time (+ skew allowance) passed turn broken.
-                self._fx.append(self.observer.due_between(self._view_now, now))
-            closed = self.governance.due_between(self._view_now, now)
+                self._fx.append(self.observer.due_between(self._ticked, now))
+            closed = self.governance.due_between(self._ticked, now)
             if closed:
                 if self._collect_fx:
                     self._gov_fx.append(trust.GovernanceEffects(proposals=closed))
                 self._tally_due |= closed
-            if not self._collect_fx:
-                self._view_now = now
+            self._ticked = now
         if self._tally_due and self.params.auto_tally and self.identity is not None:
             due, self._tally_due = sorted(self._tally_due), set()
             for cid in due:
@@ -449,12 +474,15 @@ class Core:
                 for part in plan.parts if plan else ():
                     outs.extend(self.issue(kind="tally", now=now, scope=part.scope,
                                            about=part.about, deps=part.deps, body=part.body))
-        if self._pending:
+        if self._pending and now >= self._next_pending_check:
+            # A scan of the buffer costs O(pending): do it once a retry period.
+            self._next_pending_check = now + self.params.request_retry_s
             self._expire_and_retry(now, outs)
         if self._peers and self._next_sync_at is not None and now >= self._next_sync_at:
             peer = self._peers[self._rr % len(self._peers)]
             self._rr += 1
             self._next_sync_at = now + self.params.sync_interval_s
+            self._hello_at[peer] = now
             self._send(peer, wire.encode_frame(Hello(digest=self.digest(),
                                                      agents=len(self.heads))), outs)
         self._emit_view(now, outs)
@@ -472,6 +500,7 @@ class Core:
         # then pulls and pushes in one round. (Both opening would send two
         # frontiers for one reconciliation.) Periodic rounds cover a lost Hello.
         if self.agent_id is None or self.agent_id < peer:
+            self._hello_at[peer] = now
             self._send(peer, wire.encode_frame(Hello(digest=self.digest(),
                                                      agents=len(self.heads))), outs)
         return outs
@@ -479,6 +508,8 @@ class Core:
     def peer_down(self, peer: str, now: float) -> list[Output]:
         if peer in self._peers:
             self._peers.remove(peer)
+        self._hello_at.pop(peer, None)
+        self._frontier_more.pop(peer, None)
         for w in self._pending.values():
             if w.peer == peer:
                 w.peer = None
@@ -569,7 +600,7 @@ class Core:
                     self._gov_fx.append(gfx)
                 if tok.kind == "ballot" and tok.about is not None:
                     prop = self.governance.proposal(tok.about)
-                    if prop is not None and prop.closes <= self._view_now:
+                    if prop is not None and prop.closes <= self._ticked:
                         self._tally_due.add(tok.about)  # a late ballot may change the cut
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
@@ -598,6 +629,12 @@ class Core:
             slot.append(cid)
             self.equivocators.add(issuer)
             self._fork_count[issuer] = self._fork_count.get(issuer, 0) + 1
+            # Hash of every token at every forked seq (the first-arrived one
+            # too), so the sum does not depend on arrival order.
+            added = [cid] if len(slot) > 1 else [chain[seq - 1], cid]
+            self._fork_hash[issuer] = (self._fork_hash.get(issuer, 0) + sum(
+                int.from_bytes(hashlib.sha256(c.encode()).digest()[:8], "big")
+                for c in added)) % _DIGEST_MOD
             seqs = self._fork_seqs.setdefault(issuer, [])
             if seq not in seqs:
                 bisect.insort(seqs, seq)
@@ -717,6 +754,13 @@ class Core:
                 Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX]))), outs)
 
     def _pull(self, peer: str, frame: Frontier, now: float, outs: list[Output]) -> None:
+        # Throttle memories are bounded: a peer naming many fake agents must not
+        # grow them without end (they are only an optimisation).
+        bound = len(self.heads) + THROTTLE_EXTRA_MAX
+        if len(self._range_asked) > bound:
+            self._range_asked.clear()
+        if len(self._forks_asked) > bound:
+            self._forks_asked.clear()
         want_cids: list[str] = []
         for e in frame.entries:
             mine = self.heads.get(e.agent)
@@ -733,9 +777,10 @@ class Core:
             elif (mine is not None and e.seq == have and e.head != mine[1]
                   and e.head not in self.tokens and e.head not in self._pending):
                 want_cids.append(e.head)  # a fork at the head: equivocation evidence
-            if e.forks > self._fork_count.get(e.agent, 0) and e.seq <= have + RANGE_SPAN_MAX:
-                # The peer holds rival tokens (equivocation evidence) we lack,
-                # possibly below the head where the frontier cannot name them.
+            mine_forks = self._fork_count.get(e.agent, 0)
+            if e.forks > mine_forks or (e.forks and e.forks == mine_forks):
+                # More rivals than ours, or as many (they may be other ones:
+                # we only got here because our digests differ).
                 asked = self._forks_asked.get(e.agent)
                 if asked is None or asked[0] < e.forks or \
                         now - asked[1] >= self.params.request_retry_s:
@@ -745,12 +790,14 @@ class Core:
             chunk = tuple(want_cids[i:i + WANT_CIDS_MAX])
             self._send(peer, wire.encode_frame(WantCids(cids=chunk)), outs)
 
-    def _push(self, peer: str, frame: Frontier, outs: list[Output]) -> None:
-        """Send the peer what its frontier shows it lacks (the push half of a round)."""
+    def _push(self, peer: str, frame: Frontier, outs: list[Output], *, complete: bool) -> None:
+        """Send the peer what its frontier shows it lacks (the push half of a round).
+
+        `complete`: this frame is the peer's whole frontier, so an agent absent
+        from it is one the peer does not know (a frontier of several frames
+        proves nothing by absence).
+        """
         theirs = {e.agent: e.seq for e in frame.entries}
-        # A frontier of several frames: an agent absent from this one may be
-        # in the next, so only a single-frame frontier proves absence.
-        complete = len(frame.entries) < FRONTIER_ENTRIES_MAX
         their_forks = {e.agent: e.forks for e in frame.entries}
         cids: list[str] = []
         for agent, (seq, _head) in sorted(self.heads.items()):

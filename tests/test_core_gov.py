@@ -69,3 +69,28 @@ def test_outcome_changes_are_emitted_as_outputs() -> None:
     outs = net.cores[b].receive(a, prop.raw, net.now)
     changed = [o.outcome for o in outs if isinstance(o, OutcomeChanged)]
     assert [(o.proposal, o.state) for o in changed] == [(prop.cid, "open")]
+
+
+def test_a_close_crossed_by_a_receive_still_gets_its_tally() -> None:
+    """Regression: a receive() whose `now` passed the closing time used to hide the
+    deadline from the next tick(), so the node never published its tally."""
+    import wire
+    from node.core import Core
+    from tests.harness import ident
+
+    me = Core(ident(1))
+    agent = me.agent_id
+    assert agent is not None
+    charter = me.issue(kind="charter", now=1000.0,
+                       body=governance.charter_body("c", [agent]))[0].token  # type: ignore[union-attr]
+    view = me.governance.current_view(charter.cid)
+    assert view is not None
+    prop = me.issue(kind="proposal", now=1000.0, scope=charter.cid, deps=(view.cid,),
+                    body=governance.proposal_body("q?", ["yes", "no"], "single", 1010))[0].token  # type: ignore[union-attr]
+    me.issue(kind="ballot", now=1000.0, scope=charter.cid, about=prop.cid, deps=(prop.cid,),
+             body=governance.ballot_body(["yes"]))
+    me.tick(1001.0)
+    hello = wire.encode_frame(wire.Hello(digest=bytes(32), agents=0))
+    me.receive(ident(2).agent_id, hello, 4600.0)  # any frame, well past closing + skew
+    me.tick(4601.0)
+    assert [t.kind for t in me.tokens.values()].count("tally") == 1

@@ -128,3 +128,35 @@ def test_a_fork_below_the_head_is_repaired_by_sync(holder_opens: bool) -> None:
     assert net.cores[other].has(rival.cid)
     assert rival.issuer in net.cores[other].equivocators
     assert net.cores[a].digest() == net.cores[b].digest()
+
+
+def test_different_rivals_with_equal_counts_converge() -> None:
+    """Two nodes each hold one *different* rival of an equivocator (same count)."""
+    x = ident(9)
+
+    def tok(seq: int, prev: str | None, text: str) -> wire.Token:
+        return wire.sign_token(x, wire.Claims(issuer=x.agent_id, iat=0, seq=seq,
+                                              kind="promise", prev=prev, body={"text": text}))
+
+    t1 = tok(1, None, "root")
+    rivals = sorted([tok(2, t1.cid, f"r{i}") for i in range(3)], key=lambda t: t.cid)
+    head = tok(3, rivals[0].cid, "top")
+    net = Net.of(2, CoreParams(sync_interval_s=1.0))
+    a, b = (net.cores[k] for k in sorted(net.cores))
+    for core, extra in ((a, rivals[1]), (b, rivals[2])):
+        for t in (t1, rivals[0], head, extra):
+            core.receive("gossip", t.raw, 0.0)
+    assert a.digest() != b.digest()  # the rival sets differ, so must the digests
+    net.connect_all()
+    net.run_until_converged(max_steps=20)
+    assert rivals[2].cid in a.tokens and rivals[1].cid in b.tokens
+
+
+def test_an_unsolicited_frontier_is_ignored() -> None:
+    """A Frontier is only acted on in answer to our Hello: an empty one from a
+    stranger must not make us serve our whole store."""
+    core = Core(ident(1))
+    for i in range(50):
+        core.issue(kind="promise", now=float(i), body={"i": i})
+    outs = core.receive("stranger", wire.encode_frame(wire.Frontier(entries=())), 100.0)
+    assert outs == [] and core.stats.extra["unsolicited_frontier"] == 1
