@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .engine import EngineFailed
 from .service import NodeService, ServiceError
 from .web import PAGE, graph_svg
 
@@ -114,6 +115,11 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status,
                             headers=headers)
+
+    @app.exception_handler(EngineFailed)
+    async def engine_failed(_req: Request, exc: EngineFailed) -> JSONResponse:
+        # The node is stopping (the runtime's on_failure): nothing was published.
+        return JSONResponse({"error": "node-failed", "detail": str(exc)}, status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:

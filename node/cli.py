@@ -143,14 +143,17 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("libp2p").setLevel(logging.WARNING)
     runtime = Runtime(home, identity, config)
+    from .engine import EngineFailed
     from .p2p import P2PError
 
     try:
         trio.run(runtime.run)
     except P2PError as exc:
         raise click.ClickException(f"network: {exc}") from None
-    except StoreError as exc:
+    except (StoreError, HomeError) as exc:
         raise click.ClickException(str(exc)) from None
+    except EngineFailed as exc:
+        raise click.ClickException(f"stopped: {exc} (restart to recover from the store)") from None
 
 
 # -- talking to the running node --------------------------------------------

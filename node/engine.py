@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import trust
 import wire
@@ -20,7 +20,14 @@ import wire
 from .core import Core, CoreParams, Output, Persist, TokenIssued
 from .store import Store, StoreError
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "EngineFailed"]
+
+
+class EngineFailed(Exception):
+    """The store refused a write (or the core failed mid-change): the core's
+    memory may be ahead of the disk, so the node must stop; a restart recovers
+    from the store (crash-only). Carrying on could publish what is not durable
+    and, after a restart, sign another token with the same seq."""
 
 
 class Engine:
@@ -32,8 +39,11 @@ class Engine:
         *,
         decode: Callable[[bytes], wire.Token] = wire.decode_token,
         trust_params: trust.Params | None = None,
+        on_failure: Callable[[EngineFailed], None] | None = None,
     ) -> None:
         self.store = store
+        self.failed: EngineFailed | None = None
+        self._on_failure = on_failure
         self.identity = identity
         if identity is not None:
             owner = store.meta("agent")
@@ -56,30 +66,50 @@ class Engine:
         """Persist this batch durably, then return the outputs for the network."""
         to_store = [o.token for o in outputs if isinstance(o, Persist)]
         if to_store:
-            self.store.append(to_store)
+            try:
+                self.store.append(to_store)
+            except Exception as exc:  # noqa: BLE001 - any failure: memory is ahead of disk
+                self._fail(f"the store refused a write: {exc}", exc)
         return [o for o in outputs if not isinstance(o, Persist)]
+
+    def _fail(self, why: str, exc: BaseException) -> NoReturn:
+        failure = EngineFailed(why)
+        self.failed = failure
+        if self._on_failure is not None:
+            self._on_failure(failure)
+        raise failure from exc
+
+    def _core(self, fn: Callable[..., list[Output]], *args: Any, **kw: Any) -> list[Output]:
+        if self.failed is not None:
+            raise EngineFailed(f"the engine stopped after a failure: {self.failed}")
+        try:
+            return fn(*args, **kw)
+        except ValueError:
+            raise  # misuse refused before any change (unknown deps, bad claims)
+        except Exception as exc:  # noqa: BLE001 - a half-applied change
+            self._fail(f"the core failed mid-change: {type(exc).__name__}: {exc}", exc)
 
     def issue(self, *, kind: str, now: float, body: Mapping[str, Any] | None = None,
               deps: tuple[str, ...] = (), about: str | None = None,
               scope: str | None = None) -> tuple[wire.Token, list[Output]]:
         """Issue a token; it is durable when this returns. Returns it and the rest."""
-        outs = self.execute(self.core.issue(kind=kind, now=now, body=body, deps=deps,
-                                            about=about, scope=scope))
+        outs = self.execute(self._core(self.core.issue, kind=kind, now=now, body=body,
+                                       deps=deps, about=about, scope=scope))
         token = next(o.token for o in outs if isinstance(o, TokenIssued))
         return token, outs
 
     def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
-        return self.execute(self.core.receive(peer, data, now))
+        return self.execute(self._core(self.core.receive, peer, data, now))
 
     def receive_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
         """A burst of arrivals handled as one batch: one store transaction."""
-        return self.execute(self.core.receive_many(items, now))
+        return self.execute(self._core(self.core.receive_many, items, now))
 
     def tick(self, now: float) -> list[Output]:
-        return self.execute(self.core.tick(now))
+        return self.execute(self._core(self.core.tick, now))
 
     def peer_up(self, peer: str, now: float) -> list[Output]:
-        return self.execute(self.core.peer_up(peer, now))
+        return self.execute(self._core(self.core.peer_up, peer, now))
 
     def peer_down(self, peer: str, now: float) -> list[Output]:
-        return self.execute(self.core.peer_down(peer, now))
+        return self.execute(self._core(self.core.peer_down, peer, now))

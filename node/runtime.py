@@ -59,8 +59,8 @@ from .core import (
     VerdictChanged,
     topic_for,
 )
-from .engine import Engine
-from .home import Config, Home
+from .engine import Engine, EngineFailed
+from .home import Config, Home, HomeError
 from .liveness import Liveness
 from .p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
 from .service import NodeService
@@ -77,8 +77,10 @@ GOSSIP_BURST_MAX = 1024
 # Decoded-by-the-validator tokens waiting for the core; gossip is delivered
 # right after validation, so a few thousand covers any burst.
 DECODED_CACHE_MAX = 4096
-# Frames queued per peer before we drop (sync repairs whatever is dropped).
+# Frames queued per peer before we drop (sync repairs whatever is dropped),
+# and the bytes they may hold: a peer that does not read pins at most this.
 SEND_QUEUE_MAX = 1024
+SEND_QUEUE_MAX_BYTES = 16 * 1024 * 1024
 PUBLISH_QUEUE_MAX = 4096
 # Timer granularity: liveness and deadlines are judged at least this often.
 TICK_MAX_S = 1.0
@@ -96,6 +98,7 @@ class _PeerLink:
     send: trio.MemorySendChannel[bytes]
     recv: trio.MemoryReceiveChannel[bytes]
     dropped: int = 0
+    queued_bytes: int = 0
 
 
 class Runtime(NetView):
@@ -115,6 +118,7 @@ class Runtime(NetView):
         self.api_url: str | None = None
         self._nursery: trio.Nursery | None = None
         self.started = trio.Event()
+        self.failure: EngineFailed | None = None
 
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
@@ -202,9 +206,13 @@ class Runtime(NetView):
             link = self._links[peer] = _PeerLink(send=send, recv=recv)
             assert self._nursery is not None
             self._nursery.start_soon(self._sender, peer, link)
+        if link.queued_bytes + len(data) > SEND_QUEUE_MAX_BYTES:
+            link.dropped += 1
+            return
         try:
             link.send.send_nowait(data)
-        except trio.WouldBlock:
+            link.queued_bytes += len(data)
+        except (trio.WouldBlock, trio.ClosedResourceError):
             link.dropped += 1
 
     # -- tasks ---------------------------------------------------------------
@@ -213,20 +221,25 @@ class Runtime(NetView):
         stream: SyncStream | None = None
         try:
             while True:
-                with trio.move_on_after(STREAM_IDLE_S):
-                    data = await link.recv.receive()
+                with trio.move_on_after(STREAM_IDLE_S) as idle:
                     try:
-                        if stream is None:
-                            stream = await self.p2p.open_sync_stream(peer)
-                        await stream.send_frame(data)
-                    except P2PError as exc:
-                        log.debug("event=sync_send_failed peer=%s error=%s", peer, exc)
-                        if stream is not None:
-                            await stream.reset()
+                        data = await link.recv.receive()
+                    except trio.EndOfChannel:
+                        return  # the peer went away: _peer_loop closed the link
+                if idle.cancelled_caught:
+                    if stream is not None:  # idle: let the stream go
+                        await stream.close()
                         stream = None
                     continue
-                if stream is not None:  # idle: let the stream go
-                    await stream.close()
+                link.queued_bytes -= len(data)
+                try:
+                    if stream is None:
+                        stream = await self.p2p.open_sync_stream(peer)
+                    await stream.send_frame(data)
+                except P2PError as exc:
+                    log.debug("event=sync_send_failed peer=%s error=%s", peer, exc)
+                    if stream is not None:
+                        await stream.reset()
                     stream = None
         finally:
             if stream is not None:
@@ -242,7 +255,11 @@ class Runtime(NetView):
                 return
             now = self.clock()
             self.liveness.heard(peer, now)
-            self._dispatch(self.engine.receive(peer, frame, now))
+            try:
+                outs = self.engine.receive(peer, frame, now)
+            except EngineFailed:
+                return  # _fatal (the engine's on_failure) is stopping the node
+            self._dispatch(outs)
 
     async def _gossip_loop(self) -> None:
         assert self.p2p is not None and self.engine is not None
@@ -269,6 +286,9 @@ class Runtime(NetView):
             else:
                 log.info("event=peer_down peer=%s", ev.peer_id)
                 self.liveness.disconnected(ev.peer_id, now)
+                link = self._links.pop(ev.peer_id, None)
+                if link is not None:
+                    link.send.close()  # its sender task ends
                 self._dispatch(self.engine.peer_down(ev.peer_id, now))
 
     async def _timer_loop(self) -> None:
@@ -340,13 +360,20 @@ class Runtime(NetView):
     async def run(self, *, handle_signals: bool = True,
                   task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
-        store = Store(self.home.store_path)
+        lock = self._lock_home()
+        try:
+            store = Store(self.home.store_path)
+        except BaseException:
+            lock.close()
+            raise
         params = CoreParams(sync_interval_s=cfg.sync_interval_s)
         try:
             engine = Engine(store, self.identity, params, decode=self._decode,
-                            trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s))
+                            trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
+                            on_failure=self._fatal)
         except BaseException:
             store.close()
+            lock.close()
             raise
         self.engine = engine
         service = NodeService(engine, self.clock, self._dispatch)
@@ -385,8 +412,30 @@ class Runtime(NetView):
             self.home.clear_runtime()
             self.p2p = None
             engine.close()
+            lock.close()
             log.info("event=stopped agent=%s", self.identity.agent_id)
+        if self.failure is not None:
+            raise self.failure
 
     def stop(self) -> None:
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+    def _fatal(self, failure: EngineFailed) -> None:
+        """The store failed: stop at once (restart recovers from disk)."""
+        log.error("event=fatal error=%s", failure)
+        self.failure = failure
+        self.stop()
+
+    def _lock_home(self) -> Any:
+        """One running node per home: two would restore the same seq and each
+        sign their own next token (equivocation)."""
+        import fcntl
+
+        fh = open(self.home.path / "node.lock", "a+")  # noqa: SIM115 - held while running
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise HomeError(f"another troth node is running on {self.home.path}") from None
+        return fh

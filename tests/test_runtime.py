@@ -150,3 +150,17 @@ async def test_discovered_peers_are_dialled(tmp_path: Path) -> None:
         await wait_until(lambda: found in finder.p2p.connected_peers(), "the dial")
         finder.stop()
         other.stop()
+
+
+async def test_one_node_per_home(tmp_path: Path) -> None:
+    """Two processes on one home would each sign their own next seq."""
+    from node.home import HomeError
+
+    first = make_runtime(tmp_path, "shared")
+    second = Runtime(first.home, first.identity, first.config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: first.run(handle_signals=False,
+                                                          task_status=task_status))
+        with pytest.raises(HomeError, match="another troth node"):
+            await second.run(handle_signals=False)
+        first.stop()

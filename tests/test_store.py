@@ -77,3 +77,33 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError):
         Store(bad)
+
+
+def test_a_failed_store_write_stops_the_engine_and_a_restart_recovers(tmp_path: Path) -> None:
+    """Review fix: when SQLite refuses a write, the core's memory is ahead of the
+    disk; the engine must refuse everything after (no publish of what is not
+    durable), and a restart resumes from the disk without reusing a seq."""
+    import sqlite3
+
+    from node.core import Publish
+    from node.engine import EngineFailed
+
+    db = tmp_path / "node.sqlite"
+    failures: list[EngineFailed] = []
+    eng = Engine(Store(db), ident(1), on_failure=failures.append)
+    first, _ = eng.issue(kind="promise", now=1.0)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    with pytest.raises(EngineFailed):
+        eng.issue(kind="promise", now=2.0)
+    assert failures and eng.failed is not None
+    with pytest.raises(EngineFailed):
+        eng.receive("peer", first.raw, 3.0)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    eng.close()
+    again = Engine(Store(db), ident(1))
+    assert again.core.own_seq() == 1  # the refused token never existed
+    token, outs = again.issue(kind="promise", now=4.0)
+    assert token.seq == 2 and any(isinstance(o, Publish) for o in outs)
+    again.close()
