@@ -262,7 +262,6 @@ class Core:
         self._last_verdict: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_trust: dict[str, tuple[float, float, float]] = {}
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
-        self._view_now = 0.0
         self._ticked = 0.0  # deadlines up to here have been judged by tick()
         self._next_pending_check = 0.0
         # `decode` verifies untrusted bytes; the simulator passes a memoizing
@@ -703,7 +702,6 @@ class Core:
     # -- the view --------------------------------------------------------
     def _emit_view(self, now: float, outs: list[Output]) -> None:
         """Ask the observer again about what may have changed; emit what did."""
-        self._view_now = max(self._view_now, now)
         if self._gov_fx:
             gparts, self._gov_fx = self._gov_fx, []
             for cid in sorted(frozenset().union(*(g.proposals for g in gparts))):
