@@ -242,6 +242,7 @@ class Core:
         params: CoreParams | None = None,
         *,
         decode: Callable[[bytes], Token] = wire.decode_token,
+        cid_of: Callable[[bytes], str] = wire.cid_of,
         trust_params: trust.Params | None = None,
     ) -> None:
         self.identity = identity
@@ -264,9 +265,11 @@ class Core:
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
         self._ticked = 0.0  # deadlines up to here have been judged by tick()
         self._next_pending_check = 0.0
-        # `decode` verifies untrusted bytes; the simulator passes a memoizing
-        # one (same bytes -> same Token), which changes nothing observable.
+        # `decode` verifies untrusted bytes and `cid_of` hashes them; the
+        # simulator passes memoizing ones (same bytes -> same Token, same cid),
+        # which changes nothing observable.
         self._decode = decode
+        self._cid_of = cid_of
         self.tokens: dict[str, Token] = {}
         self.chains: dict[str, list[str]] = {}
         self.forks: dict[tuple[str, int], list[str]] = {}
@@ -331,12 +334,13 @@ class Core:
 
     def next_deadline(self) -> float | None:
         """When `tick` next has work to do (the driver's timer)."""
-        times = [t for t in (self._next_sync_at if self._peers else None,
-                             self.observer.next_deadline(self._ticked),
-                             self.governance.next_deadline(self._ticked),
-                             self._next_pending_check if self._pending else None)
-                 if t is not None]
-        return min(times) if times else None
+        best = self._next_sync_at if self._peers else None
+        for t in (self.observer.next_deadline(self._ticked),
+                  self.governance.next_deadline(self._ticked),
+                  self._next_pending_check if self._pending else None):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     # -- entry points ----------------------------------------------------
     def restore(self, raws: Iterable[bytes]) -> int:
@@ -521,7 +525,7 @@ class Core:
             self.stats.rejected += 1
             outs.append(TokenRejected(peer=peer, reason="too-large"))
             return
-        cid = wire.cid_of(raw)
+        cid = self._cid_of(raw)
         if cid in self.tokens or cid in self._pending:
             self.stats.duplicate_tokens += 1
             return
@@ -588,12 +592,12 @@ class Core:
                                                      "of the same issuer"))
                     self._forget_waiters(tok.cid)
                     continue
-            self._record(tok, outs)
+            rival = self._record(tok, outs)
             if self.params.observe:
                 fx = self.observer.observe(tok)
                 if self._collect_fx and fx:
                     self._fx.append(fx)
-            gfx = self.governance.observe(tok)
+            gfx = self.governance.observe(tok, rival=rival)
             if gfx and not self._restoring:
                 if self._collect_fx:
                     self._gov_fx.append(gfx)
@@ -603,7 +607,10 @@ class Core:
                         self._tally_due.add(tok.about)  # a late ballot may change the cut
             outs.append(Persist(token=tok))
             outs.append(TokenAccepted(token=tok, peer=peer))
-            self._requested.pop(tok.cid, None)
+            if self._requested:
+                self._requested.pop(tok.cid, None)
+            if not self._waiters:
+                continue
             # sorted: the apply order (and so the log, and which rival is the
             # chain and which the fork) must not depend on set iteration order.
             for w in sorted(self._waiters.pop(tok.cid, ())):
@@ -615,7 +622,8 @@ class Core:
                     del self._pending[w]
                     ready.append((entry.token, entry.peer))
 
-    def _record(self, tok: Token, outs: list[Output]) -> None:
+    def _record(self, tok: Token, outs: list[Output]) -> bool:
+        """Index an applied token; True if it is a rival of an earlier one (a fork)."""
         cid, issuer, seq = tok.cid, tok.issuer, tok.seq
         self.tokens[cid] = tok
         chain = self.chains.setdefault(issuer, [])
@@ -645,6 +653,7 @@ class Core:
             self._rehash(issuer)
         elif is_fork:
             self._rehash(issuer)  # a fork below the head changes the entry's fork count
+        return is_fork
 
     def _rehash(self, issuer: str) -> None:
         # Lazily: the digest is needed only when a Hello is sent, and hashing

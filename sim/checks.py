@@ -53,13 +53,12 @@ class InvariantViolation(Exception):
 class Checker:
     def __init__(self, world: World) -> None:
         self.world = world
-        self.event: tuple[Any, ...] = (0, 0.0, "setup", -1, None)
         self._signed: set[str] = set()
         self._own: dict[tuple[str, int], str] = {}
         self.checked_convergence = 0
 
     def fail(self, invariant: str, message: str) -> None:
-        idx, t, kind, node, arg = self.event
+        idx, t, kind, node, arg = self.world.current_event()
         what = f"{kind} at node {node}" + (f" ({arg})" if arg is not None else "")
         raise InvariantViolation(invariant, message, seed=self.world.seed, event_index=idx,
                                  time_s=t, event=what)

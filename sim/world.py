@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import sys
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -77,8 +78,10 @@ TICK_MIN_S = 0.001
 MSG_ID_BYTES = 36
 # Gossip tokens each node remembers as "recent" (what its next promise builds on).
 RECENT_MAX = 16
-# The trace digest is fed in chunks of this many lines (same digest, fewer calls).
-TRACE_CHUNK_LINES = 4096
+# The trace digest is fed in chunks of this many numbers (same digest, fewer calls).
+TRACE_CHUNK = 5 * 4096
+# A node's list of suppressed duplicates in flight is pruned past this length.
+GHOSTS_PRUNE_AT = 256
 # A crash armed to cut an output list takes effect cleanly after this long if
 # the node handles no event in between.
 CUT_WINDOW_S = 1.0
@@ -123,12 +126,20 @@ class SimNode:
     core: Core | None = None
     up: bool = True
     log: list[bytes] = field(default_factory=list)
-    seen: set[bytes] = field(default_factory=set)
-    mcache: deque[list[bytes]] = field(default_factory=deque)
-    rumors: list[tuple[int, bytes]] = field(default_factory=list)  # (round first seen, msg)
+    # The router's seen cache: one byte per message id (World._mid), 1 = seen.
+    seen: bytearray = field(default_factory=bytearray)
+    mcache: deque[list[int]] = field(default_factory=deque)  # message ids per heartbeat
+    rumors: list[tuple[int, int]] = field(default_factory=list)  # (round first seen, mid)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_MAX))
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
+    links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
+    # Gossip copies sent to this node while it had already seen them, and not
+    # yet arrived: (arrival time, src, data). Only kept when the node can crash
+    # (a crash forgets `seen`, so an in-flight copy may then count after all).
+    ghosts: list[tuple[float, int, int]] = field(default_factory=list)
+    # mid -> arrival time of the earliest copy in flight to this node (not yet seen)
+    inflight: dict[int, float] = field(default_factory=dict)
     tick_at: float | None = None
     uplink_free_s: float = 0.0
     crash_armed: bool = False
@@ -140,6 +151,16 @@ class SimNode:
     crashes: int = 0
     crash_down_s: float = 10.0  # how long the armed crash keeps it down
     last_own: str = ""  # cid of its last own token made durable (Persist executed)
+
+    def saw(self, mid: int) -> bool:
+        seen = self.seen
+        return mid < len(seen) and seen[mid] == 1
+
+    def mark(self, mid: int) -> None:
+        seen = self.seen
+        if mid >= len(seen):
+            seen.extend(bytes(mid + 1024 - len(seen)))
+        seen[mid] = 1
 
     def local(self, t: float) -> float:
         return EPOCH_S + t * (1.0 + self.drift) + self.skew_s
@@ -172,9 +193,18 @@ class World:
         self.events = 0
         self._heap: list[tuple[float, int, int, int, Any, Any]] = []
         self._seq = 0
+        # The trace: numbers (time, code, node, arg, size) per event, plus text
+        # lines for the rare events; both go into the digest in order.
+        self._trace_nums = array("d")
         self._trace: list[str] = []
+        self._ev: tuple[float, int, int, int, Any, Any] = (0.0, 0, -1, -1, None, None)
         self._hash = hashlib.sha256()
         self._memo: dict[bytes, wire.Token | wire.InvalidToken] = {}
+        # Gossip messages by id: the router (seen caches, mcache, IHAVE/IWANT,
+        # events in flight) handles small ints; the bytes are looked up here.
+        self._mids: dict[bytes, int] = {}
+        self._msgs: list[bytes] = []
+        self._valid = bytearray()  # per message id: 1 verifies, 2 does not
         self.core_params = CoreParams(
             sync_interval_s=sc.core.sync_interval_s, request_retry_s=sc.core.request_retry_s,
             pending_ttl_s=sc.core.pending_ttl_s, pending_max=sc.core.pending_max,
@@ -206,6 +236,12 @@ class World:
         self.converged_at: float | None = None
         self.partitioned = False
         self._churn_rng = stream(seed, "churn")
+        # Whether any node can ever crash (crashes, churn, an equivocator's lost
+        # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
+        self._gossipsub = sc.dissemination.model == "gossipsub"
+        self._may_crash = bool(sc.crashes) or sc.churn.crash_rate_per_s > 0 or any(
+            "fork_every_s" in g.params or "fork_every_s" in BEHAVIOURS[g.behaviour].params
+            for g in sc.agents)
         self._build()
         self.vote: VotePlay | None = VotePlay(self, sc.vote) if sc.vote is not None else None
 
@@ -242,7 +278,25 @@ class World:
 
     def _new_core(self, node: SimNode) -> Core:
         params = self.core_params if node.observes else replace(self.core_params, observe=False)
-        return Core(node.identity, params, decode=self._decode)
+        return Core(node.identity, params, decode=self._decode, cid_of=self._cid)
+
+    def _mid(self, data: bytes) -> int:
+        """The message id of gossip bytes (a new one for bytes never seen in this run)."""
+        m = self._mids.get(data)
+        if m is None:
+            m = self._mids[data] = len(self._msgs)
+            self._msgs.append(data)
+            try:
+                self._decode(data)
+                self._valid.append(1)
+            except wire.InvalidToken:
+                self._valid.append(2)
+        return m
+
+    def _cid(self, raw: bytes) -> str:
+        """The cid of bytes already verified once this run is the Token's."""
+        r = self._memo.get(raw)
+        return r.cid if type(r) is wire.Token else wire.cid_of(raw)
 
     def _decode(self, raw: bytes) -> wire.Token:
         """Verify each distinct byte string once per run; share the Token across nodes."""
@@ -352,35 +406,35 @@ class World:
         pop = heapq.heappop
         nodes = self.nodes
         end = self.sc.duration_s
-        trace = self._trace
+        nums = self._trace_nums
+        counts = self.counts
         progress = self.progress
         limit = until_event if until_event is not None else math.inf
         while heap:
             if self.events >= limit:
                 return
-            t, _s, kind, i, a, b = heap[0]
-            if t > end:
+            if heap[0][0] > end:
                 return
-            pop(heap)
+            ev = pop(heap)
+            self._ev = ev
+            t, _s, kind, i, a, b = ev
             self.now = t
             self.events += 1
             if progress is not None and not self.events & 0xFFFF:
                 progress(t, self.events)
-            self.checker.event = (self.events, t, EV_NAMES[kind], i, a if kind >= EV_TICK else
-                                  None)
             if kind == EV_MSG:
                 node = nodes[i]
                 if not node.up:
-                    self.counts["down_dropped"] += 1
+                    counts["down_dropped"] += 1
                     continue
-                trace.append(f"{t!r} m {i} {a} {len(b)}")
+                nums.extend((t, EV_MSG, i, a, b))
                 self._on_gossip(node, a, b, t)
             elif kind == EV_FRAME:
                 node = nodes[i]
                 if not node.up:
-                    self.counts["down_dropped"] += 1
+                    counts["down_dropped"] += 1
                     continue
-                trace.append(f"{t!r} f {i} {a} {len(b)}")
+                nums.extend((t, EV_FRAME, i, a, len(b)))
                 node.msgs_in += 1
                 node.bytes_in += len(b)
                 assert node.core is not None
@@ -401,17 +455,35 @@ class World:
             elif kind == EV_HEART:
                 self._on_heartbeat(nodes[i], a, t)
             elif kind == EV_AGENT:
-                trace.append(f"{t!r} a {i} {a}")
+                self._note(t, f"a {i} {a}")
                 self._on_agent(nodes[i], a, b, t)
             elif kind == EV_FAULT:
-                trace.append(f"{t!r} x {i} {a} {b}")
+                self._note(t, f"x {i} {a} {b}")
                 self._on_fault(i, a, b, t)
             elif kind == EV_SAMPLE:
                 self._on_sample(t)
-            if len(trace) >= TRACE_CHUNK_LINES:
+            if len(nums) >= TRACE_CHUNK:
                 self._flush_trace()
 
+    def current_event(self) -> tuple[int, float, str, int, Any]:
+        """(index, time, kind, node, argument) of the event being handled (the checkers)."""
+        if not self.events:
+            return (0, 0.0, "setup", -1, None)
+        t, _s, kind, i, a, _b = self._ev
+        return (self.events, t, EV_NAMES[kind], i, a if kind >= EV_TICK else None)
+
+    def _note(self, t: float, text: str) -> None:
+        """A rare event's trace line; its place among the numbers is recorded too."""
+        self._trace_nums.extend((t, -1, len(self._trace)))
+        self._trace.append(text)
+
     def _flush_trace(self) -> None:
+        nums = self._trace_nums
+        if nums:
+            if sys.byteorder != "little":
+                nums.byteswap()  # the digest is the same on every machine
+            self._hash.update(nums.tobytes())
+            del nums[:]
         if self._trace:
             self._hash.update(("\n".join(self._trace) + "\n").encode())
             self._trace.clear()
@@ -484,7 +556,7 @@ class World:
         self.kind_of[cid] = tok.kind
         self.delivered[cid] = bytearray(len(self.nodes))
         self.last_disruption_s = t
-        self._trace.append(f"{t!r} i {node.index} {cid}")
+        self._note(t, f"i {node.index} {cid}")
 
     def _accepted(self, node: SimNode, tok: wire.Token, t: float) -> None:
         self.checker.accepted(node, tok)
@@ -502,13 +574,13 @@ class World:
                 self._maybe_assess(node, tok, t)
 
     # -- network ---------------------------------------------------------------
-    def _link(self, src: int, dst: int) -> tuple[Random, float]:
-        link = self._links.get((src, dst))
+    def _link(self, src: SimNode, dst: int) -> tuple[Random, float]:
+        link = src.links.get(dst)
         if link is None:
-            rng = stream(self.seed, "link", src, dst)
+            rng = stream(self.seed, "link", src.index, dst)
             spread = self.sc.network.link_spread
             factor = math.exp(rng.gauss(0.0, spread)) if spread > 0 else 1.0
-            link = self._links[(src, dst)] = (rng, factor)
+            link = src.links[dst] = (rng, factor)
         return link
 
     def _latency_s(self, rng: Random) -> float:
@@ -536,24 +608,68 @@ class World:
         if self.part_of[src.index] != self.part_of[dst]:
             self.counts["partition_dropped"] += 1
             return
-        rng, factor = self._link(src.index, dst)
+        rng, factor = self._link(src, dst)
         if net.loss and rng.random() < net.loss:
             self.counts["lost"] += 1
             return
-        delay = self._latency_s(rng) * factor
-        if net.reorder and rng.random() < net.reorder:
-            delay += net.reorder_delay_ms / 1000.0
-            self.counts["reordered"] += 1
         depart = t
         bw = net.bandwidth_bytes_per_s
         if bw > 0:
             depart = max(t, src.uplink_free_s) + size / bw
             src.uplink_free_s = depart
-        self._push(depart + delay, kind, dst, src.index, payload)
+        arrive = depart + self._latency_s(rng) * factor
+        if net.reorder and rng.random() < net.reorder:
+            arrive += net.reorder_delay_ms / 1000.0
+            self.counts["reordered"] += 1
+        again = None
         if net.duplicate and rng.random() < net.duplicate:
             self.counts["duplicated"] += 1
-            self._push(depart + delay + self._latency_s(rng) * factor, kind, dst, src.index,
-                       payload)
+            again = arrive + self._latency_s(rng) * factor
+        if kind == EV_MSG:
+            target = self.nodes[dst]
+            self._gossip_copy(src, target, payload, arrive)
+            if again is not None:
+                self._gossip_copy(src, target, payload, again)
+            return
+        self._push(arrive, kind, dst, src.index, payload)
+        if again is not None:
+            self._push(again, kind, dst, src.index, payload)
+
+    def _gossip_copy(self, src: SimNode, target: SimNode, mid: int, arrive: float) -> None:
+        """Put one gossip copy in flight, unless it is sure to be a duplicate.
+
+        A copy of a message the target already saw, or one that arrives no
+        earlier than a copy already in flight to it, is a duplicate on arrival
+        whatever else happens first: it is counted now instead of scheduled
+        (most of a mesh flood's traffic). Only a crash (which forgets `seen`)
+        could change that; nodes that can crash keep the copy (a "ghost") so
+        `_crash` can put it back in flight."""
+        seen = target.seen
+        if (mid < len(seen) and seen[mid]) or target.inflight.get(mid, math.inf) <= arrive:
+            if self._may_crash:
+                ghosts = target.ghosts
+                ghosts.append((arrive, src.index, mid))
+                if len(ghosts) > GHOSTS_PRUNE_AT:
+                    now = self.now
+                    target.ghosts = [g for g in ghosts if g[0] > now]
+            target.msgs_in += 1
+            target.bytes_in += len(self._msgs[mid])
+            self.counts["gossip_duplicates"] += 1
+            return
+        target.inflight[mid] = arrive
+        self._push(arrive, EV_MSG, target.index, src.index, mid)
+
+    def _unghost(self, node: SimNode, t: float) -> None:
+        """`node` crashes at `t`: its suppressed duplicates still in flight were not
+        duplicates after all (the node forgets what it saw); put them back."""
+        for arrive, src, mid in node.ghosts:
+            if arrive > t:
+                node.msgs_in -= 1
+                node.bytes_in -= len(self._msgs[mid])
+                self.counts["gossip_duplicates"] -= 1
+                self._push(arrive, EV_MSG, node.index, src, mid)
+        node.ghosts = []
+        node.inflight = {}
 
     def _send_frame(self, node: SimNode, o: Send, t: float) -> None:
         beh = node.behaviour
@@ -586,7 +702,9 @@ class World:
         tok = self._decode(data)
         if tok.issuer == node.agent:
             self.checker.own_token(node, tok, "published")
-        node.seen.add(data)
+        mid = self._mid(data)
+        node.mark(mid)
+        node.inflight.pop(mid, None)
         if not node.behaviour.sends:
             return
         model = self.sc.dissemination.model
@@ -594,43 +712,46 @@ class World:
             if node.mcache.maxlen:
                 if not node.mcache:
                     node.mcache.append([])
-                node.mcache[-1].append(data)
+                node.mcache[-1].append(mid)
             n = len(data)
             for j in node.mesh:
-                self._transmit(node, j, EV_MSG, data, n, t)
+                self._transmit(node, j, EV_MSG, mid, n, t)
         elif model != "none":
-            node.rumors.append((self._round(t), data))
+            node.rumors.append((self._round(t), mid))
 
     def _round(self, t: float) -> int:
         return int(t / self.sc.dissemination.round_s + 1e-9)
 
-    def _on_gossip(self, node: SimNode, src: int, data: bytes, t: float) -> None:
+    def _on_gossip(self, node: SimNode, src: int, mid: int, t: float) -> None:
+        data = self._msgs[mid]
         node.msgs_in += 1
         node.bytes_in += len(data)
-        if data in node.seen:
-            self.counts["gossip_duplicates"] += 1
-            return
-        node.seen.add(data)
+        seen = node.seen
+        if mid < len(seen):
+            if seen[mid]:
+                self.counts["gossip_duplicates"] += 1
+                return
+            seen[mid] = 1
+        else:
+            node.mark(mid)
+        node.inflight.pop(mid, None)
         # The topic validator: a token that does not verify is neither delivered
         # nor forwarded (DESIGN §6).
-        try:
-            self._decode(data)
-        except wire.InvalidToken:
+        if self._valid[mid] != 1:
             self.counts["invalid_gossip"] += 1
             return
-        model = self.sc.dissemination.model
-        if model == "gossipsub":
+        if self._gossipsub:
             if node.mcache.maxlen:
                 if not node.mcache:
                     node.mcache.append([])
-                node.mcache[-1].append(data)
+                node.mcache[-1].append(mid)
             if node.behaviour.relays:
                 n = len(data)
                 for j in node.mesh:
                     if j != src:
-                        self._transmit(node, j, EV_MSG, data, n, t)
-        elif model != "none" and node.behaviour.relays:
-            node.rumors.append((self._round(t), data))
+                        self._transmit(node, j, EV_MSG, mid, n, t)
+        elif self.sc.dissemination.model != "none" and node.behaviour.relays:
+            node.rumors.append((self._round(t), mid))
         assert node.core is not None
         self._execute(node, node.core.receive(self.nodes[src].agent, data, node.local(t)), t)
 
@@ -662,12 +783,12 @@ class World:
             partner += 1
         if dis.model in ("push", "push-pull"):
             for m in self._live_rumors(node, rnd):
-                self._transmit(node, partner, EV_MSG, m, len(m), t)
+                self._transmit(node, partner, EV_MSG, m, len(self._msgs[m]), t)
         if dis.model in ("pull", "push-pull"):
             self.counts["pulls"] += 1
             self._transmit(node, partner, EV_PULL, None, MSG_ID_BYTES, t)
 
-    def _live_rumors(self, node: SimNode, rnd: int) -> list[bytes]:
+    def _live_rumors(self, node: SimNode, rnd: int) -> list[int]:
         ttl = self.sc.dissemination.rumor_rounds
         if ttl:
             node.rumors = [(r, m) for r, m in node.rumors if rnd - r <= ttl]
@@ -680,26 +801,26 @@ class World:
             return
         asker = self.nodes[src]
         for m in self._live_rumors(node, self._round(t)):
-            if m not in asker.seen:
-                self._transmit(node, src, EV_MSG, m, len(m), t)
+            if not asker.saw(m):
+                self._transmit(node, src, EV_MSG, m, len(self._msgs[m]), t)
 
-    def _on_ihave(self, node: SimNode, src: int, ids: tuple[bytes, ...], t: float) -> None:
+    def _on_ihave(self, node: SimNode, src: int, ids: tuple[int, ...], t: float) -> None:
         if not node.up:
             return
         node.msgs_in += 1
-        want = [m for m in ids if m not in node.seen]
+        want = [m for m in ids if not node.saw(m)]
         if want and node.behaviour.sends:
             self.counts["iwant"] += 1
             self._transmit(node, src, EV_IWANT, tuple(want), MSG_ID_BYTES * len(want), t)
 
-    def _on_iwant(self, node: SimNode, src: int, ids: tuple[bytes, ...], t: float) -> None:
+    def _on_iwant(self, node: SimNode, src: int, ids: tuple[int, ...], t: float) -> None:
         if not node.up or not node.behaviour.serves:
             return
         node.msgs_in += 1
         cached = {m for window in node.mcache for m in window}
         for m in ids:
             if m in cached:
-                self._transmit(node, src, EV_MSG, m, len(m), t)
+                self._transmit(node, src, EV_MSG, m, len(self._msgs[m]), t)
 
     # -- agents ----------------------------------------------------------------
     def issue(self, node: SimNode, t: float, *, kind: str, body: dict[str, Any],
@@ -835,8 +956,9 @@ class World:
         raw[pos] ^= 1 + node.rng.randrange(255)
         data = bytes(raw)
         self.counts["forged_sent"] += 1
+        mid = self._mid(data)
         for j in node.mesh or node.conns:
-            self._transmit(node, j, EV_MSG, data, len(data), t)
+            self._transmit(node, j, EV_MSG, mid, len(data), t)
 
     # -- faults ----------------------------------------------------------------
     def _on_fault(self, i: int, what: int, arg: Any, t: float) -> None:
@@ -910,7 +1032,8 @@ class World:
         node.up = False
         node.core = None
         node.crash_armed = False
-        node.seen = set()
+        self._unghost(node, t)
+        node.seen = bytearray()
         node.mcache.clear()
         node.rumors = []
         node.recent.clear()

@@ -321,6 +321,10 @@ class GovernanceEffects:
                                  equivocators=self.equivocators | other.equivocators)
 
 
+_NO_EFFECTS = GovernanceEffects()
+_GOV_KINDS = frozenset(("charter", "proposal", "ballot", "tally"))
+
+
 # -- body builders (for the node) -------------------------------------------------
 
 
@@ -676,16 +680,25 @@ class Governance:
 
     # -- input -----------------------------------------------------------------------
 
-    def observe(self, token: wire.Token) -> GovernanceEffects:
-        """Take in one verified token (any kind); returns what may have changed."""
+    def observe(self, token: wire.Token, *, rival: bool | None = None) -> GovernanceEffects:
+        """Take in one verified token (any kind); returns what may have changed.
+
+        `rival` says whether another token of the same issuer and seq came
+        before this one; a caller that already tracks chains (the node core)
+        passes it, and the governance then keeps no (issuer, seq) map of its own.
+        """
         kind = token.kind
-        key = (token.issuer, token.seq)
-        first = self._first_at.get(key)
+        if rival is None:
+            key = (token.issuer, token.seq)
+            first = self._first_at.get(key)
+            if first is None:
+                self._first_at[key] = token.cid
+            rival = first is not None and first != token.cid
+        if not rival and kind not in _GOV_KINDS:
+            return _NO_EFFECTS  # the common case: a promise, fulfil or assess
         equivocators: frozenset[str] = frozenset()
         affected: set[str] = set()
-        if first is None:
-            self._first_at[key] = token.cid
-        elif first != token.cid:
+        if rival:
             old = self._fork_at.get(token.issuer)
             if old is None or token.seq < old:
                 self._fork_at[token.issuer] = token.seq
@@ -695,7 +708,7 @@ class Governance:
                     self._rejudge(p, token.issuer)
                     self._tally_dirty.setdefault(p, set()).add(token.issuer)
                     affected.add(p)
-        if kind not in ("charter", "proposal", "ballot", "tally") or token.cid in self._tokens:
+        if kind not in _GOV_KINDS or token.cid in self._tokens:
             return GovernanceEffects(proposals=frozenset(affected), equivocators=equivocators)
         self._tokens[token.cid] = token
         self._version += 1
