@@ -243,6 +243,7 @@ class Core:
         *,
         decode: Callable[[bytes], Token] = wire.decode_token,
         cid_of: Callable[[bytes], str] = wire.cid_of,
+        decode_frame: Callable[[bytes], wire.Frame] = wire.decode_frame,
         trust_params: trust.Params | None = None,
     ) -> None:
         self.identity = identity
@@ -265,11 +266,13 @@ class Core:
         self._last_consensus: dict[trust.ConflictKey, tuple[str, str | None]] = {}
         self._ticked = 0.0  # deadlines up to here have been judged by tick()
         self._next_pending_check = 0.0
-        # `decode` verifies untrusted bytes and `cid_of` hashes them; the
-        # simulator passes memoizing ones (same bytes -> same Token, same cid),
-        # which changes nothing observable.
+        # `decode` verifies untrusted bytes, `cid_of` hashes them and
+        # `decode_frame` parses sync frames; the simulator passes memoizing
+        # ones (same bytes -> same Token, cid or frame; all immutable), which
+        # changes nothing observable.
         self._decode = decode
         self._cid_of = cid_of
+        self._decode_frame = decode_frame
         self.tokens: dict[str, Token] = {}
         self.chains: dict[str, list[str]] = {}
         self.forks: dict[tuple[str, int], list[str]] = {}
@@ -282,6 +285,7 @@ class Core:
         self._entry: dict[str, int] = {}
         self._digest = 0
         self._dirty: set[str] = set()  # issuers whose entry hash is stale
+        self._frontier_frames: list[bytes] | None = None  # encoded; None when stale
         self._pending: dict[str, _Waiting] = {}
         self._waiters: dict[str, set[str]] = {}
         self._requested: dict[str, float] = {}
@@ -426,7 +430,7 @@ class Core:
             self._ingest(peer, data, now, outs)
             return
         try:
-            frame = wire.decode_frame(data)
+            frame = self._decode_frame(data)
         except wire.InvalidFrame as exc:
             self.stats.rejected += 1
             outs.append(FrameRejected(peer=peer, reason=exc.reason, detail=str(exc)))
@@ -659,6 +663,7 @@ class Core:
         # Lazily: the digest is needed only when a Hello is sent, and hashing
         # every applied token would cost a sha256 each.
         self._dirty.add(issuer)
+        self._frontier_frames = None
 
     def _fork_cids(self, agent: str) -> list[str]:
         """Every token at every forked seq of `agent`, by seq (parents first)."""
@@ -755,10 +760,15 @@ class Core:
         outs.append(Send(peer=peer, data=data))
 
     def _send_frontier(self, peer: str, outs: list[Output]) -> None:
-        entries = self.frontier()
-        for i in range(0, len(entries), FRONTIER_ENTRIES_MAX):
-            self._send(peer, wire.encode_frame(
-                Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX]))), outs)
+        frames = self._frontier_frames
+        if frames is None:
+            # Encoded once per change of the heads, however many peers ask.
+            entries = self.frontier()
+            frames = self._frontier_frames = [
+                wire.encode_frame(Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX])))
+                for i in range(0, len(entries), FRONTIER_ENTRIES_MAX)]
+        for data in frames:
+            self._send(peer, data, outs)
 
     def _pull(self, peer: str, frame: Frontier, now: float, outs: list[Output]) -> None:
         # Throttle memories are bounded: a peer naming many fake agents must not

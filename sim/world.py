@@ -80,6 +80,8 @@ MSG_ID_BYTES = 36
 RECENT_MAX = 16
 # The trace digest is fed in chunks of this many numbers (same digest, fewer calls).
 TRACE_CHUNK = 5 * 4096
+# Parsed sync frames kept for reuse (cleared when full).
+FRAME_MEMO_MAX = 4096
 # A node's list of suppressed duplicates in flight is pruned past this length.
 GHOSTS_PRUNE_AT = 256
 # A crash armed to cut an output list takes effect cleanly after this long if
@@ -200,6 +202,7 @@ class World:
         self._ev: tuple[float, int, int, int, Any, Any] = (0.0, 0, -1, -1, None, None)
         self._hash = hashlib.sha256()
         self._memo: dict[bytes, wire.Token | wire.InvalidToken] = {}
+        self._frame_memo: dict[bytes, wire.Frame | wire.InvalidFrame] = {}
         # Gossip messages by id: the router (seen caches, mcache, IHAVE/IWANT,
         # events in flight) handles small ints; the bytes are looked up here.
         self._mids: dict[bytes, int] = {}
@@ -239,6 +242,10 @@ class World:
         # Whether any node can ever crash (crashes, churn, an equivocator's lost
         # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
         self._gossipsub = sc.dissemination.model == "gossipsub"
+        self._latency = self._latency_fn()
+        self._overhead = sc.network.message_overhead_bytes
+        self._loss = sc.network.loss
+        self._bandwidth = sc.network.bandwidth_bytes_per_s
         self._may_crash = bool(sc.crashes) or sc.churn.crash_rate_per_s > 0 or any(
             "fork_every_s" in g.params or "fork_every_s" in BEHAVIOURS[g.behaviour].params
             for g in sc.agents)
@@ -278,7 +285,8 @@ class World:
 
     def _new_core(self, node: SimNode) -> Core:
         params = self.core_params if node.observes else replace(self.core_params, observe=False)
-        return Core(node.identity, params, decode=self._decode, cid_of=self._cid)
+        return Core(node.identity, params, decode=self._decode, cid_of=self._cid,
+                    decode_frame=self._decode_frame)
 
     def _mid(self, data: bytes) -> int:
         """The message id of gossip bytes (a new one for bytes never seen in this run)."""
@@ -292,6 +300,22 @@ class World:
             except wire.InvalidToken:
                 self._valid.append(2)
         return m
+
+    def _decode_frame(self, data: bytes) -> wire.Frame:
+        """Parse each distinct frame once (a frontier goes to several peers); bounded."""
+        memo = self._frame_memo
+        r = memo.get(data)
+        if r is None:
+            try:
+                r = wire.decode_frame(data)
+            except wire.InvalidFrame as exc:
+                r = exc
+            if len(memo) >= FRAME_MEMO_MAX:
+                memo.clear()
+            memo[data] = r
+        if isinstance(r, wire.InvalidFrame):
+            raise r.with_traceback(None)
+        return r
 
     def _cid(self, raw: bytes) -> str:
         """The cid of bytes already verified once this run is the Token's."""
@@ -583,48 +607,65 @@ class World:
             link = src.links[dst] = (rng, factor)
         return link
 
-    def _latency_s(self, rng: Random) -> float:
+    def _latency_fn(self) -> Callable[[Random], float]:
+        """One-way latency in seconds, drawn from a link's stream (before its factor)."""
         net = self.sc.network
-        dist = net.latency_dist
         ms = net.latency_ms
-        if dist == "lognormal":
-            v = ms * math.exp(net.latency_sigma * rng.gauss(0.0, 1.0)) if ms > 0 else 0.0
-        elif dist == "constant":
-            v = ms
-        elif dist == "uniform":
-            v = max(0.0, rng.uniform(ms - net.latency_spread_ms, ms + net.latency_spread_ms))
-        elif dist == "exponential":
-            v = rng.expovariate(1.0 / ms) if ms > 0 else 0.0
-        else:  # pareto, scale ms
-            v = ms * rng.paretovariate(net.latency_alpha)
-        return v / 1000.0
+        dist = net.latency_dist
+        if dist == "lognormal" and ms > 0:
+            scale, sigma, exp = ms / 1000.0, net.latency_sigma, math.exp
+            return lambda rng: scale * exp(sigma * rng.gauss(0.0, 1.0))
+        if dist == "uniform":
+            lo, hi = ms - net.latency_spread_ms, ms + net.latency_spread_ms
+            return lambda rng: max(0.0, rng.uniform(lo, hi)) / 1000.0
+        if dist == "exponential" and ms > 0:
+            lam = 1000.0 / ms
+            return lambda rng: rng.expovariate(lam)
+        if dist == "pareto":
+            alpha = net.latency_alpha
+            return lambda rng: ms * rng.paretovariate(alpha) / 1000.0
+        value = ms / 1000.0 if dist == "constant" else 0.0
+        return lambda rng: value
 
     def _transmit(self, src: SimNode, dst: int, kind: int, payload: Any, size: int,
                   t: float) -> None:
-        net = self.sc.network
-        size += net.message_overhead_bytes
+        size += self._overhead
         src.msgs_out += 1
         src.bytes_out += size
-        if self.part_of[src.index] != self.part_of[dst]:
+        part = self.part_of
+        if part[src.index] != part[dst]:
             self.counts["partition_dropped"] += 1
             return
-        rng, factor = self._link(src, dst)
-        if net.loss and rng.random() < net.loss:
+        link = src.links.get(dst)
+        rng, factor = link if link is not None else self._link(src, dst)
+        loss = self._loss
+        if loss and rng.random() < loss:
             self.counts["lost"] += 1
             return
         depart = t
-        bw = net.bandwidth_bytes_per_s
-        if bw > 0:
-            depart = max(t, src.uplink_free_s) + size / bw
+        if self._bandwidth > 0:
+            depart = max(t, src.uplink_free_s) + size / self._bandwidth
             src.uplink_free_s = depart
-        arrive = depart + self._latency_s(rng) * factor
+        if kind == EV_MSG and not self._may_crash:
+            # A copy of what the target already saw is a duplicate, whenever it
+            # arrives (no crash can make it forget): no need to draw its delay.
+            target = self.nodes[dst]
+            seen = target.seen
+            if payload < len(seen) and seen[payload]:
+                target.msgs_in += 1
+                target.bytes_in += size - self._overhead
+                self.counts["gossip_duplicates"] += 1
+                return
+        latency = self._latency
+        arrive = depart + latency(rng) * factor
+        net = self.sc.network
         if net.reorder and rng.random() < net.reorder:
             arrive += net.reorder_delay_ms / 1000.0
             self.counts["reordered"] += 1
         again = None
         if net.duplicate and rng.random() < net.duplicate:
             self.counts["duplicated"] += 1
-            again = arrive + self._latency_s(rng) * factor
+            again = arrive + latency(rng) * factor
         if kind == EV_MSG:
             target = self.nodes[dst]
             self._gossip_copy(src, target, payload, arrive)
@@ -676,7 +717,7 @@ class World:
         if not beh.sends:
             return
         if not beh.serves:
-            frame = wire.decode_frame(o.data)
+            frame = self._decode_frame(o.data)
             if isinstance(frame, wire.Frontier | wire.Tokens):
                 return  # a free rider answers nobody
         dst = self.by_agent[o.peer]

@@ -99,6 +99,10 @@ def verify_key_for(kid: bytes) -> tuple[str, Ed25519PublicKey] | None:
 
 
 def cid_to_bytes(cid: str) -> bytes:
+    if type(cid) is str:
+        raw = _CID_BYTES_CACHE.get(cid)
+        if raw is not None:
+            return raw
     if type(cid) is not str or len(cid) != _CID_TEXT_LEN or cid[0] != "b":
         raise ValueError(f"not a troth cid: {cid!r}")
     try:
@@ -107,6 +111,7 @@ def cid_to_bytes(cid: str) -> bytes:
         raise ValueError(f"not a troth cid: {cid!r}") from None
     if not raw.startswith(_CID_PREFIX):
         raise ValueError(f"not a troth cid: {cid!r}")
+    _remember(raw, cid)
     return raw
 
 
@@ -122,8 +127,19 @@ _B32_PAIRS = tuple(a + b for a in _B32_ALPHABET for b in _B32_ALPHABET)
 # just before, and a node computes a cid once to deduplicate and once more when
 # it decodes: most conversions repeat. 65,536 entries ~ 10 MiB; when full the
 # cache is simply emptied (no ordering bookkeeping on the hot path).
+# Both directions of the cid text form, for cids met recently (frontiers and
+# frames carry the same heads again and again). Bounded: cleared when full.
 _CID_TEXT_CACHE: dict[bytes, str] = {}
+_CID_BYTES_CACHE: dict[str, bytes] = {}
 _CID_TEXT_CACHE_MAX = 65_536
+
+
+def _remember(raw: bytes, text: str) -> None:
+    if len(_CID_TEXT_CACHE) >= _CID_TEXT_CACHE_MAX:
+        _CID_TEXT_CACHE.clear()
+        _CID_BYTES_CACHE.clear()
+    _CID_TEXT_CACHE[raw] = text
+    _CID_BYTES_CACHE[text] = raw
 
 
 def cid_from_bytes(raw: bytes) -> str:
@@ -131,9 +147,8 @@ def cid_from_bytes(raw: bytes) -> str:
     text = _CID_TEXT_CACHE.get(raw)
     if text is None:
         text = _cid_text(raw)
-        if len(_CID_TEXT_CACHE) >= _CID_TEXT_CACHE_MAX:
-            _CID_TEXT_CACHE.clear()
-        _CID_TEXT_CACHE[raw] = text
+        if len(raw) == CID_BYTES:
+            _remember(raw, text)
     return text
 
 
