@@ -676,6 +676,71 @@ class World:
         if again is not None:
             self._push(again, kind, dst, src.index, payload)
 
+    def _flood(self, node: SimNode, mid: int, size: int, t: float, skip: int) -> None:
+        """The gossipsub mesh push: `_transmit` of message `mid` to every mesh peer
+        but `skip`, inlined (this is the simulator's hottest loop). Same draws,
+        same order, same counts as `_transmit`; nodes that can crash or links
+        with a bandwidth limit take the general path."""
+        if self._may_crash or self._bandwidth > 0:
+            for j in node.mesh:
+                if j != skip:
+                    self._transmit(node, j, EV_MSG, mid, size, t)
+            return
+        wire_size = size + self._overhead
+        part = self.part_of
+        mine = part[node.index]
+        links = node.links
+        nodes = self.nodes
+        loss = self._loss
+        net = self.sc.network
+        reorder, reorder_s = net.reorder, net.reorder_delay_ms / 1000.0
+        duplicate = net.duplicate
+        latency = self._latency
+        counts = self.counts
+        heap = self._heap
+        src = node.index
+        inf = math.inf
+        sent = 0
+        for j in node.mesh:
+            if j == skip:
+                continue
+            sent += 1
+            if part[j] != mine:
+                counts["partition_dropped"] += 1
+                continue
+            link = links.get(j)
+            rng, factor = link if link is not None else self._link(node, j)
+            if loss and rng.random() < loss:
+                counts["lost"] += 1
+                continue
+            target = nodes[j]
+            seen = target.seen
+            if mid < len(seen) and seen[mid]:
+                target.msgs_in += 1
+                target.bytes_in += size
+                counts["gossip_duplicates"] += 1
+                continue
+            arrive = t + latency(rng) * factor
+            if reorder and rng.random() < reorder:
+                arrive += reorder_s
+                counts["reordered"] += 1
+            copies = [arrive]
+            if duplicate and rng.random() < duplicate:
+                counts["duplicated"] += 1
+                copies.append(arrive + latency(rng) * factor)
+            inflight = target.inflight
+            for at in copies:
+                if inflight.get(mid, inf) <= at:
+                    target.msgs_in += 1
+                    target.bytes_in += size
+                    counts["gossip_duplicates"] += 1
+                    continue
+                inflight[mid] = at
+                self._seq += 1
+                heapq.heappush(heap, (at, self._seq, EV_MSG, j, src, mid))
+        node.msgs_out += sent
+        node.bytes_out += sent * wire_size
+
     def _gossip_copy(self, src: SimNode, target: SimNode, mid: int, arrive: float) -> None:
         """Put one gossip copy in flight, unless it is sure to be a duplicate.
 
@@ -754,9 +819,7 @@ class World:
                 if not node.mcache:
                     node.mcache.append([])
                 node.mcache[-1].append(mid)
-            n = len(data)
-            for j in node.mesh:
-                self._transmit(node, j, EV_MSG, mid, n, t)
+            self._flood(node, mid, len(data), t, -1)
         elif model != "none":
             node.rumors.append((self._round(t), mid))
 
@@ -787,10 +850,7 @@ class World:
                     node.mcache.append([])
                 node.mcache[-1].append(mid)
             if node.behaviour.relays:
-                n = len(data)
-                for j in node.mesh:
-                    if j != src:
-                        self._transmit(node, j, EV_MSG, mid, n, t)
+                self._flood(node, mid, len(data), t, src)
         elif self.sc.dissemination.model != "none" and node.behaviour.relays:
             node.rumors.append((self._round(t), mid))
         assert node.core is not None
