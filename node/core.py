@@ -543,12 +543,14 @@ class Core:
 
     def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output]) -> None:
         tokens = self.tokens
-        missing = {d for d in tok.deps if d not in tokens}
-        if tok.prev is not None and tok.prev not in tokens:
-            missing.add(tok.prev)
-        if not missing:
+        prev = tok.prev
+        deps = tok.deps
+        if (prev is None or prev in tokens) and (not deps or all(d in tokens for d in deps)):
             self._apply(tok, peer, outs)
             return
+        missing = {d for d in tok.deps if d not in tokens}
+        if prev is not None and prev not in tokens:
+            missing.add(prev)
         # Wait for the parents; ask the sender, who claims to have them.
         if len(self._pending) >= self.params.pending_max:
             self._drop_pending(next(iter(self._pending)))
@@ -630,7 +632,9 @@ class Core:
         """Index an applied token; True if it is a rival of an earlier one (a fork)."""
         cid, issuer, seq = tok.cid, tok.issuer, tok.seq
         self.tokens[cid] = tok
-        chain = self.chains.setdefault(issuer, [])
+        chain = self.chains.get(issuer)
+        if chain is None:
+            chain = self.chains[issuer] = []
         is_fork = seq != len(chain) + 1
         if not is_fork:
             chain.append(cid)

@@ -53,7 +53,7 @@ class InvariantViolation(Exception):
 class Checker:
     def __init__(self, world: World) -> None:
         self.world = world
-        self._signed: set[str] = set()
+        self.signed_cids: set[str] = set()
         self._own: dict[tuple[str, int], str] = {}
         self.checked_convergence = 0
 
@@ -67,10 +67,10 @@ class Checker:
     def signed(self, node: SimNode, tok: wire.Token) -> None:
         if tok.issuer != node.agent:
             self.fail("no-forgery", f"node {node.index} issued a token of {tok.issuer}")
-        self._signed.add(tok.cid)
+        self.signed_cids.add(tok.cid)
 
     def accepted(self, node: SimNode, tok: wire.Token) -> None:
-        if tok.cid not in self._signed:
+        if tok.cid not in self.signed_cids:
             self.fail("no-forgery", f"node {node.index} accepted {tok.cid} (issuer "
                       f"{tok.issuer}, seq {tok.seq}), which its issuer never signed")
 

@@ -242,6 +242,7 @@ class World:
         # Whether any node can ever crash (crashes, churn, an equivocator's lost
         # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
         self._gossipsub = sc.dissemination.model == "gossipsub"
+        self._network_first = sc.checks.driver_order == "network-first"
         self._latency = self._latency_fn()
         self._overhead = sc.network.message_overhead_bytes
         self._loss = sc.network.loss
@@ -514,7 +515,7 @@ class World:
 
     # -- executing a core's outputs ----------------------------------------------
     def _execute(self, node: SimNode, outs: list[Output], t: float) -> None:
-        if self.sc.checks.driver_order == "network-first":
+        if self._network_first:
             # A deliberate driver bug for the checker tests: network before disk.
             outs = ([o for o in outs if isinstance(o, Send | Publish)]
                     + [o for o in outs if not isinstance(o, Send | Publish)])
@@ -583,8 +584,10 @@ class World:
         self._note(t, f"i {node.index} {cid}")
 
     def _accepted(self, node: SimNode, tok: wire.Token, t: float) -> None:
-        self.checker.accepted(node, tok)
         cid = tok.cid
+        checker = self.checker
+        if cid not in checker.signed_cids:
+            checker.accepted(node, tok)  # fails the run
         bm = self.delivered.get(cid)
         if bm is not None and not bm[node.index]:
             bm[node.index] = 1
