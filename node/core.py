@@ -113,11 +113,21 @@ class CoreParams:
 
 # -- outputs --------------------------------------------------------------
 
+# The outputs made once per token or frame define their own __init__ (the
+# dataclass keeps it): a generated frozen __init__ costs about twice as much,
+# and a node makes two or three of these per token it takes in.
+_set = object.__setattr__
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
     """Send a sync frame to one peer."""
     peer: str
     data: bytes
+
+    def __init__(self, *, peer: str, data: bytes) -> None:
+        _set(self, "peer", peer)
+        _set(self, "data", data)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +142,9 @@ class Persist:
     """Append a token to the durable log (before any later Send/Publish)."""
     token: Token
 
+    def __init__(self, *, token: Token) -> None:
+        _set(self, "token", token)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TokenIssued:
@@ -144,6 +157,10 @@ class TokenAccepted:
     """A token was applied to the view (its prev and deps were all present)."""
     token: Token
     peer: str | None
+
+    def __init__(self, *, token: Token, peer: str | None) -> None:
+        _set(self, "token", token)
+        _set(self, "peer", peer)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
