@@ -160,3 +160,23 @@ def test_an_unsolicited_frontier_is_ignored() -> None:
         core.issue(kind="promise", now=float(i), body={"i": i})
     outs = core.receive("stranger", wire.encode_frame(wire.Frontier(entries=())), 100.0)
     assert outs == [] and core.stats.extra["unsolicited_frontier"] == 1
+
+
+def test_the_frontier_is_encoded_once_per_change_of_the_heads() -> None:
+    core = Core(ident(901), CoreParams())
+    other = ident(902).agent_id
+    hello = wire.encode_frame(wire.Hello(digest=b"\x01" * 32, agents=0))
+
+    def frontier_frames() -> list[bytes]:
+        return [o.data for o in core.receive(other, hello, 1.0) if hasattr(o, "data")]
+
+    core.issue(kind="promise", now=1.0, body={"n": 1})
+    first = frontier_frames()
+    again = frontier_frames()
+    assert len(first) == 1 and again[0] is first[0]  # the same bytes object: not re-encoded
+    core.issue(kind="promise", now=2.0, body={"n": 2})  # the head moves
+    moved = frontier_frames()
+    assert moved[0] != first[0]
+    entries = wire.decode_frame(moved[0]).entries  # type: ignore[union-attr]
+    assert [(e.agent, e.seq, e.head) for e in entries] == [
+        (a, s, h) for a, (s, h) in sorted(core.heads.items())]
