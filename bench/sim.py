@@ -17,6 +17,7 @@ import heapq
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -75,16 +76,22 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     print(f"sim_deliveries_per_s: {rate:,.0f}")
 
 
-def scale(nodes: int, sync_interval_s: float) -> None:
+def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
+          assessments: float) -> None:
+    """`rate` promises per second across the whole network until `stop_s`; about
+    `assessments` assessments in all (each node that receives a promise assesses
+    it with a probability scaled to that); then as long again for sync to settle."""
+    promises = rate * stop_s
     sc = load_scenario("baseline", [
         ("core.sync_interval_s", sync_interval_s),
-        ("workload.promise_rate_per_s", 1000 / (nodes * 200)),
-        ("workload.assess_prob", 0.0002), ("workload.stop_s", 200.0),
-        ("scenario.duration_s", 400.0), ("scenario.sample_every_s", 20.0),
+        ("workload.promise_rate_per_s", rate / nodes),
+        ("workload.assess_prob", min(1.0, assessments / max(1.0, promises * nodes))),
+        ("workload.stop_s", stop_s),
+        ("scenario.duration_s", 2 * stop_s + 100.0), ("scenario.sample_every_s", 20.0),
         ("metrics.observers", 4), ("metrics.consensus_track_max", 20),
         ("checks.converge_within_s", 150.0)], nodes=nodes)
     t0 = time.perf_counter()
-    w = World(sc, 1)
+    w = World(sc, 1, progress=_progress(t0))
     res = w.run()
     wall = time.perf_counter() - t0
     print(f"baseline at {nodes} nodes: {len(w.issue_t)} tokens, {res.events:,} events, "
@@ -96,6 +103,18 @@ def scale(nodes: int, sync_interval_s: float) -> None:
     print(f"sim_scale_wall_s: {wall:.1f}")
 
 
+def _progress(t0: float) -> Callable[[float, int], None]:
+    last = [t0]
+
+    def report(t: float, events: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 60.0:
+            last[0] = now
+            print(f"  ... virtual {t:.0f} s, {events:,} events, wall {now - t0:.0f} s, "
+                  f"RSS {peak_rss_mib():.0f} MiB", file=sys.stderr, flush=True)
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="throughput", choices=["throughput", "scale"])
@@ -105,11 +124,17 @@ def main() -> None:
     ap.add_argument("--sync-interval", type=float, default=5.0,
                     help="scale: seconds between a node's anti-entropy rounds (at 10,000 "
                          "nodes the 5 s default dominates the run's cost)")
+    ap.add_argument("--rate", type=float, default=5.0,
+                    help="scale: promises per second across the whole network")
+    ap.add_argument("--stop", type=float, default=200.0,
+                    help="scale: virtual second the workload stops (the run lasts 2x+100)")
+    ap.add_argument("--assessments", type=float, default=400.0,
+                    help="scale: about how many assessments in all")
     a = ap.parse_args()
     if a.which == "throughput":
         throughput(a.nodes or 1000, a.tokens, a.mesh)
     else:
-        scale(a.nodes or 10_000, a.sync_interval)
+        scale(a.nodes or 10_000, a.sync_interval, a.rate, a.stop, a.assessments)
 
 
 if __name__ == "__main__":
