@@ -80,8 +80,8 @@ MSG_ID_BYTES = 36
 RECENT_MAX = 16
 # The trace digest is fed in chunks of this many numbers (same digest, fewer calls).
 TRACE_CHUNK = 5 * 4096
-# Parsed sync frames kept for reuse (cleared when full).
-FRAME_MEMO_MAX = 4096
+# Parsed sync frames kept for reuse: cleared when they add up to this many bytes.
+FRAME_MEMO_BYTES = 32 << 20
 # A node's list of suppressed duplicates in flight is pruned past this length.
 GHOSTS_PRUNE_AT = 256
 # A crash armed to cut an output list takes effect cleanly after this long if
@@ -203,6 +203,7 @@ class World:
         self._hash = hashlib.sha256()
         self._memo: dict[bytes, wire.Token | wire.InvalidToken] = {}
         self._frame_memo: dict[bytes, wire.Frame | wire.InvalidFrame] = {}
+        self._frame_memo_bytes = 0
         # Gossip messages by id: the router (seen caches, mcache, IHAVE/IWANT,
         # events in flight) handles small ints; the bytes are looked up here.
         self._mids: dict[bytes, int] = {}
@@ -311,8 +312,10 @@ class World:
                 r = wire.decode_frame(data)
             except wire.InvalidFrame as exc:
                 r = exc
-            if len(memo) >= FRAME_MEMO_MAX:
+            self._frame_memo_bytes += len(data)
+            if self._frame_memo_bytes > FRAME_MEMO_BYTES:
                 memo.clear()
+                self._frame_memo_bytes = len(data)
             memo[data] = r
         if isinstance(r, wire.InvalidFrame):
             raise r.with_traceback(None)
