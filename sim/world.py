@@ -21,6 +21,14 @@ everything else is rebuilt by `Core.restore`), clocks (offset and drift: a
 core only ever sees its own local time), the gossipsub router (mesh, seen
 cache, validator, lazy IHAVE/IWANT), and the agents' choices (sim/agents.py).
 
+The router handles gossip messages by id (`_mid`: a small int per distinct
+byte string; seen caches are one byte per id). A copy that can only be a
+duplicate when it arrives (its target already saw the message, or an earlier
+copy is already in flight to it) is counted at send time and never scheduled;
+where nodes can crash, such copies are kept so that a crash puts those still
+in flight back on the heap (`_gossip_copy`, `_unghost`). Results do not depend
+on this shortcut except through which draws a suppressed copy skips.
+
 Crash semantics follow the outputs contract: a crash may strike in the middle
 of an output list; outputs before the cut happened (Persists are durable),
 outputs after it never did. Checkers (sim/checks.py) run on every relevant
