@@ -26,8 +26,8 @@ byte string; seen caches are one byte per id). A copy that can only be a
 duplicate when it arrives (its target already saw the message, or an earlier
 copy is already in flight to it) is counted at send time and never scheduled;
 where nodes can crash, such copies are kept so that a crash puts those still
-in flight back on the heap (`_gossip_copy`, `_unghost`). Results do not depend
-on this shortcut except through which draws a suppressed copy skips.
+in flight back on the heap (`_gossip_copy`, `_unghost`). The shortcut
+changes no outcome's distribution, only which random draws are made.
 
 Crash semantics follow the outputs contract: a crash may strike in the middle
 of an output list; outputs before the cut happened (Persists are durable),
