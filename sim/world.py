@@ -88,7 +88,9 @@ MSG_ID_BYTES = 36
 RECENT_MAX = 16
 # The trace digest is fed in chunks of this many numbers (same digest, fewer calls).
 TRACE_CHUNK = 5 * 4096
-# Parsed sync frames kept for reuse: cleared when they add up to this many bytes.
+# Parsed sync frames of at least FRAME_MEMO_MIN_BYTES are kept for reuse; the
+# memo is cleared when they add up to FRAME_MEMO_BYTES.
+FRAME_MEMO_MIN_BYTES = 1024
 FRAME_MEMO_BYTES = 32 << 20
 # A node's list of suppressed duplicates in flight is pruned past this length.
 GHOSTS_PRUNE_AT = 256
@@ -312,7 +314,9 @@ class World:
         return m
 
     def _decode_frame(self, data: bytes) -> wire.Frame:
-        """Parse each distinct frame once (a frontier goes to several peers); bounded."""
+        """Parse each distinct large frame once (a frontier goes to several peers)."""
+        if len(data) < FRAME_MEMO_MIN_BYTES:
+            return wire.decode_frame(data)  # a Hello or a small request: cheap, unique
         memo = self._frame_memo
         r = memo.get(data)
         if r is None:
