@@ -153,6 +153,8 @@ class SimNode:
     # mid -> arrival time of the earliest copy in flight to this node (not yet seen)
     inflight: dict[int, float] = field(default_factory=dict)
     tick_at: float | None = None
+    heart_phase: float = 0.0  # gossipsub heartbeats fall at heart_phase + k * heartbeat_s
+    heart_at: float | None = None  # the next one scheduled; None while the mcache is empty
     uplink_free_s: float = 0.0
     crash_armed: bool = False
     incarnation: int = 0
@@ -393,8 +395,8 @@ class World:
                         self._connect(node.index, j, t0)
         for node in self.nodes:
             if dis.model == "gossipsub" and dis.lazy_degree > 0:
-                phase = stream(self.seed, "heartbeat", node.index).uniform(0, dis.heartbeat_s)
-                self._push(phase, EV_HEART, node.index)
+                node.heart_phase = stream(self.seed, "heartbeat", node.index).uniform(
+                    0, dis.heartbeat_s)
             elif dis.model in ("push", "pull", "push-pull"):
                 self._push(dis.round_s, EV_HEART, node.index, 1)
             beh = node.behaviour
@@ -834,9 +836,7 @@ class World:
         model = self.sc.dissemination.model
         if model == "gossipsub":
             if node.mcache.maxlen:
-                if not node.mcache:
-                    node.mcache.append([])
-                node.mcache[-1].append(mid)
+                self._cache(node, mid, t)
             self._flood(node, mid, len(data), t, -1)
         elif model != "none":
             node.rumors.append((self._round(t), mid))
@@ -864,9 +864,7 @@ class World:
             return
         if self._gossipsub:
             if node.mcache.maxlen:
-                if not node.mcache:
-                    node.mcache.append([])
-                node.mcache[-1].append(mid)
+                self._cache(node, mid, t)
             if node.behaviour.relays:
                 self._flood(node, mid, len(data), t, src)
         elif self.sc.dissemination.model != "none" and node.behaviour.relays:
@@ -874,15 +872,33 @@ class World:
         assert node.core is not None
         self._execute(node, node.core.receive(self.nodes[src].agent, data, node.local(t)), t)
 
+    def _cache(self, node: SimNode, mid: int, t: float) -> None:
+        """Put a message in the router's mcache; wake its heartbeat if it idles."""
+        mcache = node.mcache
+        if not mcache:
+            mcache.append([])
+        mcache[-1].append(mid)
+        if node.heart_at is None and self.sc.dissemination.lazy_degree > 0:
+            # Heartbeats fall at phase + k * heartbeat_s; one with an empty
+            # mcache does nothing, so an idle router schedules none.
+            hb = self.sc.dissemination.heartbeat_s
+            at = node.heart_phase + (math.floor((t - node.heart_phase) / hb) + 1) * hb
+            node.heart_at = at
+            self._push(at, EV_HEART, node.index, node.incarnation)
+
     def _on_heartbeat(self, node: SimNode, rnd: Any, t: float) -> None:
         dis = self.sc.dissemination
         if dis.model == "gossipsub":
-            self._push(t + dis.heartbeat_s, EV_HEART, node.index)
-            if not node.up:
-                return
+            if node.incarnation != rnd or node.heart_at != t:
+                return  # scheduled before a crash
             ids = [m for window in node.mcache for m in window]
             node.mcache.append([])
-            if not ids or not node.behaviour.relays:
+            if ids and node.up:
+                node.heart_at = t + dis.heartbeat_s
+                self._push(node.heart_at, EV_HEART, node.index, node.incarnation)
+            else:
+                node.heart_at = None  # idle until a message enters the mcache
+            if not ids or not node.behaviour.relays or not node.up:
                 return
             mesh = set(node.mesh)
             others = [j for j in node.conns if j not in mesh and self.nodes[j].up]
@@ -1154,6 +1170,7 @@ class World:
         self._unghost(node, t)
         node.seen = bytearray()
         node.mcache.clear()
+        node.heart_at = None
         node.rumors = []
         node.recent.clear()
         node.tick_at = None
