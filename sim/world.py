@@ -164,7 +164,9 @@ class SimNode:
     bytes_in: int = 0
     crashes: int = 0
     crash_down_s: float = 10.0  # how long the armed crash keeps it down
-    last_own: str = ""  # cid of its last own token made durable (Persist executed)
+    last_own: str = ""
+    keeps_recent: bool = True  # tokens of others go to `recent` (deps, forgeries)
+    assesses: bool = True  # the agent may assess promises it receives  # cid of its last own token made durable (Persist executed)
 
     def saw(self, mid: int) -> bool:
         seen = self.seen
@@ -282,7 +284,13 @@ class World:
                 node = SimNode(index=idx, agent=ident.agent_id, identity=ident, group=g.name,
                                behaviour=beh, params=params, rng=stream(seed, "agent", idx),
                                net_rng=stream(seed, "router", idx), skew_s=skew, drift=drift)
-                node.mcache = deque(maxlen=sc.dissemination.history_heartbeats)
+                # The mcache only serves IWANTs, which only IHAVEs draw.
+                node.mcache = deque(maxlen=sc.dissemination.history_heartbeats
+                                    if sc.dissemination.lazy_degree > 0 else 0)
+                # What the agent remembers of others' tokens, only if it uses it.
+                node.keeps_recent = sc.workload.deps_max > 0 or "forge_every_s" in params
+                node.assesses = sc.workload.assess_prob > 0 or \
+                    params.get("praise_prob", 0.0) > 0 or params.get("badmouth_prob", 0.0) > 0
                 self.nodes.append(node)
                 self.by_agent[node.agent] = idx
                 idx += 1
@@ -613,8 +621,9 @@ class World:
             if k == len(self.nodes):
                 self.full_at[cid] = t
         if tok.issuer != node.agent:
-            node.recent.append(cid)
-            if tok.kind == "promise" and node.behaviour.issues:
+            if node.keeps_recent:
+                node.recent.append(cid)
+            if node.assesses and tok.kind == "promise" and node.behaviour.issues:
                 self._maybe_assess(node, tok, t)
 
     # -- network ---------------------------------------------------------------
@@ -870,7 +879,8 @@ class World:
         elif self.sc.dissemination.model != "none" and node.behaviour.relays:
             node.rumors.append((self._round(t), mid))
         assert node.core is not None
-        self._execute(node, node.core.receive(self.nodes[src].agent, data, node.local(t)), t)
+        local = EPOCH_S + t * (1.0 + node.drift) + node.skew_s  # node.local(t), inlined
+        self._execute(node, node.core.receive(self.nodes[src].agent, data, local), t)
 
     def _cache(self, node: SimNode, mid: int, t: float) -> None:
         """Put a message in the router's mcache; wake its heartbeat if it idles."""
