@@ -277,6 +277,7 @@ class Core:
         # end of an entry point (a union per token would be quadratic).
         self._fx: list[trust.ObservationEffects] = []
         self._collect_fx = self.params.view_events
+        self._observe = self.params.observe
         self._restoring = False
         self._last_verdict: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_trust: dict[str, tuple[float, float, float]] = {}
@@ -616,11 +617,12 @@ class Core:
                     self._forget_waiters(tok.cid)
                     continue
             rival = self._record(tok, outs)
-            if self.params.observe:
+            if self._observe:
                 fx = self.observer.observe(tok)
                 if self._collect_fx and fx:
                     self._fx.append(fx)
-            gfx = self.governance.observe(tok, rival=rival)
+            gfx = self.governance.observe(tok, rival=rival) \
+                if rival or tok.kind in trust.GOVERNANCE_KINDS else None
             if gfx and not self._restoring:
                 if self._collect_fx:
                     self._gov_fx.append(gfx)
@@ -675,7 +677,8 @@ class Core:
         head = self.heads.get(issuer)
         if head is None or seq > head[0] or (seq == head[0] and cid < head[1]):
             self.heads[issuer] = (seq, cid)
-            self._rehash(issuer)
+            self._dirty.add(issuer)  # _rehash(issuer), inlined: once per token
+            self._frontier_frames = None
         elif is_fork:
             self._rehash(issuer)  # a fork below the head changes the entry's fork count
         return is_fork

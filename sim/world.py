@@ -164,9 +164,9 @@ class SimNode:
     bytes_in: int = 0
     crashes: int = 0
     crash_down_s: float = 10.0  # how long the armed crash keeps it down
-    last_own: str = ""
+    last_own: str = ""  # cid of its last own token made durable (Persist executed)
     keeps_recent: bool = True  # tokens of others go to `recent` (deps, forgeries)
-    assesses: bool = True  # the agent may assess promises it receives  # cid of its last own token made durable (Persist executed)
+    assesses: bool = True  # the agent may assess promises it receives
 
     def saw(self, mid: int) -> bool:
         seen = self.seen

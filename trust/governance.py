@@ -323,6 +323,8 @@ class GovernanceEffects:
 
 _NO_EFFECTS = GovernanceEffects()
 _GOV_KINDS = frozenset(("charter", "proposal", "ballot", "tally"))
+# The token kinds governance reads; `observe(token, rival=False)` ignores others.
+GOVERNANCE_KINDS = _GOV_KINDS
 
 
 # -- body builders (for the node) -------------------------------------------------
