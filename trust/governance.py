@@ -953,6 +953,8 @@ class Governance:
 
     def next_deadline(self, now: float) -> float | None:
         """The next closing (or closing + skew, when tallies fall due) at or after now."""
+        if not self._deadlines:
+            return None
         for t, _ in self._deadlines:  # short list; bisect if proposals grow many
             if t >= now:
                 return t

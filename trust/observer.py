@@ -436,6 +436,8 @@ class Observer:
 
     def next_deadline(self, now: float) -> float | None:
         """The earliest deadline at or after `now` (for a core's timer), or None."""
+        if not self._open:
+            return None
         i = bisect_left(self._open, (now, ""))
         return self._open[i][0] if i < len(self._open) else None
 
