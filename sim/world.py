@@ -729,6 +729,8 @@ class World:
         heap = self._heap
         src = node.index
         inf = math.inf
+        push = heapq.heappush
+        seq = self._seq
         sent = 0
         for j in node.mesh:
             if j == skip:
@@ -753,20 +755,29 @@ class World:
             if reorder and rng.random() < reorder:
                 arrive += reorder_s
                 counts["reordered"] += 1
-            copies = [arrive]
+            again = None
             if duplicate and rng.random() < duplicate:
                 counts["duplicated"] += 1
-                copies.append(arrive + latency(rng) * factor)
+                again = arrive + latency(rng) * factor
             inflight = target.inflight
-            for at in copies:
-                if inflight.get(mid, inf) <= at:
+            if inflight.get(mid, inf) <= arrive:
+                target.msgs_in += 1
+                target.bytes_in += size
+                counts["gossip_duplicates"] += 1
+            else:
+                inflight[mid] = arrive
+                seq += 1
+                push(heap, (arrive, seq, EV_MSG, j, src, mid))
+            if again is not None:
+                if inflight.get(mid, inf) <= again:
                     target.msgs_in += 1
                     target.bytes_in += size
                     counts["gossip_duplicates"] += 1
-                    continue
-                inflight[mid] = at
-                self._seq += 1
-                heapq.heappush(heap, (at, self._seq, EV_MSG, j, src, mid))
+                else:
+                    inflight[mid] = again
+                    seq += 1
+                    push(heap, (again, seq, EV_MSG, j, src, mid))
+        self._seq = seq
         node.msgs_out += sent
         node.bytes_out += sent * wire_size
 
