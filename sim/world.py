@@ -411,7 +411,8 @@ class World:
             rate = sc.workload.promise_rate_per_s * node.params.get("rate_mult", 1.0)
             if beh.issues and rate > 0:
                 first = sc.workload.start_s + node.rng.expovariate(rate)
-                self._push(first, EV_AGENT, node.index, A_PROMISE)
+                if first < sc.workload_stop_s:  # like every later one (`_on_agent`)
+                    self._push(first, EV_AGENT, node.index, A_PROMISE)
             if "fork_every_s" in node.params:
                 self._push(sc.workload.start_s + node.params["fork_every_s"], EV_AGENT,
                            node.index, A_FORK)

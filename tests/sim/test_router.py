@@ -71,3 +71,4 @@ def test_churn_runs_deliver_everything_with_suppression_on() -> None:
     out = run_one(sc, 9)
     assert out.result.violation is None
     assert out.metrics["count_crashes"] > 0 and out.metrics["count_gossip_duplicates"] > 0
+

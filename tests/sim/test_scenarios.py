@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from sim import run_one, scenario_names
+from sim import load_scenario, run_one, scenario_names
+from sim.world import World
 
 from .conftest import SMALL, small
 
@@ -52,3 +53,15 @@ def test_digest_is_the_same_across_processes_and_hash_seeds() -> None:
 
         digests.add(json.loads(out.stdout)["digest"])
     assert len(digests) == 1
+
+
+def test_no_promise_is_made_after_the_workload_stops() -> None:
+    # A first promise used to be scheduled even past workload.stop_s: with a
+    # low per-node rate most nodes made theirs after the stop.
+    sc = load_scenario("baseline", [("workload.promise_rate_per_s", 0.002),
+                                    ("workload.stop_s", 100.0), ("workload.assess_prob", 0.0),
+                                    ("scenario.duration_s", 300.0)], nodes=64)
+    w = World(sc, 3)
+    assert w.run().violation is None
+    promises = [t for c, t in w.issue_t.items() if w.kind_of[c] == "promise"]
+    assert promises and max(promises) < 100.0
