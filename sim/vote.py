@@ -33,6 +33,7 @@ scenario without [vote] draws nothing and runs exactly as before.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ from trust.governance import ballot_body, charter_body, proposal_body
 from .rng import Random, stream
 
 if TYPE_CHECKING:
+    from node.core import Core
+
     from .scenario import VoteConfig
     from .world import SimNode, World
 
@@ -295,19 +298,18 @@ class VotePlay:
         return [b for b in self.ballots if b.what in (STUFFED, EQUIVOCATED, LATE)]
 
     # -- measuring --------------------------------------------------------------------
-    def sample(self, t: float) -> None:
-        """First sample time at which each observer sees each proposal decided."""
+    def _live_observers(self, t: float) -> Iterator[tuple[int, Core, float]]:
+        """(index, core, local time at `t`) of each observer node that is up."""
         for i in self.observers:
             node = self.world.nodes[i]
-            core = node.core
-            if not node.up or core is None:
-                continue
-            local = node.local(t)
+            if node.up and node.core is not None:
+                yield i, node.core, node.local(t)
+
+    def sample(self, t: float) -> None:
+        """First sample time at which each observer sees each proposal decided."""
+        for i, core, local in self._live_observers(t):
             for k, p in enumerate(self.proposals):
-                # Nothing decides before members tally (after closing). Not asking
-                # earlier also keeps clear of a trust/governance bug: once a
-                # proposal's tally book exists, a voter without a tally caught
-                # equivocating makes `outcome`/`tally_plan` raise KeyError (report).
+                # Nothing decides before members tally (after closing): no need to ask.
                 if (i, k) in self.decided_at or not core.has(p) or local <= self.closes[k]:
                     continue
                 if core.governance.outcome(p, local).state == "decided":
@@ -335,12 +337,7 @@ class VotePlay:
         bad = self.uncountable()
         finals: list[dict[tuple[str, str | None], int]] = [{} for _ in self.proposals]
         correct = decided = own_ok = asked = bad_counted = late_pairs = late_kept = 0
-        for i in self.observers:
-            node = self.world.nodes[i]
-            core = node.core
-            if not node.up or core is None:
-                continue
-            local = node.local(t)
+        for _i, core, local in self._live_observers(t):
             for k, p in enumerate(self.proposals):
                 asked += 1
                 o = core.governance.outcome(p, local)

@@ -147,7 +147,7 @@ class SimNode:
     mesh: list[int] = field(default_factory=list)
     links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
     # Gossip copies sent to this node while it had already seen them, and not
-    # yet arrived: (arrival time, src, data). Only kept when the node can crash
+    # yet arrived: (arrival time, src, message id). Only kept when the node can crash
     # (a crash forgets `seen`, so an in-flight copy may then count after all).
     ghosts: list[tuple[float, int, int]] = field(default_factory=list)
     # mid -> arrival time of the earliest copy in flight to this node (not yet seen)
@@ -227,7 +227,6 @@ class World:
             sync_interval_s=sc.core.sync_interval_s, request_retry_s=sc.core.request_retry_s,
             pending_ttl_s=sc.core.pending_ttl_s, pending_max=sc.core.pending_max,
             view_events=False)
-        self._links: dict[tuple[int, int], tuple[Random, float]] = {}
         self.part_of: list[int] = []
         self.nodes: list[SimNode] = []
         self.by_agent: dict[str, int] = {}
@@ -254,14 +253,14 @@ class World:
         self.converged_at: float | None = None
         self.partitioned = False
         self._churn_rng = stream(seed, "churn")
-        # Whether any node can ever crash (crashes, churn, an equivocator's lost
-        # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
         self._gossipsub = sc.dissemination.model == "gossipsub"
         self._network_first = sc.checks.driver_order == "network-first"
         self._latency = self._latency_fn()
         self._overhead = sc.network.message_overhead_bytes
         self._loss = sc.network.loss
         self._bandwidth = sc.network.bandwidth_bytes_per_s
+        # Whether any node can ever crash (crashes, churn, an equivocator's lost
+        # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
         self._may_crash = bool(sc.crashes) or sc.churn.crash_rate_per_s > 0 or any(
             "fork_every_s" in g.params or "fork_every_s" in BEHAVIOURS[g.behaviour].params
             for g in sc.agents)
@@ -680,8 +679,7 @@ class World:
             # A copy of what the target already saw is a duplicate, whenever it
             # arrives (no crash can make it forget): no need to draw its delay.
             target = self.nodes[dst]
-            seen = target.seen
-            if payload < len(seen) and seen[payload]:
+            if target.saw(payload):
                 target.msgs_in += 1
                 target.bytes_in += size - self._overhead
                 self.counts["gossip_duplicates"] += 1
@@ -769,15 +767,10 @@ class World:
                 inflight[mid] = arrive
                 seq += 1
                 push(heap, (arrive, seq, EV_MSG, j, src, mid))
-            if again is not None:
-                if inflight.get(mid, inf) <= again:
-                    target.msgs_in += 1
-                    target.bytes_in += size
-                    counts["gossip_duplicates"] += 1
-                else:
-                    inflight[mid] = again
-                    seq += 1
-                    push(heap, (again, seq, EV_MSG, j, src, mid))
+            if again is not None:  # rare: the general path
+                self._seq = seq
+                self._gossip_copy(node, target, mid, again)
+                seq = self._seq
         self._seq = seq
         node.msgs_out += sent
         node.bytes_out += sent * wire_size
@@ -900,7 +893,7 @@ class World:
         if not mcache:
             mcache.append([])
         mcache[-1].append(mid)
-        if node.heart_at is None and self.sc.dissemination.lazy_degree > 0:
+        if node.heart_at is None:  # (an mcache exists only with lazy gossip)
             # Heartbeats fall at phase + k * heartbeat_s; one with an empty
             # mcache does nothing, so an idle router schedules none.
             hb = self.sc.dissemination.heartbeat_s
@@ -912,15 +905,15 @@ class World:
         dis = self.sc.dissemination
         if dis.model == "gossipsub":
             if node.incarnation != rnd or node.heart_at != t:
-                return  # scheduled before a crash
+                return  # scheduled before a crash (so the node is up)
             ids = [m for window in node.mcache for m in window]
             node.mcache.append([])
-            if ids and node.up:
+            if ids:
                 node.heart_at = t + dis.heartbeat_s
                 self._push(node.heart_at, EV_HEART, node.index, node.incarnation)
             else:
                 node.heart_at = None  # idle until a message enters the mcache
-            if not ids or not node.behaviour.relays or not node.up:
+            if not ids or not node.behaviour.relays:
                 return
             mesh = set(node.mesh)
             others = [j for j in node.conns if j not in mesh and self.nodes[j].up]
