@@ -566,7 +566,7 @@ class Core:
         if (prev is None or prev in tokens) and (not deps or all(d in tokens for d in deps)):
             self._apply(tok, peer, outs)
             return
-        missing = {d for d in tok.deps if d not in tokens}
+        missing = {d for d in deps if d not in tokens}
         if prev is not None and prev not in tokens:
             missing.add(prev)
         # Wait for the parents; ask the sender, who claims to have them.
@@ -621,8 +621,7 @@ class Core:
                 fx = self.observer.observe(tok)
                 if self._collect_fx and fx:
                     self._fx.append(fx)
-            gfx = self.governance.observe(tok, rival=rival) \
-                if rival or tok.kind in trust.GOVERNANCE_KINDS else None
+            gfx = self.governance.observe(tok, rival=rival)
             if gfx and not self._restoring:
                 if self._collect_fx:
                     self._gov_fx.append(gfx)
@@ -675,19 +674,15 @@ class Core:
             outs.append(EquivocationDetected(issuer=issuer, seq=seq,
                                              cids=tuple(sorted([chain[seq - 1], *slot]))))
         head = self.heads.get(issuer)
-        if head is None or seq > head[0] or (seq == head[0] and cid < head[1]):
+        moved = head is None or seq > head[0] or (seq == head[0] and cid < head[1])
+        if moved:
             self.heads[issuer] = (seq, cid)
-            self._dirty.add(issuer)  # _rehash(issuer), inlined: once per token
+        if moved or is_fork:  # (a fork below the head changes the entry's fork count)
+            # The entry hash is redone lazily: the digest is needed only when a
+            # Hello is sent, and hashing every applied token would cost a sha256.
+            self._dirty.add(issuer)
             self._frontier_frames = None
-        elif is_fork:
-            self._rehash(issuer)  # a fork below the head changes the entry's fork count
         return is_fork
-
-    def _rehash(self, issuer: str) -> None:
-        # Lazily: the digest is needed only when a Hello is sent, and hashing
-        # every applied token would cost a sha256 each.
-        self._dirty.add(issuer)
-        self._frontier_frames = None
 
     def _fork_cids(self, agent: str) -> list[str]:
         """Every token at every forked seq of `agent`, by seq (parents first)."""
@@ -845,10 +840,11 @@ class Core:
             have = theirs.get(agent)
             if have is None and not complete:
                 continue
-            if seq > (have or 0):
-                cids.extend(self._range_cids(agent, (have or 0) + 1, seq))
+            chain = self._range_cids(agent, (have or 0) + 1, seq) if seq > (have or 0) else []
+            cids.extend(chain)
             if self._fork_count.get(agent, 0) > their_forks.get(agent, 0):
-                already = set(cids)
+                # Rivals, less what the chain range above already sends.
+                already = set(chain)
                 cids.extend(c for c in self._fork_cids(agent) if c not in already)
         if cids:
             self._serve_cids(peer, cids, outs)

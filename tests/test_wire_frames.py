@@ -183,6 +183,8 @@ def test_non_bytes(value: Any) -> None:
     wire.Frontier(entries=(wire.FrontierEntry(agent=ALICE.agent_id, seq=1, head=mv.fake_cid(1)),
                            wire.FrontierEntry(agent=ALICE.agent_id, seq=2, head=mv.fake_cid(2)))),
     wire.Frontier(entries=(wire.FrontierEntry(agent=ALICE.agent_id, seq=0, head=mv.fake_cid(1)),)),
+    wire.Frontier(entries=(wire.FrontierEntry(agent=ALICE.agent_id, seq=1, head=mv.fake_cid(1),
+                                              forks=-1),)),
     wire.WantRange(agent=ALICE.agent_id, first_seq=3, last_seq=2),
     wire.WantRange(agent=ALICE.agent_id, first_seq=1, last_seq=RANGE_SPAN_MAX + 1),
     wire.WantCids(cids=()),

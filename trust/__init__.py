@@ -37,7 +37,6 @@ weighs the whole electorate, memoised per (now, tokens observed).
 """
 
 from .governance import (
-    GOVERNANCE_KINDS,
     Explanation,
     Governance,
     GovernanceEffects,
@@ -73,7 +72,6 @@ __all__ = [
     "to_evidence",
     "discount",
     "fuse",
-    "GOVERNANCE_KINDS",
     "Governance",
     "GovernanceEffects",
     "Outcome",

@@ -323,8 +323,6 @@ class GovernanceEffects:
 
 _NO_EFFECTS = GovernanceEffects()
 _GOV_KINDS = frozenset(("charter", "proposal", "ballot", "tally"))
-# The token kinds governance reads; `observe(token, rival=False)` ignores others.
-GOVERNANCE_KINDS = _GOV_KINDS
 
 
 # -- body builders (for the node) -------------------------------------------------
@@ -953,8 +951,6 @@ class Governance:
 
     def next_deadline(self, now: float) -> float | None:
         """The next closing (or closing + skew, when tallies fall due) at or after now."""
-        if not self._deadlines:
-            return None
         for t, _ in self._deadlines:  # short list; bisect if proposals grow many
             if t >= now:
                 return t

@@ -125,6 +125,7 @@ def _kid(agent: str) -> bytes:
 def encode_frame(frame: Frame) -> bytes:
     """Encode a frame. Raises ValueError for frames that break the limits."""
     value: list[Any]
+    checked = False  # True when the branch checked everything decode_frame will
     if isinstance(frame, Hello):
         if len(frame.digest) != _DIGEST_BYTES or frame.agents < 0:
             raise ValueError(f"bad Hello: {frame!r}")
@@ -132,21 +133,17 @@ def encode_frame(frame: Frame) -> bytes:
     elif isinstance(frame, Frontier):
         if len(frame.entries) > FRONTIER_ENTRIES_MAX:
             raise ValueError(f"{len(frame.entries)} frontier entries > {FRONTIER_ENTRIES_MAX}")
-        if any(e.forks < 0 for e in frame.entries):
-            raise ValueError("forks must be >= 0")
         rows = sorted([_kid(e.agent), e.seq, cid_to_bytes(e.head)] + ([e.forks] if e.forks else [])
                       for e in frame.entries)
         # What decode_frame checks of a frontier, checked here directly: the
         # self-check below would double the cost of the largest frame.
         for k, row in enumerate(rows):
-            bad_forks = len(row) == 4 and (type(row[3]) is not int or row[3] > 2**53)
+            bad_forks = len(row) == 4 and (type(row[3]) is not int or not 1 <= row[3] <= 2**53)
             if (k and row[0] == rows[k - 1][0]) or type(row[1]) is not int \
                     or not 1 <= row[1] <= 2**53 or bad_forks:
                 raise ValueError(f"frame violates the sync protocol: bad frontier row {row!r}")
-        data = cbor.dumps([1, rows])
-        if len(data) > FRAME_SIZE_MAX_BYTES:
-            raise ValueError(f"frame of {len(data)} bytes > {FRAME_SIZE_MAX_BYTES}")
-        return data
+        value = [1, rows]
+        checked = True
     elif isinstance(frame, WantRange):
         if not 1 <= frame.first_seq <= frame.last_seq:
             raise ValueError(f"bad range {frame.first_seq}..{frame.last_seq}")
@@ -166,9 +163,10 @@ def encode_frame(frame: Frame) -> bytes:
     data = cbor.dumps(value)
     if len(data) > FRAME_SIZE_MAX_BYTES:
         raise ValueError(f"frame of {len(data)} bytes > {FRAME_SIZE_MAX_BYTES}")
-    # Never emit what a peer's decoder refuses (duplicate frontier agents,
-    # seq 0, over-long ranges, over-size tokens...): check it here, as
-    # encode_token does.
+    if checked:
+        return data
+    # Never emit what a peer's decoder refuses (over-long ranges, over-size
+    # tokens...): check it here, as encode_token does.
     try:
         decode_frame(data)
     except InvalidFrame as exc:

@@ -65,7 +65,7 @@ def test_a_crash_puts_suppressed_copies_still_in_flight_back() -> None:
     assert dst.ghosts == [] and dst.inflight == {} and not dst.saw(mid)
 
 
-def test_churn_runs_deliver_everything_with_suppression_on() -> None:
+def test_churn_runs_with_suppression_pass_every_checker() -> None:
     # Crashes, restarts and suppressed duplicates together: the checkers
     # (convergence after the last disruption, no honest equivocation) pass.
     sc = load_scenario("churn", [("scenario.duration_s", 300.0), ("workload.stop_s", 150.0)],
