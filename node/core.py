@@ -621,7 +621,10 @@ class Core:
                 fx = self.observer.observe(tok)
                 if self._collect_fx and fx:
                     self._fx.append(fx)
-            gfx = self.governance.observe(tok, rival=rival)
+            # (Most tokens are promises, fulfils and assessments: no call, and no
+            # GovernanceEffects.__bool__, for them.)
+            gfx = self.governance.observe(tok, rival=rival) \
+                if rival or tok.kind in trust.GOVERNANCE_KINDS else None
             if gfx and not self._restoring:
                 if self._collect_fx:
                     self._gov_fx.append(gfx)

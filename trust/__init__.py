@@ -37,6 +37,7 @@ weighs the whole electorate, memoised per (now, tokens observed).
 """
 
 from .governance import (
+    GOVERNANCE_KINDS,
     Explanation,
     Governance,
     GovernanceEffects,
@@ -72,6 +73,7 @@ __all__ = [
     "to_evidence",
     "discount",
     "fuse",
+    "GOVERNANCE_KINDS",
     "Governance",
     "GovernanceEffects",
     "Outcome",

@@ -323,6 +323,9 @@ class GovernanceEffects:
 
 _NO_EFFECTS = GovernanceEffects()
 _GOV_KINDS = frozenset(("charter", "proposal", "ballot", "tally"))
+# The token kinds governance reads: `observe(token, rival=False)` of any other
+# kind does nothing, so a caller on a hot path may skip the call.
+GOVERNANCE_KINDS = _GOV_KINDS
 
 
 # -- body builders (for the node) -------------------------------------------------
