@@ -146,6 +146,8 @@ class SimNode:
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
     links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
+    # (mesh peer, its link's stream, its latency factor), made on the first mesh push
+    mesh_links: list[tuple[int, Random, float]] | None = None
     # Gossip copies sent to this node while it had already seen them, and not
     # yet arrived: (arrival time, src, message id). Only kept when the node can crash
     # (a crash forgets `seen`, so an in-flight copy may then count after all).
@@ -262,6 +264,9 @@ class World:
                            if net.latency_dist == "lognormal" and net.latency_ms > 0 else None)
         self._overhead = sc.network.message_overhead_bytes
         self._loss = sc.network.loss
+        # What the mesh push reads on every call, in one tuple.
+        self._flood_law = (self._loss, net.reorder, net.reorder_delay_ms / 1000.0,
+                           net.duplicate, self._latency, self._lognormal)
         self._bandwidth = sc.network.bandwidth_bytes_per_s
         # Whether any node can ever crash (crashes, churn, an equivocator's lost
         # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
@@ -721,14 +726,11 @@ class World:
         wire_size = size + self._overhead
         part = self.part_of
         mine = part[node.index]
-        links = node.links
+        mesh_links = node.mesh_links
+        if mesh_links is None:  # (links are streams named by their ends: any order)
+            mesh_links = node.mesh_links = [(j, *self._link(node, j)) for j in node.mesh]
         nodes = self.nodes
-        loss = self._loss
-        net = self.sc.network
-        reorder, reorder_s = net.reorder, net.reorder_delay_ms / 1000.0
-        duplicate = net.duplicate
-        latency = self._latency
-        lognormal = self._lognormal
+        loss, reorder, reorder_s, duplicate, latency, lognormal = self._flood_law
         scale, sigma = lognormal if lognormal is not None else (0.0, 0.0)
         exp = math.exp
         counts = self.counts
@@ -738,15 +740,13 @@ class World:
         push = heapq.heappush
         seq = self._seq
         sent = 0
-        for j in node.mesh:
+        for j, rng, factor in mesh_links:
             if j == skip:
                 continue
             sent += 1
             if part[j] != mine:
                 counts["partition_dropped"] += 1
                 continue
-            link = links.get(j)
-            rng, factor = link if link is not None else self._link(node, j)
             if loss and rng.random() < loss:
                 counts["lost"] += 1
                 continue
