@@ -393,6 +393,8 @@ def _value(spec: Spec, v: Any, where: str) -> Any:
         if type(v) is not int:
             raise _err(where, f"expected an integer, got {v!r}")
     elif t is float:
+        if type(v) is int and not -2.0**1023 < v < 2.0**1023:  # float(v) would overflow
+            raise _err(where, f"{v!r} is out of range [{spec.lo:g}, {spec.hi:g}]")
         if type(v) not in (int, float) or not math.isfinite(v):
             raise _err(where, f"expected a number, got {v!r}")
         v = float(v)
@@ -462,9 +464,14 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>",
         if not isinstance(g, dict):
             raise _err(gw, "must be a table")
         beh = g.get("behaviour")
-        if beh is not None and beh not in BEHAVIOURS:
-            raise _err(gw, f"behaviour {beh!r} is not one of {', '.join(sorted(BEHAVIOURS))}"
-                       + _suggest(str(beh), set(BEHAVIOURS)))
+        known = ", ".join(sorted(BEHAVIOURS))
+        if beh is None:
+            _no_behaviour(g, gw, known)
+        elif not isinstance(beh, str):
+            raise _err(gw, f"behaviour must be a string naming one of {known}, got {beh!r}")
+        elif beh not in BEHAVIOURS:
+            raise _err(gw, f"behaviour {beh!r} is not one of {known}"
+                       + _suggest(beh, set(BEHAVIOURS)))
         extra = BEHAVIOURS[beh].params if beh is not None else {}
         t = _table("agents", g, gw, extra=extra)
         params = {k: t.pop(k) for k in list(t) if k in extra}
@@ -512,6 +519,19 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>",
         raise _err(where, f"workload.stop_s ({scenario.workload_stop_s:g}) is after the end "
                    f"of the run (scenario.duration_s = {scenario.duration_s:g})")
     return scenario
+
+
+def _no_behaviour(g: dict[str, Any], where: str, known: str) -> None:
+    """An [[agents]] group without `behaviour` (required): its parameters depend on it."""
+    params = {k for b in BEHAVIOURS.values() for k in b.params}
+    base = set(FIELDS["agents"])
+    for k in g:
+        if k not in base and k not in params:
+            raise _err(where, f"[agents] has no field {k!r}" + _suggest(k, base | params))
+    orphans = [k for k in g if k in params]
+    if orphans:
+        raise _err(where, f"[agents] needs 'behaviour' (one of {known}); "
+                   f"{orphans[0]!r} is a parameter of a behaviour")
 
 
 def _names(v: Any, what: str, where: str) -> tuple[str, ...]:
@@ -589,7 +609,14 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {val.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = val.strip()  # a bare word: a string
+    except RecursionError:
+        raise ScenarioError(f"override {key!r}: the value is nested too deeply") from None
     return key, value
+
+
+def _index(p: str, node: list[Any]) -> int | None:
+    """`p` as an index into `node` (ASCII digits, in range), else None."""
+    return int(p) if p.isascii() and p.isdigit() and int(p) < len(node) else None
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -602,19 +629,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
         node: Any = out
         for i, p in enumerate(parts[:-1]):
             if isinstance(node, list):
-                if not p.isdigit() or int(p) >= len(node):
+                j = _index(p, node)
+                if j is None:
                     raise ScenarioError(f"override {key!r}: no element {p!r} in "
-                                        f"{'.'.join(parts[:i])}")
-                node = node[int(p)]
+                                        f"{'.'.join(parts[:i])} (it has {len(node)})")
+                node = node[j]
+            elif not isinstance(node, dict):
+                raise ScenarioError(f"override {key!r}: {'.'.join(parts[:i])} is not a table")
             else:
                 if p not in node:
                     node[p] = {}
                 node = node[p]
         last = parts[-1]
         if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ScenarioError(f"override {key!r}: no element {last!r}")
-            node[int(last)] = value
+            j = _index(last, node)
+            if j is None:
+                raise ScenarioError(f"override {key!r}: no element {last!r} in "
+                                    f"{'.'.join(parts[:-1])} (it has {len(node)})")
+            node[j] = value
         elif isinstance(node, dict):
             node[last] = value
         else:
@@ -630,21 +662,36 @@ def scenario_names() -> list[str]:
 
 def _read(name_or_path: str) -> tuple[dict[str, Any], str, str]:
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError(f"{path}: no such scenario file")
-        text, source, stem = path.read_text(), str(path), path.stem
-    else:
-        res = resources.files("sim") / "scenarios" / f"{name_or_path}.toml"
-        if not res.is_file():
-            raise ScenarioError(f"no scenario named {name_or_path!r}; shipped: "
-                                f"{', '.join(scenario_names())}"
-                                + _suggest(name_or_path, scenario_names()))
-        text, source, stem = res.read_text(), f"sim/scenarios/{name_or_path}.toml", name_or_path
+    source = str(path)
+    try:
+        if path.suffix == ".toml" or path.exists():
+            if path.is_dir():
+                raise ScenarioError(f"{path}: is a directory, not a scenario file")
+            if not path.is_file():
+                raise ScenarioError(f"{path}: no such scenario file")
+            raw, stem = path.read_bytes(), path.stem
+        else:
+            res = resources.files("sim") / "scenarios" / f"{name_or_path}.toml"
+            if not res.is_file():
+                raise ScenarioError(f"no scenario named {name_or_path!r}; shipped: "
+                                    f"{', '.join(scenario_names())}"
+                                    + _suggest(name_or_path, scenario_names()))
+            source, stem = f"sim/scenarios/{name_or_path}.toml", name_or_path
+            raw = res.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read the scenario file: "
+                            f"{exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{source}: not UTF-8 text (byte {exc.start}: "
+                            f"{raw[exc.start:exc.start + 1]!r}); TOML files are UTF-8") from None
     try:
         return tomllib.loads(text), source, stem
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: not valid TOML: nested too deeply") from None
 
 
 def load_scenario(name_or_path: str, overrides: list[tuple[str, Any]] | None = None,
@@ -668,11 +715,20 @@ def rescale(sc: Scenario, nodes: int) -> Scenario:
     if nodes < len(sc.agents):
         raise ScenarioError(f"--nodes {nodes}: the scenario has {len(sc.agents)} groups, "
                             "each needs a node")
+    most = FIELDS["agents"]["count"].hi
+    assert most is not None
+    if nodes > most * len(sc.agents):  # also keeps the shares below from overflowing
+        raise ScenarioError(f"--nodes {nodes}: more than agents.count's bound {most:g} for "
+                            f"each of the scenario's {len(sc.agents)} groups")
     total = sc.nodes
     counts = [max(1, round(g.count * nodes / total)) for g in sc.agents]
     counts[0] += nodes - sum(counts)
     if counts[0] < 1:
         raise ScenarioError(f"--nodes {nodes} is too small for this scenario's groups")
+    for g, c in zip(sc.agents, counts, strict=True):
+        if c > most:
+            raise ScenarioError(f"--nodes {nodes}: group {g.name!r} would have {c} nodes, "
+                                f"more than agents.count's bound {most:g}")
     groups = tuple(replace(g, count=c) for g, c in zip(sc.agents, counts, strict=True))
     crashes = tuple(c for c in sc.crashes if c.node < nodes)
     return replace(sc, agents=groups, crashes=crashes)

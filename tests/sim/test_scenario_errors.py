@@ -86,6 +86,35 @@ def _write(tmp_path: Path, text: str) -> str:
     (VOTE + "equivocate_at_s = 200\n", "vote.equivocate_at_s (200) is outside the voting window"),
     (VOTE + "equivocate_at_s = 50\n[[faults.partitions]]\nat_s = 40\nheal_s = 60\n",
      "vote.equivocate_at_s (50) may fall in faults.partitions[0]"),
+    (GOOD + "[[agents]]\nbehaviour = ['honest']\ncount = 1\n",
+     "agents[1]: behaviour must be a string naming one of badmouther, "),
+    (GOOD + "[[agents]]\nbehaviour = {a = 1}\ncount = 1\n",
+     "agents[1]: behaviour must be a string naming one of"),
+    (GOOD + "[[agents]]\nbehaviour = 3\ncount = 1\n", "behaviour must be a string"),
+    (GOOD + "[[agents]]\ncount = 1\nname = 'x'\nkeep_prob = 0.5\n",
+     "agents[1]: [agents] needs 'behaviour' (one of badmouther, "),
+    (GOOD + "[[agents]]\ncount = 1\nname = 'x'\n", "agents[1]: [agents] needs 'behaviour'"),
+    (GOOD + "[[agents]]\nbehavior = 'liar'\ncount = 1\n",
+     "[agents] has no field 'behavior' (did you mean 'behaviour'?)"),
+    (GOOD + "[network]\nloss = 1" + "0" * 400 + "\n", "network.loss: 1000"),
+    (GOOD + "[network]\nloss = -1" + "0" * 400 + "\n", "is out of range [0, 1]"),
+    (GOOD + "[network]\nloss = nan\n", "network.loss: expected a number, got nan"),
+    (GOOD + "[network]\nloss = -inf\n", "network.loss: expected a number, got -inf"),
+    (GOOD + "[network]\nloss = 'nan'\n", "network.loss: expected a number, got 'nan'"),
+    (GOOD + "[network]\nloss = true\n", "network.loss: expected a number, got True"),
+    (GOOD + "[network]\nconnections = false\n", "network.connections: expected an integer"),
+    (GOOD + "[network]\nloss = [0.1]\n", "network.loss: expected a number, got [0.1]"),
+    (GOOD + "[network]\nloss = 1979-05-27\n", "network.loss: expected a number"),
+    (GOOD + "[dissemination]\nmodel = ['push']\n", "dissemination.model: expected a string"),
+    (GOOD + "[dissemination]\nmodel = ''\n", "'' is not one of gossipsub"),
+    (GOOD + "[[agents]]\nbehaviour = 'liar'\ncount = 1\nkeep_prob = {p = 1}\n",
+     "agents.keep_prob: expected a number"),
+    (GOOD + "[[faults.crashes]]\nat_s = 5\nnode = 1" + "0" * 40 + "\n",
+     "faults.crashes.node: 1000"),
+    (GOOD + "[faults]\npartitions = [1]\n", "[faults.partitions] must be a table, got int"),
+    (GOOD + "[faults]\nclock = 'fast'\n", "[faults.clock] must be a table, got str"),
+    (GOOD + "[vote]\nmembers = [['honest']]\n", "vote.members: expected a list of strings"),
+    (GOOD + "[network]\nloss = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
 ])
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, needle: str) -> None:
     path = _write(tmp_path, text)
@@ -139,3 +168,91 @@ def test_cli_reports_a_bad_file_with_status_2(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "did you mean 'loss'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_not_utf8_is_a_scenario_error(tmp_path: Path) -> None:
+    p = tmp_path / "s.toml"
+    p.write_bytes(b"\xff\xfe[scenario]\n")
+    with pytest.raises(ScenarioError, match=r"s\.toml: not UTF-8 text \(byte 0"):
+        load_scenario(str(p))
+    p.write_bytes(GOOD.replace("honest", "h\u00f6nest").encode("latin-1"))
+    with pytest.raises(ScenarioError, match="not UTF-8 text"):
+        load_scenario(str(p))
+
+
+def test_a_directory_is_not_a_scenario_file(tmp_path: Path) -> None:
+    for d in (tmp_path, tmp_path / "dir.toml"):
+        d.mkdir(exist_ok=True)
+        with pytest.raises(ScenarioError, match="is a directory, not a scenario file"):
+            load_scenario(str(d))
+
+
+def test_unreadable_file_is_a_scenario_error(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, GOOD)
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # root may read a chmod 0 file
+    with pytest.raises(ScenarioError, match="cannot read the scenario file: Permission denied"):
+        load_scenario(path)
+    monkeypatch.undo()
+    with pytest.raises(ScenarioError, match="File name too long"):
+        load_scenario(str(tmp_path / ("x" * 5000)) + ".toml")
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("agents.0.behaviour=[1]", "agents[0]: behaviour must be a string naming one of"),
+    ("agents.0.behaviour={a=1}", "agents[0]: behaviour must be a string naming one of"),
+    ("agents.0.behaviour=", "behaviour '' is not one of"),
+    ("agents.9.count=1", "no element '9' in agents (it has 1)"),
+    ("agents.\u00b2.count=1", "no element '\u00b2' in agents"),
+    ("agents.-1.count=1", "no element '-1' in agents"),
+    ("agents.0.count.x=1", "agents.0.count is not a table"),
+    ("network.loss.x.y=1", "network.loss is not a table"),
+    ("network.loss=nan", "network.loss: expected a number, got nan"),
+    ("network.loss=1e999", "network.loss: expected a number, got inf"),
+    ("network.loss=1" + "0" * 400, "is out of range [0, 1]"),
+    ("network.loss=true", "network.loss: expected a number, got True"),
+    ("network.connections=1.0", "network.connections: expected an integer, got 1.0"),
+    ("network.loss=" + "[" * 3000 + "]" * 3000, "the value is nested too deeply"),
+    ("agents.0.count=", "agents.count: expected an integer, got ''"),
+    ("agents=1", "[[agents]] must be an array of tables"),
+    ("agents.0=1", "agents[0]: must be a table"),
+    ("faults.crashes.0.node=1", "[[faults.crashes]] must be an array of tables"),
+])
+def test_bad_overrides_are_scenario_errors(override: str, needle: str) -> None:
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario("baseline", [parse_override(override)])
+    assert needle in str(exc.value)
+
+
+def test_nodes_beyond_the_count_bound_is_a_scenario_error() -> None:
+    with pytest.raises(ScenarioError, match="more than agents.count's bound"):
+        load_scenario("liars", nodes=10**400)
+    with pytest.raises(ScenarioError, match="group 'honest' would have 1500000 nodes"):
+        load_scenario("liars", nodes=2 * 10**6)
+    assert [g.count for g in load_scenario("liars", nodes=1000).agents] == [750, 250]
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "agents.0.behaviour=[1]"],
+    ["--set", "agents.9.count=1"],
+    ["--set", "network.loss=1" + "0" * 400],
+])
+def test_cli_reports_bad_overrides_without_a_traceback(args: list[str]) -> None:
+    cli.add_command(sim_group, "sim")
+    res = CliRunner().invoke(cli, ["sim", "run", "baseline", "--no-plots", *args])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and res.exception is not None
+    assert isinstance(res.exception, SystemExit)
+
+
+def test_cli_reports_a_non_utf8_file_without_a_traceback(tmp_path: Path) -> None:
+    p = tmp_path / "s.toml"
+    p.write_bytes(b"\xff\xfe[scenario]\n")
+    cli.add_command(sim_group, "sim")
+    res = CliRunner().invoke(cli, ["sim", "run", str(p), "--no-plots"])
+    assert res.exit_code == 2 and "not UTF-8 text" in res.output
+    assert isinstance(res.exception, SystemExit)
