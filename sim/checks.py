@@ -59,7 +59,8 @@ class Checker:
 
     def fail(self, invariant: str, message: str) -> None:
         idx, t, kind, node, arg = self.world.current_event()
-        what = f"{kind} at node {node}" + (f" ({arg})" if arg is not None else "")
+        what = (kind if node < 0 else f"{kind} at node {node}") + (
+            f" ({arg})" if arg is not None else "")
         raise InvariantViolation(invariant, message, seed=self.world.seed, event_index=idx,
                                  time_s=t, event=what)
 
@@ -122,6 +123,8 @@ class Checker:
         if self.converged():
             if w.converged_at is None or w.converged_at < w.last_disruption_s:
                 w.converged_at = t
+            if w.last_heal_s is not None and w.converged_after_heal_at is None:
+                w.converged_after_heal_at = t
             return
         w.converged_at = None
         bound = w.sc.checks.converge_within_s

@@ -11,12 +11,15 @@ violation prints the seed, the event and a replay command and exits 1.
 from __future__ import annotations
 
 import csv
+import difflib
+import itertools
 import json
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -46,14 +49,44 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _fail(ctx: click.Context, message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    ctx.exit(2)
+    raise AssertionError("unreachable")
+
+
+def _overrides(ctx: click.Context, sets: tuple[str, ...]) -> list[tuple[str, Any]]:
+    try:
+        return [parse_override(s) for s in sets]
+    except ScenarioError as exc:
+        _fail(ctx, str(exc))
+
+
 def _load(ctx: click.Context, scenario: str, sets: tuple[str, ...], nodes: int | None
           ) -> Scenario:
     try:
-        return load_scenario(scenario, [parse_override(s) for s in sets], nodes=nodes)
+        return load_scenario(scenario, _overrides(ctx, sets), nodes=nodes)
     except ScenarioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        ctx.exit(2)
-        raise AssertionError("unreachable") from None
+        _fail(ctx, str(exc))
+
+
+def _out_dir(ctx: click.Context, outdir: Path) -> None:
+    """Make the output directory before the run, so a bad --out costs no compute."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / ".troth-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        _fail(ctx, f"--out {outdir}: cannot write there ({exc.strerror or exc})")
+
+
+def _rerun_args(sets: tuple[str, ...], nodes: int | None) -> str:
+    """The --set/--nodes options of this command line, for a replay line to repeat."""
+    parts = [f"--set {shlex.quote(s)}" for s in sets]
+    if nodes is not None:
+        parts.append(f"--nodes {nodes}")
+    return "".join(f" {p}" for p in parts)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -76,6 +109,9 @@ _SETS = click.option("--set", "sets", multiple=True, metavar="TABLE.FIELD=VALUE"
                      help="Override a scenario field (repeatable), e.g. network.loss=0.05.")
 _NODES = click.option("--nodes", type=click.IntRange(1), default=None,
                       help="Rescale the [[agents]] groups to about this many nodes.")
+DASK_CONNECT_S = 10.0  # how long --dask ADDRESS may take to answer
+SEED_MAX = 2**63 - 1  # as `scenario.seed` in a file
+_SEED = click.IntRange(0, SEED_MAX)
 
 
 @click.group()
@@ -125,7 +161,7 @@ def _progress_run(sc: Scenario, seed: int, show: bool, until: int | None = None)
 
 @sim.command("run")
 @click.argument("scenario")
-@click.option("--seed", type=int, default=None, help="Master seed (default: the file's).")
+@click.option("--seed", type=_SEED, default=None, help="Master seed (default: the file's).")
 @click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write metrics.json, CSV series and PNG plots here.")
 @click.option("--plots/--no-plots", default=True, show_default=True)
@@ -139,22 +175,28 @@ def run_cmd(ctx: click.Context, scenario: str, seed: int | None, outdir: Path | 
     """Run SCENARIO (a shipped name or a .toml path) once and report."""
     sc = _load(ctx, scenario, sets, nodes)
     seed = sc.seed if seed is None else seed
+    if outdir is not None:
+        _out_dir(ctx, outdir)
     show = sys.stderr.isatty() if progress is None else progress
     out = _progress_run(sc, seed, show and not _json(ctx))
     m = out.metrics
     if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
-        (outdir / "metrics.json").write_text(json.dumps(_clean(m), indent=2, sort_keys=True))
-        _write_csv(outdir / "timeseries.csv", out.timeline)
-        _write_csv(outdir / "trust_timeseries.csv", out.trust_samples)
-        _write_csv(outdir / "nodes.csv", [{"node": i, "msgs_out": a, "bytes_out": b}
-                                          for i, (a, b) in enumerate(zip(
-                                              out.msgs_per_node, out.bytes_per_node,
-                                              strict=True))])
-        if plots:
-            from .plots import plot_run
+        try:
+            (outdir / "metrics.json").write_text(json.dumps(_clean(m), indent=2,
+                                                            sort_keys=True))
+            _write_csv(outdir / "timeseries.csv", out.timeline)
+            if out.trust_samples:  # (only with metrics.trust_every_s)
+                _write_csv(outdir / "trust_timeseries.csv", out.trust_samples)
+            _write_csv(outdir / "nodes.csv", [{"node": i, "msgs_out": a, "bytes_out": b}
+                                              for i, (a, b) in enumerate(zip(
+                                                  out.msgs_per_node, out.bytes_per_node,
+                                                  strict=True))])
+            if plots:
+                from .plots import plot_run
 
-            plot_run(out, outdir, sc.name)
+                plot_run(out, outdir, sc.name)
+        except OSError as exc:
+            _fail(ctx, f"--out {outdir}: writing the results failed ({exc})")
     if _json(ctx):
         click.echo(json.dumps(_clean(m), indent=2, sort_keys=True))
     else:
@@ -162,8 +204,8 @@ def run_cmd(ctx: click.Context, scenario: str, seed: int | None, outdir: Path | 
     if out.result.violation is not None:
         v = out.result.violation
         click.echo(f"\nINVARIANT VIOLATED: {v}", err=True)
-        click.echo(f"replay: troth sim replay {scenario} --seed {seed} --until "
-                   f"{max(0, v.event_index - 1)} --node N", err=True)
+        click.echo(f"replay: troth sim replay {shlex.quote(scenario)} --seed {seed} --until "
+                   f"{max(0, v.event_index - 1)}{_rerun_args(sets, nodes)} --node N", err=True)
         ctx.exit(1)
 
 
@@ -188,12 +230,12 @@ def _summary(sc: Scenario, m: dict[str, Any]) -> str:
         f"  per node          {_fmt(m['msgs_per_node_mean'])} msgs, "
         f"{_fmt(m['bytes_per_node_mean'] / 1024 if m['bytes_per_node_mean'] else 0.0)} KiB "
         "sent (mean)",
-        f"  converged         {m['converged']} "
-        f"({_fmt(m['converge_after_last_disruption_s'], ' s')} after the last disruption)",
+        f"  converged         {_converged(m)}",
         f"  verdicts          agreement {_fmt(m.get('verdict_agreement'))}, accuracy "
         f"{_fmt(m.get('verdict_accuracy'))}",
-        f"  trust AUC         {_fmt(m.get('trust_auc'))} (honest {_fmt(m.get('trust_honest_mean'))}"
-        f" vs malicious {_fmt(m.get('trust_malicious_mean'))})",
+        f"  trust AUC         {_fmt(m.get('trust_auc'))} as promisers (honest "
+        f"{_fmt(m.get('trust_honest_mean'))} vs malicious {_fmt(m.get('trust_malicious_mean'))}), "
+        f"{_fmt(m.get('referral_auc'))} as assessors",
         f"  consensus settle  p50 {_fmt(m['consensus_settle_p50_s'], ' s')} "
         f"({_fmt(m['consensus_settled_frac'])} of tracked settled)",
         f"  invariants        {'VIOLATED' if m['violation'] else 'ok'}",
@@ -219,13 +261,38 @@ def _summary(sc: Scenario, m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parse_param(text: str) -> tuple[str, list[Any]]:
+def _metric_names(sc: Scenario, seed: int) -> set[str]:
+    """The metrics a run of `sc` reports (from a run stopped before its first event)."""
+    from .runner import run_one
+
+    return set(run_one(sc, seed, clock=time.perf_counter, until_event=0).metrics)
+
+
+def _converged(m: dict[str, Any]) -> str:
+    if m["converged"]:
+        text = f"True ({_fmt(m['converge_after_last_disruption_s'], ' s')} after the last " \
+               "disruption"
+    else:
+        text = "False (not since the last disruption"
+    if not math.isnan(m.get("converge_after_heal_s", math.nan)):
+        text += f"; {_fmt(m['converge_after_heal_s'], ' s')} after the last heal"
+    text += ")"
+    if not m["convergence_checked"] and not m["violation"]:
+        text += (f"; not checked: the run ended {m['virtual_s'] - m['last_disruption_s']:.0f} s "
+                 f"after the last disruption, within the {m['converge_bound_s']:g} s bound")
+    return text
+
+
+def _parse_param(ctx: click.Context, text: str) -> tuple[str, list[Any]]:
     if "=" not in text:
-        raise click.BadParameter(f"{text!r}: expected table.field=v1,v2,...")
+        _fail(ctx, f"--param {text!r}: expected table.field=v1,v2,...")
     key, _, vals = text.partition("=")
-    values = [parse_override(f"{key}={v}")[1] for v in vals.split(",") if v.strip()]
+    try:
+        values = [parse_override(f"{key}={v}")[1] for v in vals.split(",") if v.strip()]
+    except ScenarioError as exc:
+        _fail(ctx, f"--param {text!r}: {exc}")
     if not values:
-        raise click.BadParameter(f"{text!r}: no values")
+        _fail(ctx, f"--param {text!r}: no values")
     return key.strip(), values
 
 
@@ -235,7 +302,7 @@ def _parse_param(text: str) -> tuple[str, list[Any]]:
               help="A swept field and its values (repeatable: the grid is their product).")
 @click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
               help="Seeds per cell (1..K).")
-@click.option("--seed-base", type=int, default=1, show_default=True)
+@click.option("--seed-base", type=_SEED, default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="Local worker processes.")
 @click.option("--dask", "dask_address", default=None, metavar="ADDRESS",
@@ -254,27 +321,43 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
     """Run SCENARIO over a parameter grid x seeds, in parallel; table + plots."""
     from .sweep import aggregate, run_grid
 
-    grid_params = [_parse_param(p) for p in params]
+    grid_params = [_parse_param(ctx, p) for p in params]
+    fixed = _overrides(ctx, sets)
+    swept_names = [k for k, _ in grid_params]
+    for name in {k for k in swept_names if swept_names.count(k) > 1}:
+        _fail(ctx, f"--param {name} is given twice (give it once, with all its values)")
+    for name, _v in fixed:
+        if name in swept_names:
+            _fail(ctx, f"{name} is both swept (--param) and fixed (--set): give one")
+    if seed_base + seeds - 1 > SEED_MAX:
+        _fail(ctx, f"--seed-base {seed_base} + --seeds {seeds} goes past {SEED_MAX}")
     # Validate every cell before spending any compute.
-    import itertools
-
+    first: Scenario | None = None
     for combo in itertools.product(*[v for _, v in grid_params]):
-        overrides = [parse_override(s) for s in sets] + list(
-            zip([k for k, _ in grid_params], combo, strict=True))
+        overrides = fixed + list(zip(swept_names, combo, strict=True))
         try:
-            load_scenario(scenario, overrides, nodes=nodes)
+            sc = load_scenario(scenario, overrides, nodes=nodes)
         except ScenarioError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-    if sets:
-        # Fixed overrides travel as extra single-valued parameters.
-        grid_params = [(k, [v]) for k, v in (parse_override(s) for s in sets)] + grid_params
+            _fail(ctx, str(exc))
+        if first is None:
+            first = sc
+    assert first is not None
+    known = _metric_names(first, seed_base) if metrics else set()
+    for metric in metrics:
+        if metric not in known:
+            close = difflib.get_close_matches(metric, sorted(known), n=1)
+            _fail(ctx, f"--metric {metric!r}: no such metric"
+                  + (f" (did you mean {close[0]!r}?)" if close else "")
+                  + "; metrics.json of a run lists them")
+    _out_dir(ctx, outdir)
+    # Fixed overrides travel as extra single-valued parameters.
+    grid_params = [(k, [v]) for k, v in fixed] + grid_params
     seed_list = list(range(seed_base, seed_base + seeds))
     t0 = time.perf_counter()
 
     def done(k: int, n: int) -> None:
         if not _json(ctx):
-            click.echo(f"  [{k}/{n}] cells done", err=True)
+            click.echo(f"  [{k}/{n}] runs done", err=True)
 
     if dask_address:
         from distributed import Client, LocalCluster
@@ -285,7 +368,10 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
                                    dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(dask_address)
+            try:
+                client = Client(dask_address, timeout=DASK_CONNECT_S)
+            except (OSError, TimeoutError, ValueError) as exc:
+                _fail(ctx, f"--dask {dask_address}: cannot reach the scheduler ({exc})")
         try:
             rows = run_grid(scenario, grid_params, seed_list, client.get_executor(),
                             nodes=nodes, on_done=done)
@@ -303,11 +389,13 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
     wall = time.perf_counter() - t0
     names = [k for k, _ in grid_params]
     summary = aggregate(rows, names)
-    outdir.mkdir(parents=True, exist_ok=True)
-    _write_csv(outdir / "runs.csv", rows)
-    _write_csv(outdir / "summary.csv", summary)
-    (outdir / "summary.json").write_text(json.dumps(_clean(summary), indent=2))
-    swept = [k for k, v in grid_params if len(v) > 1] or names
+    try:
+        _write_csv(outdir / "runs.csv", rows)
+        _write_csv(outdir / "summary.csv", summary)
+        (outdir / "summary.json").write_text(json.dumps(_clean(summary), indent=2))
+    except OSError as exc:
+        _fail(ctx, f"--out {outdir}: writing the results failed ({exc})")
+    swept = [k for k, v in grid_params if len(v) > 1] or swept_names
     plot_metrics = list(metrics) or [
         "delivery_ratio", "latency_p50_s", "latency_p99_s", "bytes_per_node_mean",
         "converge_after_last_disruption_s", "verdict_agreement", "trust_auc",
@@ -325,7 +413,7 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
         click.echo(f"{len(rows)} runs ({len(summary)} cells x {seeds} seeds) in {wall:.1f} s, "
                    f"{violations} with an invariant violation; table and plots in {outdir}")
         for row in summary:
-            cell = ", ".join(f"{k}={row[k]}" for k in names)
+            cell = ", ".join(f"{k}={row[k]}" for k in swept)
             click.echo(f"  {cell}: delivery {_fmt(row.get('delivery_ratio_mean'))}, "
                        f"p50 {_fmt(row.get('latency_p50_s_mean'), ' ms', 1000)}, "
                        f"trust AUC {_fmt(row.get('trust_auc_mean'))}")
@@ -335,7 +423,7 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
 
 @sim.command("replay")
 @click.argument("scenario")
-@click.option("--seed", type=int, default=None)
+@click.option("--seed", type=_SEED, default=None)
 @click.option("--until", "until", type=click.IntRange(0), required=True,
               help="Stop after this many events (a violation reports its event index).")
 @click.option("--node", "node_ids", type=click.IntRange(0), multiple=True,

@@ -209,12 +209,19 @@ def summarize(world: World) -> dict[str, Any]:
     m["bytes_total"] = sum(n.bytes_out for n in nodes)
     m["msgs_total"] = sum(n.msgs_out for n in nodes)
     conv = world.converged_at
+    if conv is not None and conv < world.last_disruption_s:
+        conv = None  # converged once, but not since the last disruption (a stopped run)
     m["converged"] = conv is not None and world.checker.converged()
     m["converge_after_last_disruption_s"] = (conv - world.last_disruption_s
                                              if conv is not None else math.nan)
     m["last_disruption_s"] = world.last_disruption_s
+    m["converge_bound_s"] = world.sc.checks.converge_within_s
     m["convergence_checked"] = (world.now - world.last_disruption_s
                                 >= world.sc.checks.converge_within_s)
+    heal, healed = world.last_heal_s, world.converged_after_heal_at
+    m["last_heal_s"] = heal if heal is not None else math.nan
+    m["converge_after_heal_s"] = (healed - heal if heal is not None and healed is not None
+                                  else math.nan)
     m.update(trust_metrics(world, world.now))
     settle = sorted(world.settle.values())
     obs = sum(1 for n in nodes if n.observes)

@@ -115,7 +115,8 @@ def plot_sweep(summary: list[dict[str, Any]], x: str, series: str | None, metric
             continue
         ax.set_xlabel(x)
         ax.set_ylabel(metric)
-        ax.set_title(f"{metric} vs {x} (mean, 95% CI)")
+        # Two short lines: a long metric and field name fit the figure's width.
+        ax.set_title(f"{metric}\nvs {x} (mean, 95% CI)", fontsize=9)
         ax.grid(True, alpha=0.3)
         if series:
             ax.legend(fontsize=7)

@@ -51,7 +51,7 @@ def run_grid(scenario: str, params: list[tuple[str, list[Any]]], seeds: list[int
         if on_done:
             on_done(k, len(cells))
     keys = [f"param:{p}" for p, _ in params]
-    rows.sort(key=lambda r: (tuple(str(r[k]) for k in keys), r["seed"]))
+    rows.sort(key=lambda r: (tuple(_order(r[k]) for k in keys), r["seed"]))
     return rows
 
 
@@ -59,12 +59,17 @@ def _numeric(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _order(v: Any) -> tuple[int, float, str]:
+    """A parameter value's place in the tables: numbers by value (4 before 10), then text."""
+    return (0, float(v), "") if _numeric(v) else (1, 0.0, str(v))
+
+
 def aggregate(rows: list[dict[str, Any]], params: list[str]) -> list[dict[str, Any]]:
     """Mean, sd and 95% CI half-width of every numeric metric, per parameter cell."""
     keys = [f"param:{p}" for p in params]
-    cells: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    cells: dict[tuple[tuple[int, float, str], ...], list[dict[str, Any]]] = {}
     for r in rows:
-        cells.setdefault(tuple(str(r[k]) for k in keys), []).append(r)
+        cells.setdefault(tuple(_order(r[k]) for k in keys), []).append(r)
     out = []
     for _, rs in sorted(cells.items()):
         row: dict[str, Any] = {p: rs[0][k] for p, k in zip(params, keys, strict=True)}

@@ -254,6 +254,8 @@ class World:
         self.last_disruption_s = 0.0
         self.converged_at: float | None = None
         self.partitioned = False
+        self.last_heal_s: float | None = None  # the last partition heal
+        self.converged_after_heal_at: float | None = None  # first converged sample after it
         self._churn_rng = stream(seed, "churn")
         self._gossipsub = sc.dissemination.model == "gossipsub"
         self._network_first = sc.checks.driver_order == "network-first"
@@ -1133,6 +1135,8 @@ class World:
             self._set_partition([0] * len(self.nodes), t)
             self.partitioned = False
             self.last_disruption_s = t
+            self.last_heal_s = t
+            self.converged_after_heal_at = None
         elif what == F_CRASH:
             node = self.nodes[i]
             down_s, cut = arg

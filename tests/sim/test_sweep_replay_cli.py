@@ -98,3 +98,97 @@ def test_bad_sweep_parameter_exits_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param", "network.los=0,1",
                                    "--out", str(tmp_path)])
     assert res.exit_code == 2 and "did you mean 'loss'" in res.output
+
+
+VIOLATING = ["--nodes", "5", "--set", "core.sync=false", "--set", "dissemination.model=\"none\"",
+             "--set", "scenario.duration_s=150", "--set", "workload.stop_s=40",
+             "--set", "checks.converge_within_s=20"]
+
+
+def test_the_replay_hint_repeats_the_overrides_and_reaches_the_violation() -> None:
+    import shlex
+
+    res = CliRunner().invoke(cli, ["--json", "sim", "run", "baseline", "--no-plots",
+                                   "--seed", "4", *VIOLATING])
+    assert res.exit_code == 1
+    hint = next(line for line in res.output.splitlines() if line.startswith("replay: "))
+    argv = shlex.split(hint.removeprefix("replay: troth "))
+    assert argv[-2:] == ["--node", "N"]
+    argv[-1] = "0"
+    before = json.loads(CliRunner().invoke(cli, argv).output)
+    assert before["violation"] is None and before["next_event"].split()[1] == "sample"
+    # One more event (the sample) breaks the same invariant in the replayed run.
+    argv[argv.index("--until") + 1] = str(before["events"] + 1)
+    at = json.loads(CliRunner().invoke(cli, argv).output)
+    assert at["violation"]["invariant"] == "convergence"
+    assert at["violation"]["event_index"] == before["events"] + 1
+    # The overrides came along: the replayed network has the run's 5 nodes, not 64.
+    everyone = json.loads(CliRunner().invoke(cli, argv[:-2]).output)["nodes"]
+    assert [n["index"] for n in everyone] == [0, 1, 2, 3, 4]
+
+
+def test_bad_seeds_and_output_directories_exit_2_before_running(tmp_path: Path) -> None:
+    for args in (["sim", "run", "baseline", "--seed", "-5"],
+                 ["sim", "run", "baseline", "--seed", str(2**64)],
+                 ["sim", "replay", "baseline", "--seed", "-1", "--until", "3"],
+                 ["sim", "sweep", "baseline", "--param", "network.loss=0,1", "--seed-base",
+                  str(2**63 - 1), "--seeds", "2", "--out", str(tmp_path / "s")]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, (args, res.output)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = CliRunner().invoke(cli, ["sim", "run", "baseline", "--out", str(blocker / "x"),
+                                   *TINY])
+    assert res.exit_code == 2 and "--out" in res.output and "cannot write" in res.output
+    assert "trace digest" not in res.output  # refused before the run
+
+
+def test_sweep_refuses_contradictory_or_unknown_options(tmp_path: Path) -> None:
+    cases = {
+        ("--set", "network.loss"): "expected table.field=value",
+        ("--set", "network.loss=0.3"): "both swept (--param) and fixed (--set)",
+        ("--metric", "delivery_ration"): "did you mean 'delivery_ratio'",
+        ("--param", "network.loss=0.5"): "given twice",
+    }
+    for extra, message in cases.items():
+        res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
+                                       "network.loss=0,0.1", "--out", str(tmp_path / "s"),
+                                       *TINY, *extra])
+        assert res.exit_code == 2 and message in res.output, (extra, res.output)
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_sweep_tables_order_numbers_by_value(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
+                                   "network.connections=10,4", "--seeds", "1", "--workers", "1",
+                                   "--out", str(tmp_path), *TINY])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["network.connections"] for r in summary] == [4, 10]
+    assert "scenario.duration_s=" not in res.output  # fixed --set values are not cells
+
+
+def test_sweep_cli_on_a_dask_scheduler_address(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    args = ["sim", "sweep", "baseline", "--param", "network.loss=0.0,0.1", "--seeds", "1",
+            *TINY]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        res = CliRunner().invoke(cli, [*args, "--dask", cluster.scheduler_address,
+                                       "--out", str(tmp_path / "dask")])
+    assert res.exit_code == 0, res.output
+    local = CliRunner().invoke(cli, [*args, "--workers", "1", "--out", str(tmp_path / "loc")])
+    assert local.exit_code == 0, local.output
+    runs = json.loads((tmp_path / "dask" / "summary.json").read_text())
+    assert [r["runs"] for r in runs] == [1, 1]
+    assert len(_digests(tmp_path / "dask")) == 2
+    assert _digests(tmp_path / "dask") == _digests(tmp_path / "loc")
+
+
+def _digests(d: Path) -> list[str]:
+    import csv
+
+    with (d / "runs.csv").open() as f:
+        return [row["digest"] for row in csv.DictReader(f)]
