@@ -580,6 +580,8 @@ class Observer:
             rivals = tuple(self._by_seq[(tok.issuer, tok.seq)])
             return _Decision("broken", 1.0, rivals, f"promiser equivocated at seq {tok.seq}",
                              tok.iat)
+        if not p.retracts and not p.fulfils:
+            return None  # (every new promise: no sorting of nothing)
         retracts = sorted((t for t in p.retracts if not self._equivocated(t)),
                           key=lambda t: (t.seq, t.cid))
         cutoff = retracts[0].seq if retracts else math.inf
