@@ -10,6 +10,7 @@ violation prints the seed, the event and a replay command and exits 1.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import itertools
@@ -180,6 +181,16 @@ def run_cmd(ctx: click.Context, scenario: str, seed: int | None, outdir: Path | 
     show = sys.stderr.isatty() if progress is None else progress
     out = _progress_run(sc, seed, show and not _json(ctx))
     m = out.metrics
+    # The summary and any violation first: a failed write must not lose them.
+    if _json(ctx):
+        click.echo(json.dumps(_clean(m), indent=2, sort_keys=True))
+    else:
+        click.echo(_summary(sc, m))
+    if out.result.violation is not None:
+        v = out.result.violation
+        click.echo(f"\nINVARIANT VIOLATED: {v}", err=True)
+        click.echo(f"replay: troth sim replay {shlex.quote(scenario)} --seed {seed} --until "
+                   f"{max(0, v.event_index - 1)}{_rerun_args(sets, nodes)} --node N", err=True)
     if outdir is not None:
         try:
             (outdir / "metrics.json").write_text(json.dumps(_clean(m), indent=2,
@@ -197,15 +208,7 @@ def run_cmd(ctx: click.Context, scenario: str, seed: int | None, outdir: Path | 
                 plot_run(out, outdir, sc.name)
         except OSError as exc:
             _fail(ctx, f"--out {outdir}: writing the results failed ({exc})")
-    if _json(ctx):
-        click.echo(json.dumps(_clean(m), indent=2, sort_keys=True))
-    else:
-        click.echo(_summary(sc, m))
     if out.result.violation is not None:
-        v = out.result.violation
-        click.echo(f"\nINVARIANT VIOLATED: {v}", err=True)
-        click.echo(f"replay: troth sim replay {shlex.quote(scenario)} --seed {seed} --until "
-                   f"{max(0, v.event_index - 1)}{_rerun_args(sets, nodes)} --node N", err=True)
         ctx.exit(1)
 
 
@@ -277,9 +280,9 @@ def _converged(m: dict[str, Any]) -> str:
     if not math.isnan(m.get("converge_after_heal_s", math.nan)):
         text += f"; {_fmt(m['converge_after_heal_s'], ' s')} after the last heal"
     text += ")"
-    if not m["convergence_checked"] and not m["violation"]:
-        text += (f"; not checked: the run ended {m['virtual_s'] - m['last_disruption_s']:.0f} s "
-                 f"after the last disruption, within the {m['converge_bound_s']:g} s bound")
+    if not m["converged"] and not m["convergence_checked"] and not m["violation"]:
+        text += (f"; not a failure: the run ended {m['virtual_s'] - m['last_disruption_s']:.0f} "
+                 f"s after the last disruption, within the {m['converge_bound_s']:g} s bound")
     return text
 
 
@@ -371,6 +374,8 @@ def sweep_cmd(ctx: click.Context, scenario: str, params: tuple[str, ...], seeds:
             try:
                 client = Client(dask_address, timeout=DASK_CONNECT_S)
             except (OSError, TimeoutError, ValueError) as exc:
+                with contextlib.suppress(OSError):
+                    outdir.rmdir()  # (made by the check above; left only if empty)
                 _fail(ctx, f"--dask {dask_address}: cannot reach the scheduler ({exc})")
         try:
             rows = run_grid(scenario, grid_params, seed_list, client.get_executor(),

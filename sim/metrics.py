@@ -112,11 +112,16 @@ def _follow_consensus(world: World, t: float) -> None:
                 world.settle[key] = t - world.issue_t[cid]
 
 
+TRUST_KEYS = ("verdict_agreement", "verdict_accuracy", "verdicts_decided_frac", "trust_auc",
+              "referral_auc", "trust_honest_mean", "trust_malicious_mean")
+
+
 def trust_metrics(world: World, t: float) -> dict[str, float]:
     """Verdict agreement/accuracy and trust AUC over the observer nodes at time t."""
     obs_nodes = _observers(world)
     out: dict[str, float] = {"observers": float(len(obs_nodes))}
-    if not obs_nodes:
+    if not obs_nodes:  # the same keys in every run (a sweep's table has one set of columns)
+        out.update(dict.fromkeys(TRUST_KEYS, math.nan))
         return out
     wl = world.sc.workload
     # Promises surely past due (plus the observer's skew allowance) everywhere.

@@ -611,12 +611,15 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = val.strip()  # a bare word: a string
     except RecursionError:
         raise ScenarioError(f"override {key!r}: the value is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's int/str digit limit
+        raise ScenarioError(f"override {key!r}: not a value troth can read ({exc})") from None
     return key, value
 
 
 def _index(p: str, node: list[Any]) -> int | None:
     """`p` as an index into `node` (ASCII digits, in range), else None."""
-    return int(p) if p.isascii() and p.isdigit() and int(p) < len(node) else None
+    return (int(p) if p.isascii() and p.isdigit() and len(p) < 10 and int(p) < len(node)
+            else None)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -692,6 +695,8 @@ def _read(name_or_path: str) -> tuple[dict[str, Any], str, str]:
         raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
     except RecursionError:
         raise ScenarioError(f"{source}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's int/str digit limit
+        raise ScenarioError(f"{source}: a value troth cannot read: {exc}") from None
 
 
 def load_scenario(name_or_path: str, overrides: list[tuple[str, Any]] | None = None,

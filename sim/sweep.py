@@ -60,8 +60,9 @@ def _numeric(v: Any) -> bool:
 
 
 def _order(v: Any) -> tuple[int, float, str]:
-    """A parameter value's place in the tables: numbers by value (4 before 10), then text."""
-    return (0, float(v), "") if _numeric(v) else (1, 0.0, str(v))
+    """A parameter value's place in the tables: numbers by value (4 before 10; 1 and 1.0
+    stay two cells), then text."""
+    return (0, float(v), repr(v)) if _numeric(v) else (1, 0.0, str(v))
 
 
 def aggregate(rows: list[dict[str, Any]], params: list[str]) -> list[dict[str, Any]]:

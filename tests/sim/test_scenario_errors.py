@@ -115,6 +115,7 @@ def _write(tmp_path: Path, text: str) -> str:
     (GOOD + "[faults]\nclock = 'fast'\n", "[faults.clock] must be a table, got str"),
     (GOOD + "[vote]\nmembers = [['honest']]\n", "vote.members: expected a list of strings"),
     (GOOD + "[network]\nloss = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+    (GOOD + "[network]\nloss = 1" + "0" * 5000 + "\n", "a value troth cannot read"),
 ])
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, needle: str) -> None:
     path = _write(tmp_path, text)
@@ -167,7 +168,7 @@ def test_cli_reports_a_bad_file_with_status_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["sim", "run", path, "--no-plots"])
     assert res.exit_code == 2
     assert "did you mean 'loss'" in res.output
-    assert "Traceback" not in res.output
+    assert isinstance(res.exception, SystemExit)  # (an uncaught error would be here instead)
 
 
 def test_not_utf8_is_a_scenario_error(tmp_path: Path) -> None:
@@ -214,6 +215,9 @@ def test_unreadable_file_is_a_scenario_error(tmp_path: Path,
     ("network.loss=nan", "network.loss: expected a number, got nan"),
     ("network.loss=1e999", "network.loss: expected a number, got inf"),
     ("network.loss=1" + "0" * 400, "is out of range [0, 1]"),
+    # Past Python's int/str digit limit (4300), where tomllib raises a bare ValueError.
+    ("network.loss=1" + "0" * 5000, "not a value troth can read"),
+    ("agents." + "1" * 5000 + ".count=1", "no element"),
     ("network.loss=true", "network.loss: expected a number, got True"),
     ("network.connections=1.0", "network.connections: expected an integer, got 1.0"),
     ("network.loss=" + "[" * 3000 + "]" * 3000, "the value is nested too deeply"),
@@ -240,13 +244,13 @@ def test_nodes_beyond_the_count_bound_is_a_scenario_error() -> None:
     ["--set", "agents.0.behaviour=[1]"],
     ["--set", "agents.9.count=1"],
     ["--set", "network.loss=1" + "0" * 400],
+    ["--set", "network.loss=1" + "0" * 5000],
 ])
 def test_cli_reports_bad_overrides_without_a_traceback(args: list[str]) -> None:
     cli.add_command(sim_group, "sim")
     res = CliRunner().invoke(cli, ["sim", "run", "baseline", "--no-plots", *args])
     assert res.exit_code == 2, res.output
-    assert "Traceback" not in res.output and res.exception is not None
-    assert isinstance(res.exception, SystemExit)
+    assert isinstance(res.exception, SystemExit)  # (an uncaught error would be here instead)
 
 
 def test_cli_reports_a_non_utf8_file_without_a_traceback(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ PYTHONHASHSEED."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -65,3 +66,31 @@ def test_no_promise_is_made_after_the_workload_stops() -> None:
     assert w.run().violation is None
     promises = [t for c, t in w.issue_t.items() if w.kind_of[c] == "promise"]
     assert promises and max(promises) < 100.0
+
+
+def test_metrics_have_the_same_keys_with_and_without_observers() -> None:
+    from sim.metrics import TRUST_KEYS
+
+    over = [("scenario.duration_s", 60.0), ("workload.stop_s", 20.0)]
+    none = run_one(load_scenario("baseline", [*over, ("metrics.observers", 0)], nodes=6), 1)
+    two = run_one(load_scenario("baseline", [*over, ("metrics.observers", 2)], nodes=6), 1)
+    assert set(TRUST_KEYS) <= set(none.metrics) and set(none.metrics) == set(two.metrics)
+    assert all(math.isnan(none.metrics[k]) for k in TRUST_KEYS)
+    assert not math.isnan(two.metrics["trust_auc"]) or not math.isnan(
+        two.metrics["trust_honest_mean"])
+
+
+def test_convergence_after_the_heal_is_measured_from_the_heal() -> None:
+    sc = load_scenario("partition-heal", [("scenario.sample_every_s", 1.0)], nodes=16)
+    m = run_one(sc, 1).metrics
+    heal = sc.partitions[-1].heal_s
+    assert m["last_heal_s"] == pytest.approx(heal)
+    assert m["converged"] and m["convergence_checked"]
+    # Read at 1 s samples: a whole number of seconds after the heal, and before
+    # the convergence bound.
+    after = m["converge_after_heal_s"]
+    assert 0 < after <= sc.checks.converge_within_s
+    assert after == pytest.approx(round(after))
+    base = run_one(load_scenario("baseline", [("scenario.duration_s", 60.0),
+                                              ("workload.stop_s", 20.0)], nodes=6), 1).metrics
+    assert math.isnan(base["last_heal_s"]) and math.isnan(base["converge_after_heal_s"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from node.cli import cli
@@ -128,13 +129,15 @@ def test_the_replay_hint_repeats_the_overrides_and_reaches_the_violation() -> No
 
 
 def test_bad_seeds_and_output_directories_exit_2_before_running(tmp_path: Path) -> None:
-    for args in (["sim", "run", "baseline", "--seed", "-5"],
-                 ["sim", "run", "baseline", "--seed", str(2**64)],
-                 ["sim", "replay", "baseline", "--seed", "-1", "--until", "3"],
-                 ["sim", "sweep", "baseline", "--param", "network.loss=0,1", "--seed-base",
-                  str(2**63 - 1), "--seeds", "2", "--out", str(tmp_path / "s")]):
+    for args, message in (
+            (["sim", "run", "baseline", "--seed", "-5"], "-5 is not in the range 0<=x<="),
+            (["sim", "run", "baseline", "--seed", str(2**64)], "is not in the range 0<=x<="),
+            (["sim", "replay", "baseline", "--seed", "-1", "--until", "3"], "not in the range"),
+            (["sim", "sweep", "baseline", "--param", "network.loss=0,1", "--seed-base",
+              str(2**63 - 1), "--seeds", "2", "--out", str(tmp_path / "s")],
+             f"--seed-base {2**63 - 1} + --seeds 2 goes past")):
         res = CliRunner().invoke(cli, args)
-        assert res.exit_code == 2, (args, res.output)
+        assert res.exit_code == 2 and message in res.output, (args, res.output)
     blocker = tmp_path / "file"
     blocker.write_text("")
     res = CliRunner().invoke(cli, ["sim", "run", "baseline", "--out", str(blocker / "x"),
@@ -155,7 +158,7 @@ def test_sweep_refuses_contradictory_or_unknown_options(tmp_path: Path) -> None:
                                        "network.loss=0,0.1", "--out", str(tmp_path / "s"),
                                        *TINY, *extra])
         assert res.exit_code == 2 and message in res.output, (extra, res.output)
-        assert "Traceback" not in res.output
+        assert isinstance(res.exception, SystemExit)  # (not an uncaught error)
     assert not (tmp_path / "s").exists()
 
 
@@ -192,3 +195,35 @@ def _digests(d: Path) -> list[str]:
 
     with (d / "runs.csv").open() as f:
         return [row["digest"] for row in csv.DictReader(f)]
+
+
+def test_sweep_metric_present_only_with_observers_is_known(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
+                                   "metrics.observers=0,2", "--seeds", "1", "--workers", "1",
+                                   "--metric", "trust_honest_mean", "--out", str(tmp_path),
+                                   *TINY])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["metrics.observers"] for r in summary] == [0, 2]
+    assert summary[0]["trust_honest_mean_mean"] is None  # (nan: no observer to ask)
+    assert 0 < summary[1]["trust_honest_mean_mean"] < 1
+    assert (tmp_path / "sweep_trust_honest_mean.png").stat().st_size > 0
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "DASK_CONNECT_S", 1.0)
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "sw"
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param", "network.loss=0,0.1",
+                                   "--dask", f"tcp://127.0.0.1:{port}", "--out", str(out),
+                                   *TINY])
+    assert res.exit_code == 2, res.output
+    assert f"--dask tcp://127.0.0.1:{port}: cannot reach the scheduler" in res.output
+    assert isinstance(res.exception, SystemExit) and not out.exists()
