@@ -41,7 +41,9 @@ class NetView:
         return []
 
 
-class PromiseIn(BaseModel, extra="forbid"):
+# Request bodies are strict: JSON `true` or `1.0` is not an integer and `1` is
+# not a string (lax coercion once turned `[true]` into option index 1).
+class PromiseIn(BaseModel, extra="forbid", strict=True):
     text: str = Field(min_length=1, max_length=4096)
     due: int | None = Field(default=None, ge=0, lt=2**40, description="epoch seconds")
     to: str | None = Field(default=None, description="the promisee's agent id")
@@ -51,25 +53,25 @@ class PromiseIn(BaseModel, extra="forbid"):
     slot: str | None = None
 
 
-class FulfilIn(BaseModel, extra="forbid"):
+class FulfilIn(BaseModel, extra="forbid", strict=True):
     cid: str
     evidence: str | None = Field(default=None, max_length=4096)
 
 
-class AssessIn(BaseModel, extra="forbid"):
+class AssessIn(BaseModel, extra="forbid", strict=True):
     cid: str
     verdict: Literal["kept", "broken"]
     reason: str | None = Field(default=None, max_length=4096)
 
 
-class RetractIn(BaseModel, extra="forbid"):
+class RetractIn(BaseModel, extra="forbid", strict=True):
     cid: str
 
 
 Fraction = str | list[int]
 
 
-class CharterIn(BaseModel, extra="forbid"):
+class CharterIn(BaseModel, extra="forbid", strict=True):
     name: str = Field(min_length=1, max_length=256)
     members: list[str] = Field(default_factory=list, max_length=4096,
                                description="agent ids; the founder is always a member")
@@ -79,7 +81,7 @@ class CharterIn(BaseModel, extra="forbid"):
     methods: list[Literal["single", "approval", "ranked"]] | None = None
 
 
-class ProposalIn(BaseModel, extra="forbid"):
+class ProposalIn(BaseModel, extra="forbid", strict=True):
     scope: str = Field(description="the community: its charter cid")
     title: str = Field(min_length=1, max_length=1024)
     options: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2,
@@ -92,7 +94,7 @@ class ProposalIn(BaseModel, extra="forbid"):
     remove: list[str] = Field(default_factory=list, description="membership change: remove")
 
 
-class BallotIn(BaseModel, extra="forbid"):
+class BallotIn(BaseModel, extra="forbid", strict=True):
     proposal: str
     choices: list[str | int] = Field(min_length=1, max_length=64,
                                      description="option names or indexes; ranked: best first")

@@ -368,9 +368,16 @@ def propose(ctx: click.Context, scope: str, title: str, options: tuple[str, ...]
 @click.argument("choices", nargs=-1, required=True)
 @click.pass_context
 def vote(ctx: click.Context, proposal: str, choices: tuple[str, ...]) -> None:
-    """Vote on PROPOSAL (ranked: best first). A later vote replaces your earlier one."""
+    """Vote on PROPOSAL (ranked: best first). A later vote replaces your earlier one.
+
+    Each CHOICE is an option's name, or its index (0, 1, ...) when no option
+    has a numeric name; each option at most once."""
     out = _call(ctx, "POST", "/v1/ballots", json={"proposal": proposal, "choices": list(choices)})
-    emit(ctx, f"ballot {out['cid']} (#{out['seq']}): " + ", ".join(map(str, choices)), out)
+    chosen = out.get("body", {}).get("choice", list(choices))
+    text = f"ballot {out['cid']} (#{out['seq']}): " + ", ".join(map(str, chosen))
+    for w in out.get("warnings", ()):
+        text += f"\nnote: {w}"
+    emit(ctx, text, out)
 
 
 @cli.command()

@@ -277,21 +277,43 @@ class NodeService:
             raise ServiceError(404, "unknown-proposal", f"this node holds no proposal {pc}")
         if not isinstance(choices, (list, tuple)) or not choices:
             raise ServiceError(400, "bad-choice", "give at least one choice")
-        picked: list[int | str] = []
+        # Each choice is an option's name, or its index (an int, or digits that
+        # name no option). A ballot the count would call spoiled is refused
+        # here: published, it would supersede this voter's earlier valid one.
+        picked: list[str] = []
+        numeric_names = any(o.isdigit() for o in p.options)  # then digits are names only
         for c in choices:
             if isinstance(c, str) and c in p.options:
                 picked.append(c)
-            elif isinstance(c, str) and c.isdigit() and int(c) < len(p.options):
-                picked.append(int(c))
-            elif isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(p.options):
-                picked.append(c)
+            elif isinstance(c, str) and not numeric_names and c.isascii() and c.isdigit() \
+                    and len(c) < 4 and int(c) < len(p.options):
+                picked.append(p.options[int(c)])
+            elif type(c) is int and 0 <= c < len(p.options):
+                picked.append(p.options[c])
             else:
-                raise ServiceError(400, "bad-choice",
-                                   f"{c!r} is not one of the options {list(p.options)}")
+                shown = repr(c) if len(repr(c)) <= 80 else repr(c)[:77] + "..."
+                raise ServiceError(400, "bad-choice", f"{shown} is not one of the options "
+                                   f"{list(p.options)} (or their indexes 0..{len(p.options) - 1})")
+        repeated = sorted({c for c in picked if picked.count(c) > 1})
+        if repeated:
+            raise ServiceError(400, "bad-choice", f"each option at most once: {repeated} "
+                                                  "given more than once")
         if p.method == "single" and len(picked) != 1:
             raise ServiceError(400, "bad-choice", "a single-choice vote takes exactly one choice")
-        return self._issue(kind="ballot", scope=p.scope, about=pc, deps=(pc,),
-                           body=gov.ballot_body(picked))
+        now = self.clock()
+        gv = self.core.governance
+        notes: list[str] = []
+        if now > p.closes + gv.params.skew_allowance_s:
+            notes.append("the vote has closed: this ballot is kept but not counted")
+        electorate = gv.electorate(pc)
+        if electorate is not None and self.agent_id not in electorate:
+            notes.append("you are not in this vote's electorate: this ballot is kept but "
+                         "not counted")
+        out = self._issue(kind="ballot", scope=p.scope, about=pc, deps=(pc,),
+                          body=gov.ballot_body(picked))
+        if notes:
+            out["warnings"] = notes
+        return out
 
     def proposals(self, scope: object = None) -> list[dict[str, Any]]:
         sc = self._cid(scope, "scope") if scope is not None else None

@@ -99,6 +99,12 @@ async def test_promise_fulfil_and_view(api: Served) -> None:
     ("/v1/charters", {"name": "c", "quorum": "5/3"}, 400, "bad-fraction"),
     ("/v1/charters", {"name": "c", "members": ["zz"]}, 400, "bad-agent"),
     ("/v1/ballots", {"proposal": "x", "choices": ["yes"]}, 400, "bad-cid"),
+    # Strict JSON types: no `true` -> 1, `1.0` -> 1 or 7 -> "7".
+    ("/v1/ballots", {"proposal": UNKNOWN, "choices": [True]}, 400, "bad-request"),
+    ("/v1/ballots", {"proposal": UNKNOWN, "choices": [1.0]}, 400, "bad-request"),
+    ("/v1/charters", {"name": "c", "quorum": [True, 2]}, 400, "bad-request"),
+    ("/v1/promises", {"text": "x", "due": 1.5e9}, 400, "bad-request"),
+    ("/v1/promises", {"text": 7}, 400, "bad-request"),
 ])
 async def test_malformed_requests_get_400_and_change_nothing(
         api: Served, path: str, body: Any, status: int, reason: str) -> None:
@@ -159,3 +165,49 @@ async def test_query_errors_have_the_same_shape(api: Served) -> None:
     r = await api.client.post("/v1/promises", content=b'{"text": "\xff"}',
                               headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and set(r.json()) == {"error", "detail"}
+
+
+async def _proposal(api: Served, options: list[str], method: str = "approval",
+                    closes: int = 1_800_003_600) -> str:
+    charter = (await api.post("/v1/charters", {"name": "garden"})).json()["cid"]
+    r = await api.post("/v1/proposals", {"scope": charter, "title": "what to plant",
+                                         "options": options, "method": method,
+                                         "closes": closes})
+    assert r.status_code == 201, r.text
+    return str(r.json()["cid"])
+
+
+async def test_a_ballot_that_would_be_spoiled_is_refused_and_changes_nothing(
+        api: Served) -> None:
+    p = await _proposal(api, ["roses", "beans", "kale"])
+    first = await api.post("/v1/ballots", {"proposal": p, "choices": ["roses"]})
+    assert first.status_code == 201, first.text
+    seq = api.service.core.own_seq()
+    for choices in (["roses", "roses"], ["roses", 0], ["0", "beans", "roses"]):
+        r = await api.post("/v1/ballots", {"proposal": p, "choices": choices})
+        assert r.status_code == 400 and r.json()["error"] == "bad-choice", (choices, r.text)
+        assert "more than once" in r.json()["detail"]
+    assert api.service.core.own_seq() == seq  # the valid ballot still stands
+    explained = (await api.get(f"/v1/proposals/{p}", params={"explain": "true"})).json()
+    assert [b["state"] for b in explained["explanation"]["ballots"]] == ["counted"]
+
+
+async def test_indexes_name_options_only_when_no_option_name_is_numeric(api: Served) -> None:
+    words = await _proposal(api, ["roses", "beans", "kale"])
+    r = await api.post("/v1/ballots", {"proposal": words, "choices": ["2", 0]})
+    assert r.status_code == 201 and r.json()["body"]["choice"] == ["kale", "roses"]
+    numbers = await _proposal(api, ["10", "20", "1"], method="single")
+    r = await api.post("/v1/ballots", {"proposal": numbers, "choices": ["1"]})
+    assert r.status_code == 201 and r.json()["body"]["choice"] == ["1"]  # the name, not index 1
+    r = await api.post("/v1/ballots", {"proposal": numbers, "choices": ["2"]})
+    assert r.status_code == 400 and r.json()["error"] == "bad-choice"
+
+
+async def test_a_ballot_that_will_not_count_says_why(api: Served) -> None:
+    p = await _proposal(api, ["yes", "no"], method="single", closes=1_800_000_100)
+    r = await api.post("/v1/ballots", {"proposal": p, "choices": ["yes"]})
+    assert r.status_code == 201 and "warnings" not in r.json()
+    api.service.clock = lambda: 1_800_010_000.0  # long after closing + skew
+    r = await api.post("/v1/ballots", {"proposal": p, "choices": ["no"]})
+    assert r.status_code == 201
+    assert r.json()["warnings"] == ["the vote has closed: this ballot is kept but not counted"]
