@@ -3,10 +3,17 @@
 Theory of operation: every route is a thin call into `NodeService` (or the
 runtime's network view). Auth: `Authorization: Bearer <token>` with the token of
 the node's home (`api-token`), compared in constant time; anything else is 401
-before the request body is looked at. Malformed requests get 400 with
-`{"error": reason, "detail": ...}`; unknown tokens 404. A refused request
-changes nothing. The OpenAPI description is at `/openapi.json` (and the
-interactive page at `/docs`); the web page at `/` is served without auth and
+before the request body is looked at: `_Gate`, a pure-ASGI middleware, checks
+the header of every `/v1/` request before any route (or FastAPI's body
+parsing) runs. Request bodies are at most `BODY_MAX_BYTES` (1 MiB): a larger
+Content-Length is 413 at once, and a body without one (chunked) is counted as
+it streams in and refused with 413 as soon as it passes the limit; the gate
+holds at most that much before the route sees it. Every error is
+`{"error": reason, "detail": ...}`: malformed requests 400, no or wrong token
+401, not allowed 403, unknown tokens 404, a state that does not allow it 409,
+too large 413, the node stopping 503. A refused request changes nothing. The
+OpenAPI description at `/openapi.json` (and the interactive page at `/docs`)
+lists those error responses; the web page at `/` is served without auth and
 fetches data with the token the user pastes.
 
 The API listens on loopback only (node/home.py refuses other hosts).
@@ -14,11 +21,14 @@ The API listens on loopback only (node/home.py refuses other hosts).
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -28,7 +38,119 @@ from .engine import EngineFailed
 from .service import NodeService, ServiceError
 from .web import PAGE, graph_svg
 
-__all__ = ["make_app", "NetView"]
+__all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"]
+
+# The largest request body accepted (the largest legitimate one, a charter with
+# 4096 members, is ~250 KiB).
+BODY_MAX_BYTES = 1024 * 1024
+# Every route under this prefix needs the bearer token; nothing else does.
+GUARDED_PREFIX = "/v1/"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ErrorOut(BaseModel):
+    """Every error the API returns."""
+
+    error: str = Field(description="a short machine-readable reason, e.g. unauthorized")
+    detail: str = Field(description="what was wrong, for people")
+
+
+_ERROR_TEXT = {
+    400: "Malformed request (bad JSON, wrong types, bad values)",
+    401: "Missing or wrong bearer token",
+    403: "Not allowed for this node's agent",
+    404: "Unknown token, proposal or community",
+    409: "The current state does not allow it",
+    413: f"Request body over {BODY_MAX_BYTES} bytes",
+    503: "The node is stopping after a failure; nothing was published",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a guarded route: 400, 401, 413 and `codes`."""
+    return {c: {"model": ErrorOut, "description": _ERROR_TEXT[c]}
+            for c in sorted({400, 401, 413, *codes})}
+
+
+def _bearer_ok(scope: Scope, token: bytes) -> bool:
+    """The token check of `HTTPBearer` + `compare_digest`, on the raw headers."""
+    values = [v for k, v in scope.get("headers", ()) if k.lower() == b"authorization"]
+    if len(values) != 1:
+        return False
+    scheme, _, credentials = values[0].strip().partition(b" ")
+    return scheme.lower() == b"bearer" and secrets.compare_digest(credentials.strip(), token)
+
+
+async def _send_error(send: Send, status: int, reason: str, detail: str,
+                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"error": reason, "detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Gate:
+    """Pure ASGI, outside every route: auth from the headers, then the body size.
+
+    For `/v1/` requests the token is checked before a byte of the body is
+    received (401). For every request, a Content-Length over `BODY_MAX_BYTES`
+    is 413 unread; otherwise the body is received here, counted chunk by
+    chunk (so a chunked body cannot grow past the limit either), and replayed
+    to the app in one piece.
+    """
+
+    def __init__(self, app: ASGIApp, token: str, body_max_bytes: int = BODY_MAX_BYTES) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.body_max_bytes = body_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(GUARDED_PREFIX) and not _bearer_ok(scope, self.token):
+            await _send_error(send, 401, "unauthorized", "missing or wrong bearer token",
+                              [(b"www-authenticate", b"Bearer")])
+            return
+        too_large = f"request body over {self.body_max_bytes} bytes"
+        lengths = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
+        if lengths:
+            try:
+                declared = int(lengths[0])
+            except ValueError:
+                await _send_error(send, 400, "bad-request", "bad Content-Length")
+                return
+            if declared > self.body_max_bytes:
+                await _send_error(send, 413, "too-large", too_large)
+                return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.body_max_bytes:
+                await _send_error(send, 413, "too-large", too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class NetView:
@@ -105,6 +227,9 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
     app = FastAPI(title="troth node API", version="1",
                   description="The local API of one troth node. Bearer token: the node "
                               "home's `api-token` file.")
+    # The gate checks the token (and the body size) before any route runs;
+    # `auth` below checks it again and puts the scheme in the OpenAPI description.
+    app.add_middleware(_Gate, token=token)
     bearer = HTTPBearer(auto_error=False)
 
     def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -125,7 +250,8 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        reason = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(
+        reason = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
+                  413: "too-large"}.get(
             exc.status_code, "error")
         return JSONResponse({"error": reason, "detail": str(exc.detail)},
                             status_code=exc.status_code)
@@ -139,6 +265,25 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
 
     guarded = [Depends(auth)]
 
+    def openapi() -> dict[str, Any]:
+        """The generated description, with the errors the API really returns:
+        FastAPI lists 422 HTTPValidationError on every route with parameters,
+        but validation errors are 400 `ErrorOut` here (`bad_request` above)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            for item in schema.get("paths", {}).values():
+                for op in item.values():
+                    op.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+                schemas.pop("HTTPValidationError", None)
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
         # The page itself holds no data; it fetches /v1/* with the token.
@@ -147,7 +292,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
                                            "style-src 'unsafe-inline'"})
 
     @app.get("/v1/graph.svg", dependencies=guarded, tags=["view"],
-             response_class=Response)
+             response_class=Response, responses=_errors())
     async def get_graph() -> Response:
         core = service.core
         now = service.clock()
@@ -156,75 +301,85 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
         return Response(graph_svg(list(core.tokens.values()), verdicts),
                         media_type="image/svg+xml")
 
-    @app.get("/v1/id", dependencies=guarded, tags=["node"])
+    @app.get("/v1/id", dependencies=guarded, tags=["node"], responses=_errors())
     async def get_id() -> dict[str, Any]:
         out = service.identity()
         out["listen"] = net.listen_addrs()
         return out
 
-    @app.get("/v1/peers", dependencies=guarded, tags=["node"])
+    @app.get("/v1/peers", dependencies=guarded, tags=["node"], responses=_errors())
     async def get_peers() -> list[dict[str, Any]]:
         return net.peers()
 
-    @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201)
+    @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201,
+              responses=_errors(404, 503))
     async def post_promise(body: PromiseIn) -> dict[str, Any]:
         return service.promise(body.text, due=body.due, to=body.to, deps=body.deps,
                                scope=body.scope, slot=body.slot)
 
-    @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201)
+    @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201,
+              responses=_errors(403, 404, 503))
     async def post_fulfil(body: FulfilIn) -> dict[str, Any]:
         return service.fulfil(body.cid, body.evidence)
 
-    @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201)
+    @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201,
+              responses=_errors(404, 503))
     async def post_assess(body: AssessIn) -> dict[str, Any]:
         return service.assess(body.cid, body.verdict, body.reason)
 
-    @app.post("/v1/retract", dependencies=guarded, tags=["tokens"], status_code=201)
+    @app.post("/v1/retract", dependencies=guarded, tags=["tokens"], status_code=201,
+              responses=_errors(403, 404, 503))
     async def post_retract(body: RetractIn) -> dict[str, Any]:
         return service.retract(body.cid)
 
-    @app.get("/v1/tokens/{cid}", dependencies=guarded, tags=["tokens"])
+    @app.get("/v1/tokens/{cid}", dependencies=guarded, tags=["tokens"],
+             responses=_errors(404))
     async def get_token(cid: str) -> dict[str, Any]:
         return service.show(cid)
 
-    @app.get("/v1/log", dependencies=guarded, tags=["tokens"])
+    @app.get("/v1/log", dependencies=guarded, tags=["tokens"], responses=_errors())
     async def get_log(limit: int = 20) -> list[dict[str, Any]]:
         return service.log(limit)
 
-    @app.get("/v1/verdicts", dependencies=guarded, tags=["view"])
+    @app.get("/v1/verdicts", dependencies=guarded, tags=["view"], responses=_errors())
     async def get_verdicts(agent: str | None = None) -> list[dict[str, Any]]:
         return service.verdicts(agent)
 
-    @app.get("/v1/trust", dependencies=guarded, tags=["view"])
+    @app.get("/v1/trust", dependencies=guarded, tags=["view"], responses=_errors())
     async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:
         return service.trust(agent)
 
-    @app.post("/v1/charters", dependencies=guarded, tags=["governance"], status_code=201)
+    @app.post("/v1/charters", dependencies=guarded, tags=["governance"], status_code=201,
+              responses=_errors(503))
     async def post_charter(body: CharterIn) -> dict[str, Any]:
         return service.charter(body.name, body.members, quorum=body.quorum,
                                threshold=body.threshold, methods=body.methods)
 
-    @app.post("/v1/proposals", dependencies=guarded, tags=["governance"], status_code=201)
+    @app.post("/v1/proposals", dependencies=guarded, tags=["governance"], status_code=201,
+              responses=_errors(403, 404, 409, 503))
     async def post_proposal(body: ProposalIn) -> dict[str, Any]:
         return service.propose(body.scope, body.title, body.options, body.method,
                                closes=body.closes, quorum=body.quorum, threshold=body.threshold,
                                add=body.add, remove=body.remove)
 
-    @app.get("/v1/proposals", dependencies=guarded, tags=["governance"])
+    @app.get("/v1/proposals", dependencies=guarded, tags=["governance"],
+             responses=_errors())
     async def get_proposals(scope: str | None = None) -> list[dict[str, Any]]:
         return service.proposals(scope)
 
-    @app.post("/v1/ballots", dependencies=guarded, tags=["governance"], status_code=201)
+    @app.post("/v1/ballots", dependencies=guarded, tags=["governance"], status_code=201,
+              responses=_errors(404, 503))
     async def post_ballot(body: BallotIn) -> dict[str, Any]:
         return service.vote(body.proposal, body.choices)
 
-    @app.get("/v1/proposals/{cid}", dependencies=guarded, tags=["governance"])
+    @app.get("/v1/proposals/{cid}", dependencies=guarded, tags=["governance"],
+             responses=_errors(404))
     async def get_tally(cid: str, explain: bool = False,
                         voter: str | None = None) -> dict[str, Any]:
         return service.tally(cid, voter=voter, explain=explain)
 
     @app.post("/v1/proposals/{cid}/tally", dependencies=guarded, tags=["governance"],
-              status_code=201)
+              status_code=201, responses=_errors(404, 409, 503))
     async def post_tally(cid: str) -> list[dict[str, Any]]:
         return service.publish_tally(cid)
 

@@ -211,3 +211,120 @@ async def test_a_ballot_that_will_not_count_says_why(api: Served) -> None:
     r = await api.post("/v1/ballots", {"proposal": p, "choices": ["no"]})
     assert r.status_code == 201
     assert r.json()["warnings"] == ["the vote has closed: this ballot is kept but not counted"]
+
+
+# -- auth before the body, body size limit, the error responses in OpenAPI ----
+
+async def _raw(api: Served, head: bytes, body: bytes = b"", timeout_s: float = 5.0) -> bytes:
+    """Send a raw HTTP/1.1 request (maybe with only part of its body); return
+    what the server answers before `timeout_s`, without sending the rest."""
+    host, port = api.url.removeprefix("http://").rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(head + body)
+        answer = b""
+        with trio.move_on_after(timeout_s):
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer
+
+
+def _status(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:80]
+    return int(answer.split(b" ", 2)[1])
+
+
+def _json_of(answer: bytes) -> Any:
+    import json
+
+    return json.loads(answer.split(b"\r\n\r\n", 1)[1])
+
+
+async def test_401_comes_before_the_body_is_read(api: Served) -> None:
+    # 200 MB announced, 10 bytes sent: the answer must not wait for (or hold) the rest.
+    head = (b"POST /v1/promises HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 200000000\r\n\r\n")
+    answer = await _raw(api, head, b'{"text": "')
+    assert _status(answer) == 401, answer[:200]
+    assert _json_of(answer)["error"] == "unauthorized"
+    assert b"www-authenticate: Bearer" in answer.lower().replace(b"bearer", b"Bearer")
+    async with httpx.AsyncClient(base_url=api.url) as anon:
+        r = await anon.post("/v1/promises", content=b"{bad",
+                            headers={"Content-Type": "application/json"})
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        r = await anon.post("/v1/promises", content=b"{bad",
+                            headers={"Authorization": "Basic czNjcmV0LXRva2Vu"})
+        assert r.status_code == 401
+    assert api.service.core.own_seq() == 0 and not api.published
+
+
+async def test_a_body_over_the_limit_is_413_by_content_length(api: Served) -> None:
+    from node.api import BODY_MAX_BYTES
+
+    head = (b"POST /v1/promises HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+            b"Content-Length: " + str(BODY_MAX_BYTES + 1).encode() + b"\r\n\r\n")
+    answer = await _raw(api, head, b'{"text": "')
+    assert _status(answer) == 413, answer[:200]
+    assert _json_of(answer) == {"error": "too-large",
+                                "detail": f"request body over {BODY_MAX_BYTES} bytes"}
+    assert api.service.core.own_seq() == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_413(api: Served) -> None:
+    from node.api import BODY_MAX_BYTES
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        yield b'{"text": "'
+        for _ in range(BODY_MAX_BYTES // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    try:
+        r = await api.client.post("/v1/promises", content=chunks(),
+                                  headers={"Content-Type": "application/json"})
+    except httpx.TransportError:  # the server may close before all was sent
+        pytest.skip("connection closed before the answer was read")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "too-large"
+    assert api.service.core.own_seq() == 0 and not api.published
+
+
+async def test_a_chunked_body_under_the_limit_is_accepted(api: Served) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"text": '
+        yield b'"chunked promise"}'
+
+    r = await api.client.post("/v1/promises", content=chunks(),
+                              headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert r.json()["body"]["text"] == "chunked promise"
+
+
+async def test_openapi_documents_the_real_error_responses(api: Served) -> None:
+    async with httpx.AsyncClient(base_url=api.url) as anon:
+        r = await anon.get("/openapi.json")  # public, like the page
+        assert r.status_code == 200
+        assert (await anon.get("/docs")).status_code == 200
+    schema = r.json()
+    error = schema["components"]["schemas"]["ErrorOut"]
+    assert set(error["properties"]) == {"error", "detail"}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    ops = [(path, method, op) for path, item in schema["paths"].items()
+           for method, op in item.items()]
+    assert len(ops) >= 17
+    for path, method, op in ops:
+        codes = set(op["responses"])
+        assert "422" not in codes, (path, method)
+        assert path.startswith("/v1/")
+        assert {"400", "401", "413"} <= codes, (path, method, codes)
+        for code in codes - {"200", "201"}:
+            ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ErrorOut", (path, method, code)
+        if method == "post":
+            assert "503" in codes, (path, method)
+    assert {"403", "404"} <= set(schema["paths"]["/v1/fulfil"]["post"]["responses"])
+    assert "409" in schema["paths"]["/v1/proposals/{cid}/tally"]["post"]["responses"]
