@@ -16,10 +16,19 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
-from .home import Config, ConfigError, Home, HomeError, parse_host_port, resolve_home
+from .home import (
+    Config,
+    ConfigError,
+    Home,
+    HomeError,
+    bootstrap_problem,
+    parse_host_port,
+    resolve_home,
+)
 from .store import Store, StoreError
 
 __all__ = ["main", "cli"]
@@ -42,6 +51,11 @@ def emit(ctx: click.Context, human: str, data: Any) -> None:
 def cli(ctx: click.Context, as_json: bool, home_dir: Path | None) -> None:
     """troth: a peer-to-peer promise network node."""
     ctx.ensure_object(dict)
+
+
+def _id(text: str) -> str:
+    """A cid or agent id as one URL path segment (`../log` stays a bad id, not a route)."""
+    return quote(text, safe="")
 
 
 def _home(ctx: click.Context) -> Home:
@@ -96,10 +110,11 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
         home, identity = Home.init(home_path, _passphrase(passphrase_file), force=force)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
-    emit(ctx, f"initialised {home.path}\nagent id: {identity.agent_id}\n"
-              f"edit {home.config_path}, then: troth run --home {home.path}",
+    moved = "".join(f"\nmoved aside: {p}" for p in home.moved_aside)
+    emit(ctx, f"initialised {home.path}\nagent id: {identity.agent_id}{moved}\n"
+              f"edit {home.config_path}, then: troth --home {home.path} run",
          {"home": str(home.path), "agent_id": identity.agent_id,
-          "config": str(home.config_path)})
+          "config": str(home.config_path), "moved_aside": [str(p) for p in home.moved_aside]})
 
 
 @cli.command()
@@ -137,8 +152,9 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
         raise click.BadParameter("a multiaddr such as /ip4/127.0.0.1/tcp/4001",
                                  param_hint="--listen")
     for b in config.bootstrap:
-        if "/p2p/" not in b:
-            raise click.BadParameter(f"{b!r} has no /p2p/<agent id>", param_hint="--bootstrap")
+        problem = bootstrap_problem(b)
+        if problem:
+            raise click.BadParameter(f"{b!r}: {problem}", param_hint="--bootstrap")
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("libp2p").setLevel(logging.WARNING)
@@ -154,6 +170,11 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
         raise click.ClickException(str(exc)) from None
     except EngineFailed as exc:
         raise click.ClickException(f"stopped: {exc} (restart to recover from the store)") from None
+    except OSError as exc:  # e.g. the API's port is taken
+        raise click.ClickException(f"cannot start: {exc.strerror or exc}"
+                                   + (f" ({exc.filename})" if exc.filename else "")) from None
+
+
 
 
 # -- talking to the running node --------------------------------------------
@@ -205,6 +226,8 @@ def promise(ctx: click.Context, text: str, due: Any, due_in: int | None, to_agen
     """Promise something (agents promise only about themselves)."""
     import time
 
+    if due is not None and due_in is not None:
+        raise click.UsageError("give --due or --due-in, not both")
     body: dict[str, Any] = {"text": text, "deps": list(deps)}
     if due is not None:
         body["due"] = int(due.timestamp())
@@ -259,7 +282,7 @@ def retract(ctx: click.Context, cid: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, cid: str) -> None:
     """One token, with this node's verdict on it."""
-    out = _call(ctx, "GET", f"/v1/tokens/{cid}")
+    out = _call(ctx, "GET", f"/v1/tokens/{_id(cid)}")
     lines = [_token_line(out), f"  issuer  {out['issuer']}"]
     if out.get("deps"):
         lines.append("  deps    " + ", ".join(out["deps"]))
@@ -402,11 +425,11 @@ def tally(ctx: click.Context, proposal: str, explain: bool, voter: str | None,
           publish: bool) -> None:
     """The outcome of PROPOSAL as this node sees it."""
     if publish:
-        _call(ctx, "POST", f"/v1/proposals/{proposal}/tally")
+        _call(ctx, "POST", f"/v1/proposals/{_id(proposal)}/tally")
     params: dict[str, Any] = {"explain": explain}
     if voter:
         params["voter"] = voter
-    out = _call(ctx, "GET", f"/v1/proposals/{proposal}", params=params)
+    out = _call(ctx, "GET", f"/v1/proposals/{_id(proposal)}", params=params)
     o = out["outcome"]
     p = out["proposal"]
     lines = [f"{p['title']}: {o['state']}" + (f" -> {o['result']}" if o["result"] else ""),
@@ -506,6 +529,36 @@ def _load_plugins() -> None:
             continue
         if isinstance(cmd, click.Command):
             cli.add_command(cmd, ep.name)
+    _accept_anywhere(cli)
+
+
+def _to_root(name: str) -> Any:
+    def put(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value:  # given after the command: it wins over the group's (and $TROTH_HOME)
+            ctx.find_root().params[name] = value
+        return value
+    return put
+
+
+def _accept_anywhere(group: click.Group) -> None:
+    """`--home` and `--json` after the command too (`troth init --home DIR`, as the
+    hints and the issue spell it); the value lands where the group's would."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            _accept_anywhere(cmd)
+            continue
+        names = {n for p in cmd.params for n in getattr(p, "opts", ())}
+        if "--home" not in names:
+            cmd.params.append(click.Option(
+                ["--home"], type=click.Path(path_type=Path), expose_value=False,
+                callback=_to_root("home_dir"), help="The node's home (as before the command)."))
+        if "--json" not in names:
+            cmd.params.append(click.Option(
+                ["--json"], is_flag=True, expose_value=False, callback=_to_root("as_json"),
+                help="Machine-readable JSON output (as before the command)."))
+
+
+_accept_anywhere(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

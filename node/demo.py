@@ -121,7 +121,8 @@ def run_demo(nodes: int = 5, workdir: Path | None = None,
     team: list[DemoNode] = []
     try:
         for name in names:
-            home, _ = Home.init(workdir / name, config=DEMO_CONFIG, force=True)
+            home, _ = Home.init(workdir / name, config=DEMO_CONFIG, force=True,
+                                replace_config=True)
             team.append(DemoNode(name, home))
         say(f"starting {nodes} troth nodes on 127.0.0.1 (homes in {workdir}) ...")
         first = team[0]

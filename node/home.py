@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,6 +117,10 @@ class Config:
         boot = net.get("bootstrap", [])
         if not (isinstance(boot, list) and all(isinstance(x, str) and "/p2p/" in x for x in boot)):
             raise err("network.bootstrap", "a list of multiaddrs ending in /p2p/<agent id>")
+        for b in boot:
+            problem = bootstrap_problem(b)
+            if problem:
+                raise err("network.bootstrap", f"{b!r}: {problem}")
         mdns = net.get("mdns", False)
         if not isinstance(mdns, bool):
             raise err("network.mdns", "true or false")
@@ -150,6 +155,22 @@ def parse_host_port(text: object, err: Any) -> tuple[str, int]:
     return host.strip("[]"), int(port_s)
 
 
+def bootstrap_problem(addr: str) -> str | None:
+    """Why `addr` is not a peer multiaddr with /p2p/<agent id>, or None."""
+    import multiaddr
+
+    try:
+        ma = multiaddr.Multiaddr(addr)
+        peer = ma.value_for_protocol("p2p")
+    except Exception:  # noqa: BLE001 - the library raises several types for bad text
+        return "not a multiaddr with /p2p/<agent id> (e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3...)"
+    try:
+        wire.agent_id_to_bytes(str(peer))
+    except wire.InvalidIdentity:
+        return f"/p2p/{peer} is not an agent id"
+    return None
+
+
 def resolve_home(flag: str | Path | None) -> Path:
     if flag:
         return Path(flag).expanduser()
@@ -170,6 +191,8 @@ def _write_private(path: Path, data: bytes) -> None:
 @dataclass(frozen=True, slots=True)
 class Home:
     path: Path
+    # What `init(force=True)` moved aside (old identity, token, store), for the CLI to say.
+    moved_aside: tuple[Path, ...] = ()
 
     @property
     def identity_path(self) -> Path:
@@ -193,20 +216,57 @@ class Home:
 
     @classmethod
     def init(cls, path: Path, passphrase: str | None = None, *, force: bool = False,
-             config: str = CONFIG_TEMPLATE) -> tuple[Home, wire.Identity]:
+             config: str = CONFIG_TEMPLATE, replace_config: bool = False
+             ) -> tuple[Home, wire.Identity]:
+        """Create the home. With `force`, an existing identity is replaced: the old
+        identity, API token and store (which belong to it) are moved aside, renamed
+        `NAME.replaced-TIME`, never deleted; config.toml is kept unless
+        `replace_config`. Refused while a node runs on the home."""
         home = cls(path)
-        if home.identity_path.exists() and not force:
-            raise HomeError(f"{home.identity_path} exists: this home is already initialised "
-                            "(pass --force to replace its identity: its tokens stay signed by "
-                            "the old one)")
+        if home.identity_path.exists():
+            if not force:
+                raise HomeError(f"{home.identity_path} exists: this home is already initialised "
+                                "(--force replaces its identity; the old identity, token and "
+                                "store are kept beside it, renamed)")
+            if home.is_running():
+                raise HomeError(f"a troth node is running on {home.path}: stop it before "
+                                "replacing its identity")
+            home = replace(home, moved_aside=home._move_aside())
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, 0o700)
         identity = wire.Identity.generate()
         identity.save(home.identity_path, passphrase)
-        if not home.config_path.exists() or force:
+        if not home.config_path.exists() or replace_config:
             home.config_path.write_text(config)
         _write_private(home.token_path, (secrets.token_urlsafe(32) + "\n").encode())
         return home, identity
+
+    def is_running(self) -> bool:
+        """Whether a node holds this home's lock (node/runtime.py takes it)."""
+        import fcntl
+
+        try:
+            fh = open(self.path / "node.lock", "a+")  # noqa: SIM115 - closed below
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            fh.close()  # (closing releases a lock we took)
+        return False
+
+    def _move_aside(self) -> tuple[Path, ...]:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        moved = []
+        for p in (self.identity_path, self.token_path, self.store_path,
+                  self.path / "store.sqlite-wal", self.path / "store.sqlite-shm"):
+            if p.exists():
+                target = p.with_name(f"{p.name}.replaced-{stamp}")
+                p.rename(target)
+                moved.append(target)
+        return tuple(moved)
 
     def require(self) -> None:
         if not self.identity_path.exists():

@@ -140,3 +140,78 @@ def test_a_passphrase_protected_identity(tmp_path: Path) -> None:
     out = troth(home, "run", "--passphrase-file", str(wrong), check=False)
     assert out.returncode == 1 and "passphrase" in out.stderr
     assert Home(home).identity("correct horse battery staple").agent_id.startswith("12D3KooW")
+
+
+def _bare(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`troth ARGS` with no --home before the command."""
+    out = subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True,
+                         env=ENV, cwd=ROOT, timeout=60)
+    if check:
+        assert out.returncode == 0, (args, out.stdout, out.stderr)
+    return out
+
+
+def test_home_and_json_work_after_the_command_too(tmp_path: Path, node: Path) -> None:
+    home = tmp_path / "late"
+    out = json.loads(_bare("init", "--home", str(home), "--json").stdout)
+    assert out["home"] == str(home) and (home / "identity.pem").exists()
+    assert "troth --home" in _bare("init", "--home", str(tmp_path / "h2")).stdout
+    ident = json.loads(_bare("id", "--home", str(node), "--json").stdout)
+    assert ident["agent_id"] == tj(node, "id")["agent_id"]
+
+
+def test_init_force_keeps_the_old_home_beside_and_refuses_a_running_node(
+        tmp_path: Path, node: Path) -> None:
+    home = tmp_path / "h"
+    first = tj(home, "init")
+    (home / "config.toml").write_text((home / "config.toml").read_text() + "\n# mine\n")
+    out = troth(node, "init", "--force", check=False)
+    assert out.returncode == 1 and "is running" in out.stderr
+    assert tj(node, "id")["agent_id"]  # the running node still answers with its token
+    second = tj(home, "init", "--force")
+    assert second["agent_id"] != first["agent_id"]
+    moved = [Path(p).name for p in second["moved_aside"]]
+    assert sorted(m.split(".replaced-")[0] for m in moved) == ["api-token", "identity.pem"]
+    old = next(p for p in second["moved_aside"] if "identity.pem" in p)
+    from wire import Identity
+
+    assert Identity.load(Path(old)).agent_id == first["agent_id"]  # recoverable
+    assert (home / "config.toml").read_text().endswith("# mine\n")  # config kept
+
+
+def test_bad_bootstrap_addresses_are_refused_at_start(tmp_path: Path) -> None:
+    home = tmp_path / "b"
+    troth(home, "init")
+    for addr, why in (("garbage/p2p/x", "not a multiaddr"),
+                      ("/ip4/127.0.0.1/tcp/4001/p2p/notapeerid", "not a multiaddr")):
+        out = troth(home, "run", "--bootstrap", addr, check=False)
+        assert out.returncode == 2 and why in out.stderr, out.stderr
+    (home / "config.toml").write_text(
+        (home / "config.toml").read_text().replace("bootstrap = []",
+                                                   'bootstrap = ["/dns4/x/p2p/nope"]'))
+    out = troth(home, "run", check=False)
+    assert out.returncode == 1 and "network.bootstrap" in out.stderr, out.stderr
+
+
+def test_a_busy_api_port_is_one_line(tmp_path: Path, node: Path) -> None:
+    home = tmp_path / "busy"
+    troth(home, "init")
+    api = Home(node).runtime()
+    assert api is not None
+    taken = api["api"].rsplit(":", 1)[1] if "api" in api else None
+    assert taken, api
+    out = troth(home, "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api",
+                f"127.0.0.1:{taken}", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "in use" in out.stderr
+
+
+def test_ids_are_path_segments_not_routes(node: Path) -> None:
+    for bad in ("../log", "../id", "a?b=c"):
+        out = troth(node, "show", bad, check=False)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, (bad, out.stderr)
+
+
+def test_due_and_due_in_together_is_a_usage_error(node: Path) -> None:
+    out = troth(node, "promise", "x", "--due", "2030-01-01", "--due-in", "60", check=False)
+    assert out.returncode == 2 and "not both" in out.stderr
