@@ -357,8 +357,8 @@ def charter_create(ctx: click.Context, name: str, members: tuple[str, ...], quor
                                                        "%Y-%m-%d"]),
               help="Closing time (local time).")
 @click.option("--closes-in", type=click.IntRange(1), help="Closes in this many seconds.")
-@click.option("--quorum", help="Tighter quorum than the charter's, e.g. 3/4.")
-@click.option("--threshold", help="Tighter threshold than the charter's.")
+@click.option("--quorum", help="Tighter quorum than the charter's, e.g. 3/4 (never looser).")
+@click.option("--threshold", help="Tighter threshold than the charter's (never looser).")
 @click.option("--add", multiple=True, help="Membership change: add this agent (yes/no vote).")
 @click.option("--remove", multiple=True, help="Membership change: remove this agent.")
 @click.pass_context
@@ -372,6 +372,8 @@ def propose(ctx: click.Context, scope: str, title: str, options: tuple[str, ...]
                             "add": list(add), "remove": list(remove)}
     if options:
         body["options"] = list(options)
+    if closes is not None and closes_in is not None:
+        raise click.UsageError("give --closes or --closes-in, not both")
     if closes is not None:
         body["closes"] = int(closes.timestamp())
     if closes_in is not None:
@@ -418,7 +420,8 @@ def proposals(ctx: click.Context, scope: str | None) -> None:
 @click.argument("proposal")
 @click.option("--explain", is_flag=True, help="Was my vote counted? Who counted it, and how "
               "disagreeing tallies differ.")
-@click.option("--voter", help="Explain for this voter instead of yourself.")
+@click.option("--voter", help="Explain for this voter instead of yourself (implies "
+              "--explain).")
 @click.option("--publish", is_flag=True, help="Publish this node's tally now.")
 @click.pass_context
 def tally(ctx: click.Context, proposal: str, explain: bool, voter: str | None,
@@ -426,6 +429,7 @@ def tally(ctx: click.Context, proposal: str, explain: bool, voter: str | None,
     """The outcome of PROPOSAL as this node sees it."""
     if publish:
         _call(ctx, "POST", f"/v1/proposals/{_id(proposal)}/tally")
+    explain = explain or voter is not None  # (--voter asks for an explanation)
     params: dict[str, Any] = {"explain": explain}
     if voter:
         params["voter"] = voter
@@ -457,9 +461,12 @@ def tally(ctx: click.Context, proposal: str, explain: bool, voter: str | None,
                 "counted another of its ballots" if ballot else "did not count it")
             lines.append(f"    tally of {issuer[-8:]} {said}")
         for d in e["differences"]:
-            lines.append(f"    tallies by {', '.join(i[-8:] for i in d['issuers'])} differ "
-                         f"from this node's cut: missing {len(d['missing'])}, "
-                         f"extra {len(d['extra'])}")
+            who = ", ".join(i[-8:] for i in d["issuers"])
+            if d["missing"] or d["extra"]:
+                lines.append(f"    tallies by {who} differ from this node's cut: missing "
+                             f"{len(d['missing'])}, extra {len(d['extra'])}")
+            else:
+                lines.append(f"    tallies by {who} use the same cut as this node")
     emit(ctx, "\n".join(lines), out)
 
 

@@ -81,7 +81,18 @@ def parse_fraction(text: object, what: str) -> tuple[int, int]:
                                                 f"not {text!r}") from None
     if not (den > 0 and 0 <= num <= den):
         raise ServiceError(400, "bad-fraction", f"{what} must be between 0 and 1: {text!r}")
+    if den > FRACTION_DEN_MAX:
+        raise ServiceError(400, "bad-fraction", f"{what}: a denominator up to "
+                                                f"{FRACTION_DEN_MAX:,} (e.g. 2/3 or 67%)")
     return num, den
+
+
+FRACTION_DEN_MAX = 10**6  # finer shares mean nothing for an electorate of <= 4096
+
+
+def _looser(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether share a is below share b."""
+    return a[0] * b[1] < b[0] * a[1]
 
 
 def token_json(t: wire.Token) -> dict[str, Any]:
@@ -229,6 +240,8 @@ class NodeService:
             if not isinstance(methods, (list, tuple)) or not methods or \
                     not set(methods) <= set(gov.METHODS):
                 raise ServiceError(400, "bad-methods", f"methods are some of {list(gov.METHODS)}")
+            if len(set(methods)) != len(methods):
+                raise ServiceError(400, "bad-methods", "each method at most once")
             kw["methods"] = list(methods)
         try:
             body = gov.charter_body(str(title), sorted(agents), **kw)
@@ -250,22 +263,51 @@ class NodeService:
             raise ServiceError(403, "not-a-member", "only members of the current view propose")
         if not isinstance(options, (list, tuple)) or not all(isinstance(o, str) for o in options):
             raise ServiceError(400, "bad-options", "options must be a list of text")
+        if not 2 <= len(options) <= gov.OPTIONS_MAX:
+            raise ServiceError(400, "bad-options", f"2 to {gov.OPTIONS_MAX} options, "
+                                                   f"not {len(options)}")
+        for o in options:
+            if not 0 < len(o) <= gov.OPTION_MAX_CHARS:
+                raise ServiceError(400, "bad-options", f"an option is 1 to "
+                                   f"{gov.OPTION_MAX_CHARS} characters, not {len(o)}")
+        if len(set(options)) != len(options):
+            raise ServiceError(400, "bad-options", "each option once")
         if method not in gov.METHODS:
             raise ServiceError(400, "bad-method", f"method must be one of {list(gov.METHODS)}")
         now = self.clock()
         if closes is None:
             closes = int(now) + 3600
-        if isinstance(closes, bool) or not isinstance(closes, int) or closes <= now:
-            raise ServiceError(400, "bad-closes", "closes must be a future time (epoch seconds)")
+        if isinstance(closes, bool) or not isinstance(closes, int) or not now < closes < DUE_MAX:
+            raise ServiceError(400, "bad-closes", "closes must be a future time (epoch seconds "
+                                                  f"below {DUE_MAX})")
+        adds = [self._agent(a, "add") for a in add]
+        removes = [self._agent(a, "remove") for a in remove]
+        charter = g.charter(sc)
+        assert charter is not None
+        if adds or removes:
+            if list(options) != ["yes", "no"] or method != "single":
+                raise ServiceError(400, "bad-proposal", "a membership change is a single-choice "
+                                                        "yes/no vote: give no options or method")
+            both = sorted(set(adds) & set(removes))
+            already = sorted(set(adds) & view.members)
+            absent = sorted(set(removes) - view.members)
+            for agents, why in ((both, "both added and removed"),
+                                (already, "already members"), (absent, "not members")):
+                if agents:
+                    raise ServiceError(400, "bad-proposal", f"{why}: {agents}")
+        base = charter.membership if adds or removes else charter.rules
         kw: dict[str, Any] = {}
-        if quorum is not None:
-            kw["quorum"] = parse_fraction(quorum, "quorum")
-        if threshold is not None:
-            kw["threshold"] = parse_fraction(threshold, "threshold")
+        for name, text, floor in (("quorum", quorum, base.quorum),
+                                  ("threshold", threshold, base.threshold)):
+            if text is None:
+                continue
+            kw[name] = parse_fraction(text, name)
+            if _looser(kw[name], floor):
+                raise ServiceError(400, "bad-fraction", f"a proposal may only tighten the "
+                                   f"charter's {name} ({floor[0]}/{floor[1]}), not loosen it")
         try:
             body = gov.proposal_body(self._text(title, "title") or "", list(options), str(method),
-                                     closes, add=[self._agent(a, "add") for a in add],
-                                     remove=[self._agent(a, "remove") for a in remove], **kw)
+                                     closes, add=adds, remove=removes, **kw)
         except ValueError as exc:
             raise ServiceError(400, "bad-proposal", str(exc)) from None
         return self._issue(kind="proposal", scope=sc, deps=(view.cid,), body=body)
@@ -317,6 +359,8 @@ class NodeService:
 
     def proposals(self, scope: object = None) -> list[dict[str, Any]]:
         sc = self._cid(scope, "scope") if scope is not None else None
+        if sc is not None and self.core.governance.charter(sc) is None:
+            raise ServiceError(404, "unknown-scope", f"this node holds no charter {sc}")
         return [plain(info) for info in self.core.governance.proposals(sc, now=self.clock())]
 
     def tally(self, proposal: object, *, voter: object = None,
