@@ -62,13 +62,21 @@ def _home(ctx: click.Context) -> Home:
     return Home(resolve_home(ctx.find_root().params.get("home_dir")))
 
 
+def _refused(ctx: click.Context, exc: Any) -> click.ClickException:
+    """The one-line error; under --json also the error as JSON on stdout, for scripts."""
+    if ctx.find_root().params.get("as_json"):
+        click.echo(json.dumps({"error": exc.error, "detail": exc.detail, "status": exc.status},
+                              sort_keys=True))
+    return click.ClickException(str(exc))
+
+
 def _client(ctx: click.Context) -> Any:
     from .client import Client, ClientError
 
     try:
         return Client(_home(ctx))
     except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _refused(ctx, exc) from None
 
 
 def _call(ctx: click.Context, method: str, path: str, **kw: Any) -> Any:
@@ -78,15 +86,18 @@ def _call(ctx: click.Context, method: str, path: str, **kw: Any) -> Any:
     try:
         return client.request(method, path, **kw)
     except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _refused(ctx, exc) from None
 
 
 def _passphrase(passphrase_file: Path | None) -> str | None:
     if passphrase_file is not None:
         try:
-            return passphrase_file.read_text().rstrip("\n")
+            text = passphrase_file.read_text().rstrip("\n")
         except OSError as exc:
             raise click.ClickException(f"{passphrase_file}: {exc.strerror}") from None
+        if not text:  # (an empty one would silently leave the key unencrypted)
+            raise click.ClickException(f"{passphrase_file}: the passphrase file is empty")
+        return text
     import os
 
     return os.environ.get("TROTH_PASSPHRASE") or None
@@ -301,7 +312,7 @@ def show(ctx: click.Context, cid: str) -> None:
 def verdicts(ctx: click.Context, agent: str | None) -> None:
     """This node's verdict on every promise it knows."""
     rows = _call(ctx, "GET", "/v1/verdicts", params={"agent": agent} if agent else None)
-    lines = [f"{r['state']:<8} {r['confidence']:.2f}  {r['cid'][:20]}…  {r['issuer'][-8:]}  "
+    lines = [f"{r['state']:<8} {r['confidence']:.2f}  {r['cid']}  {r['issuer'][-8:]}  "
              f"{(r.get('text') or '')[:50]}" for r in rows] or ["no promises"]
     emit(ctx, "\n".join(lines), rows)
 

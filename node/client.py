@@ -20,7 +20,14 @@ TIMEOUT_S = 15.0
 
 
 class ClientError(Exception):
-    pass
+    """The node could not be asked, or refused: `status` 0 when it was never reached."""
+
+    def __init__(self, message: str, *, status: int = 0, error: str = "unreachable",
+                 detail: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.detail = detail if detail is not None else message
 
 
 class Client:
@@ -47,10 +54,11 @@ class Client:
         if r.status_code >= 400:
             try:
                 err = r.json()
-                msg = f"{err.get('error')}: {err.get('detail')}"
-            except ValueError:
-                msg = r.text[:200]
-            raise ClientError(f"the node refused ({r.status_code}) {msg}")
+                code, detail = str(err.get("error")), str(err.get("detail"))
+            except (ValueError, AttributeError):
+                code, detail = "refused", r.text[:200]
+            raise ClientError(f"the node refused ({r.status_code}) {code}: {detail}",
+                              status=r.status_code, error=code, detail=detail)
         return r.json()
 
     def get(self, path: str, **params: Any) -> Any:

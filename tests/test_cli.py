@@ -215,3 +215,22 @@ def test_ids_are_path_segments_not_routes(node: Path) -> None:
 def test_due_and_due_in_together_is_a_usage_error(node: Path) -> None:
     out = troth(node, "promise", "x", "--due", "2030-01-01", "--due-in", "60", check=False)
     assert out.returncode == 2 and "not both" in out.stderr
+
+
+def test_errors_under_json_are_json_on_stdout(tmp_path: Path, node: Path) -> None:
+    out = troth(node, "--json", "show", "not-a-cid", check=False)
+    assert out.returncode == 1 and "bad-cid" in out.stderr
+    err = json.loads(out.stdout)
+    assert err["error"] == "bad-cid" and err["status"] == 400 and err["detail"]
+    idle = tmp_path / "idle"
+    troth(idle, "init")
+    out = troth(idle, "--json", "log", check=False)
+    assert out.returncode == 1 and json.loads(out.stdout)["error"] == "unreachable"
+
+
+def test_an_empty_passphrase_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "pass"
+    empty.write_text("\n")
+    out = troth(tmp_path / "h", "init", "--passphrase-file", str(empty), check=False)
+    assert out.returncode == 1 and "is empty" in out.stderr
+    assert not (tmp_path / "h" / "identity.pem").exists()
