@@ -355,7 +355,8 @@ def charter_create(ctx: click.Context, name: str, members: tuple[str, ...], quor
         body["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
     out = _call(ctx, "POST", "/v1/charters", json=body)
     emit(ctx, f"community {name!r} founded\nscope: {out['cid']}\nmembers: "
-              + ", ".join(out["body"]["members"]), out)
+              + ", ".join(out["body"]["members"])
+              + "".join(f"\nnote: {w}" for w in out.get("warnings", ())), out)
 
 
 @cli.command()

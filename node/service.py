@@ -247,7 +247,14 @@ class NodeService:
             body = gov.charter_body(str(title), sorted(agents), **kw)
         except ValueError as exc:
             raise ServiceError(400, "bad-charter", str(exc)) from None
-        return self._issue(kind="charter", body=body)
+        # Members this node never heard from may not exist: a vote needing their
+        # tallies could never be decided. Said, not refused (they may be offline).
+        unheard = sorted(a for a in agents if a != self.agent_id and a not in self.core.heads)
+        out = self._issue(kind="charter", body=body)
+        if unheard:
+            out["warnings"] = [f"this node has no token from {len(unheard)} of the members "
+                               f"yet: {', '.join(a[-8:] for a in unheard)} (check the ids)"]
+        return out
 
     def propose(self, scope: object, title: object, options: object, method: object = "single",
                 *, closes: object = None, quorum: object = None, threshold: object = None,

@@ -67,3 +67,11 @@ async def test_charter_methods_once_each_and_proposals_of_an_unknown_scope(
     r = await api.get("/v1/proposals", params={"scope": UNKNOWN})
     assert r.status_code == 404 and r.json()["error"] == "unknown-scope"
     assert api.service.core.own_seq() == 0
+
+
+async def test_a_charter_naming_unheard_members_says_so(api: Served) -> None:  # noqa: F811
+    r = await api.post("/v1/charters", {"name": "c", "members": [_agent(7)]})
+    assert r.status_code == 201
+    assert "no token from 1 of the members" in r.json()["warnings"][0]
+    alone = await api.post("/v1/charters", {"name": "solo"})
+    assert alone.status_code == 201 and "warnings" not in alone.json()
