@@ -139,11 +139,18 @@ class Publish:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Persist:
-    """Append a token to the durable log (before any later Send/Publish)."""
-    token: Token
+    """Append a token to the durable log (before any later Send/Publish).
 
-    def __init__(self, *, token: Token) -> None:
+    `seen_at`: when this node first received (or issued) it, on its clock;
+    stored with the token and handed back to `Core.restore`, so governance's
+    arrival lateness survives a restart.
+    """
+    token: Token
+    seen_at: float | None
+
+    def __init__(self, *, token: Token, seen_at: float | None = None) -> None:
         _set(self, "token", token)
+        _set(self, "seen_at", seen_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +230,7 @@ class _Waiting:
     missing: set[str]
     since: float
     peer: str | None
+    at: float | None = None  # when it arrived: its seen_at once applied
 
 
 @dataclass(slots=True)
@@ -371,11 +379,13 @@ class Core:
         return best
 
     # -- entry points ----------------------------------------------------
-    def restore(self, raws: Iterable[bytes]) -> int:
+    def restore(self, raws: Iterable[bytes | tuple[bytes, float | None]]) -> int:
         """Replay the durable log (in its stored order) into an empty core.
 
-        Produces no outputs: this is what the node already knew. Returns the
-        number of tokens applied.
+        Each entry is the token's bytes, or (bytes, seen_at) with the arrival
+        time its `Persist` carried (None or bare bytes: unknown, so governance
+        judges that token's lateness by its iat alone). Produces no outputs:
+        this is what the node already knew. Returns the number of tokens applied.
         """
         if self.tokens:
             raise ValueError("restore() needs an empty core")
@@ -384,9 +394,13 @@ class Core:
         self._collect_fx = False  # what was known before is not news
         self._restoring = True
         try:
-            for raw in raws:
+            for entry in raws:
+                if isinstance(entry, tuple):
+                    raw, at = entry
+                else:
+                    raw, at = entry, None
                 tok = self._decode(raw)
-                self._offer(tok, None, 0.0, sink)
+                self._offer(tok, None, 0.0, sink, at)
                 n += 1
         finally:
             self._collect_fx = self.params.view_events
@@ -423,7 +437,7 @@ class Core:
                         scope=scope, deps=deps, about=about, body=dict(body or {}))
         token = wire.sign_token(self.identity, claims)
         outs: list[Output] = []
-        self._apply(token, None, outs)
+        self._apply(token, None, outs, now)
         assert self.own_seq() == seq, "own chain must advance by exactly one"
         persist_at = next(i for i, o in enumerate(outs) if isinstance(o, Persist))
         outs.insert(persist_at + 1, TokenIssued(token=token))
@@ -564,14 +578,17 @@ class Core:
             self.stats.rejected += 1
             outs.append(TokenRejected(peer=peer, reason=exc.reason, detail=str(exc)))
             return
-        self._offer(tok, peer, now, outs)
+        self._offer(tok, peer, now, outs, now)
 
-    def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output]) -> None:
+    def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output],
+               at: float | None) -> None:
+        """Apply `tok` if its parents are here, else buffer it. `at`: when it
+        arrived (kept as its `seen_at`, even if it waits for its parents)."""
         tokens = self.tokens
         prev = tok.prev
         deps = tok.deps
         if (prev is None or prev in tokens) and (not deps or all(d in tokens for d in deps)):
-            self._apply(tok, peer, outs)
+            self._apply(tok, peer, outs, at)
             return
         missing = {d for d in deps if d not in tokens}
         if prev is not None and prev not in tokens:
@@ -579,7 +596,8 @@ class Core:
         # Wait for the parents; ask the sender, who claims to have them.
         if len(self._pending) >= self.params.pending_max:
             self._drop_pending(next(iter(self._pending)))
-        self._pending[tok.cid] = _Waiting(token=tok, missing=missing, since=now, peer=peer)
+        self._pending[tok.cid] = _Waiting(token=tok, missing=missing, since=now, peer=peer,
+                                           at=at)
         for m in missing:
             self._waiters.setdefault(m, set()).add(tok.cid)
         if peer is not None:
@@ -609,11 +627,16 @@ class Core:
             self._send(peer, wire.encode_frame(WantCids(cids=tuple(want[i:i + WANT_CIDS_MAX]))),
                        outs)
 
-    def _apply(self, first: Token, peer: str | None, outs: list[Output]) -> None:
-        """Apply a token whose parents are present, then everything it unblocks."""
-        ready: list[tuple[Token, str | None]] = [(first, peer)]
+    def _apply(self, first: Token, peer: str | None, outs: list[Output],
+               at: float | None) -> None:
+        """Apply a token whose parents are present, then everything it unblocks.
+
+        `at` is when it arrived here (this node's clock); a token it unblocks
+        keeps the time it arrived, not the time its parents came.
+        """
+        ready: list[tuple[Token, str | None, float | None]] = [(first, peer, at)]
         while ready:
-            tok, peer = ready.pop()
+            tok, peer, at = ready.pop()
             if tok.prev is not None:
                 parent = self.tokens[tok.prev]
                 if parent.issuer != tok.issuer or parent.seq != tok.seq - 1:
@@ -630,7 +653,7 @@ class Core:
                     self._fx.append(fx)
             # (Most tokens are promises, fulfils and assessments: no call, and no
             # GovernanceEffects.__bool__, for them.)
-            gfx = self.governance.observe(tok, rival=rival) \
+            gfx = self.governance.observe(tok, rival=rival, seen_at=at) \
                 if rival or tok.kind in trust.GOVERNANCE_KINDS else None
             if gfx and not self._restoring:
                 if self._collect_fx:
@@ -639,7 +662,7 @@ class Core:
                     prop = self.governance.proposal(tok.about)
                     if prop is not None and prop.closes <= self._ticked:
                         self._tally_due.add(tok.about)  # a late ballot may change the cut
-            outs.append(Persist(token=tok))
+            outs.append(Persist(token=tok, seen_at=at))
             outs.append(TokenAccepted(token=tok, peer=peer))
             if self._requested:
                 self._requested.pop(tok.cid, None)
@@ -654,7 +677,7 @@ class Core:
                 entry.missing.discard(tok.cid)
                 if not entry.missing:
                     del self._pending[w]
-                    ready.append((entry.token, entry.peer))
+                    ready.append((entry.token, entry.peer, entry.at))
 
     def _record(self, tok: Token, outs: list[Output]) -> bool:
         """Index an applied token; True if it is a rival of an earlier one (a fork)."""

@@ -52,7 +52,7 @@ class Engine:
             elif owner != identity.agent_id:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
         self.core = Core(identity, params, decode=decode, trust_params=trust_params)
-        self.core.restore(store.raw_log())
+        self.core.restore(store.log())
 
     @classmethod
     def open(cls, path: str | Path, identity: wire.Identity | None,
@@ -64,7 +64,7 @@ class Engine:
 
     def execute(self, outputs: list[Output]) -> list[Output]:
         """Persist this batch durably, then return the outputs for the network."""
-        to_store = [o.token for o in outputs if isinstance(o, Persist)]
+        to_store = [(o.token, o.seen_at) for o in outputs if isinstance(o, Persist)]
         if to_store:
             try:
                 self.store.append(to_store)

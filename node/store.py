@@ -12,7 +12,14 @@ token to the network only after it is on disk; that is what keeps a node from
 ever signing two tokens with one seq across a crash (DESIGN §5).
 
 Rows hold the exact token bytes; everything else in a row is an index derived
-from them, and `check()` re-derives and compares it all.
+from them, and `check()` re-derives and compares it all, except `seen_at`:
+when this node first received (or issued) the token, on its own clock, written
+in the same transaction as the token. It is the node's own observation, not a
+fact of the bytes (governance judges lateness-on-arrival by it), and NULL in
+rows written before schema 2.
+
+Schema history: 1 = tokens, deps, meta; 2 = adds `tokens.seen_at` (a schema-1
+store is migrated in place on open).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import wire
 
 __all__ = ["Store", "StoreError", "CheckReport"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +44,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     seq    INTEGER NOT NULL,
     kind   TEXT NOT NULL,
     iat    INTEGER NOT NULL,
-    raw    BLOB NOT NULL
+    raw    BLOB NOT NULL,
+    seen_at REAL                          -- arrival here (node clock); NULL: unknown
 );
 CREATE INDEX IF NOT EXISTS tokens_issuer_seq ON tokens (issuer, seq);
 CREATE TABLE IF NOT EXISTS deps (cid TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY (cid, dep))
@@ -77,10 +85,26 @@ class Store:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] == "1":
+                self._migrate_1_to_2()
             elif row[0] != str(SCHEMA_VERSION):
                 raise StoreError(f"{self.path}: schema {row[0]}, this troth reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from None
+
+    def _migrate_1_to_2(self) -> None:
+        """Add the nullable `seen_at` column (old rows: NULL = arrival unknown)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cols = {r[1] for r in db.execute("PRAGMA table_info(tokens)")}
+            if "seen_at" not in cols:
+                db.execute("ALTER TABLE tokens ADD COLUMN seen_at REAL")
+            db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -92,22 +116,24 @@ class Store:
         self.close()
 
     # -- writing ---------------------------------------------------------
-    def append(self, tokens: Iterable[wire.Token]) -> int:
+    def append(self, tokens: Iterable[wire.Token | tuple[wire.Token, float | None]]) -> int:
         """Append verified tokens durably, in one transaction. Returns how many.
 
-        A cid already present is skipped (appending is idempotent).
+        Each item is a token or (token, seen_at). A cid already present is
+        skipped (appending is idempotent; the first seen_at stays).
         """
-        rows = [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw) for t in tokens]
+        items = [t if isinstance(t, tuple) else (t, None) for t in tokens]
+        rows = [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw, at) for t, at in items]
         if not rows:
             return 0
-        dep_rows = [(t.cid, d) for t in tokens for d in t.deps] if rows else []
+        dep_rows = [(t.cid, d) for t, _ in items for d in t.deps]
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO tokens (cid, issuer, seq, kind, iat, raw) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                "INSERT OR IGNORE INTO tokens (cid, issuer, seq, kind, iat, raw, seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             added = db.total_changes - before
             if dep_rows:
                 db.executemany("INSERT OR IGNORE INTO deps VALUES (?, ?)", dep_rows)
@@ -132,6 +158,16 @@ class Store:
         """Every stored token's bytes, in append order."""
         for (raw,) in self._db.execute("SELECT raw FROM tokens ORDER BY n"):
             yield bytes(raw)
+
+    def log(self) -> Iterator[tuple[bytes, float | None]]:
+        """(bytes, seen_at) of every stored token, in append order: `Core.restore`'s input."""
+        for raw, at in self._db.execute("SELECT raw, seen_at FROM tokens ORDER BY n"):
+            yield bytes(raw), None if at is None else float(at)
+
+    def seen_at(self, cid: str) -> float | None:
+        """When this node first received the token (its clock), if recorded."""
+        row = self._db.execute("SELECT seen_at FROM tokens WHERE cid=?", (cid,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     def get(self, cid: str) -> bytes | None:
         row = self._db.execute("SELECT raw FROM tokens WHERE cid=?", (cid,)).fetchone()

@@ -9,7 +9,7 @@ IWANT / pull request), a core timer, a router heartbeat or round, an agent
 action, a fault, or a metrics sample. The node's core answers with outputs
 that the world *executes in order*, like the trio runtime does:
 
-    Persist   -> append the token bytes to the node's durable log
+    Persist   -> append (token bytes, seen_at) to the node's durable log
     Send      -> one message on the (src, dst) link
     Publish   -> the node's gossip router (mesh push, or rumor rounds)
     TokenAccepted / TokenIssued / EquivocationDetected -> checkers, metrics, agent
@@ -137,7 +137,9 @@ class SimNode:
     observes: bool = False
     core: Core | None = None
     up: bool = True
-    log: list[bytes] = field(default_factory=list)
+    # The durable log: (token bytes, seen_at) per Persist, like the store's
+    # rows, so a restarted core keeps when each token first arrived here.
+    log: list[tuple[bytes, float | None]] = field(default_factory=list)
     # The router's seen cache: one byte per message id (World._mid), 1 = seen.
     seen: bytearray = field(default_factory=bytearray)
     mcache: deque[list[int]] = field(default_factory=deque)  # message ids per heartbeat
@@ -570,7 +572,7 @@ class World:
                 accepted.append(o.token)  # type: ignore[union-attr]
             elif tp is Persist:
                 tok = o.token  # type: ignore[union-attr]
-                node.log.append(tok.raw)
+                node.log.append((tok.raw, o.seen_at))  # type: ignore[union-attr]
                 if tok.issuer == node.agent:
                     node.last_own = tok.cid
                     checker.own_token(node, tok, "persisted")
@@ -1094,15 +1096,15 @@ class World:
 
     def _lost_write(self, node: SimNode, t: float) -> None:
         """An equivocator's disk loses its last own token (and what built on it)."""
-        own = [raw for raw in node.log if self._decode(raw).issuer == node.agent]
+        own = [raw for raw, _ in node.log if self._decode(raw).issuer == node.agent]
         gone = {self._decode(own[-1]).cid}
-        kept: list[bytes] = []
-        for raw in node.log:
+        kept: list[tuple[bytes, float | None]] = []
+        for raw, at in node.log:
             tok = self._decode(raw)
             if tok.cid in gone or tok.prev in gone or any(d in gone for d in tok.deps):
                 gone.add(tok.cid)
             else:
-                kept.append(raw)
+                kept.append((raw, at))
         self._crash(node, t, restart_in_s=0.0)
         node.log = kept
         self._restart(node, t)

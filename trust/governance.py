@@ -16,7 +16,10 @@ every reference is a cid in `deps`/`about`, every answer is a pure function of
   highest in the voter's chain counts (chain order, not clocks); a voter whose
   chain forks (two tokens at one seq) at or below its ballots is an equivocator
   and all its ballots on that proposal are void. A ballot dated after
-  closes + skew allowance is late: kept, never counted.
+  closes + skew allowance is late: kept, never counted. A ballot that arrived
+  here after closes + skew allowance (this observer's clock, `observe(...,
+  seen_at=)`) is late-on-arrival: left out of this observer's own count and
+  tally, though a tally that counts it still verifies (docs/decisions/0004).
 - A `tally` names a result and the exact cut (counted ballot cids) and builds
   on those ballots; `count(proposal, electorate, ballots)` recomputes any tally
   from its cut, so a tally either verifies or is false. Per member the latest
@@ -233,8 +236,8 @@ class Outcome:
     tallies: tuple[TallyInfo, ...]  # every agent's latest tally, by issuer
 
 
-BallotState = Literal["counted", "superseded", "late", "non-member", "equivocation", "spoiled",
-                      "misfiled", "no-proposal"]
+BallotState = Literal["counted", "superseded", "late", "late-on-arrival", "non-member",
+                      "equivocation", "spoiled", "misfiled", "no-proposal"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -680,15 +683,26 @@ class Governance:
         self._parsed: dict[str, tuple[int, Proposal]] = {}
         self._books: dict[str, _Book] = {}  # proposal -> judged tallies and support
         self._tally_dirty: dict[str, set[str]] = {}  # proposal -> issuers to re-judge
+        # When this observer first applied each proposal and ballot, on its own
+        # clock (None: not known, e.g. a store written before arrival times
+        # were kept). Judges lateness for this observer's own count only.
+        self._seen_at: dict[str, float] = {}
 
     # -- input -----------------------------------------------------------------------
 
-    def observe(self, token: wire.Token, *, rival: bool | None = None) -> GovernanceEffects:
+    def observe(self, token: wire.Token, *, rival: bool | None = None,
+                seen_at: float | None = None) -> GovernanceEffects:
         """Take in one verified token (any kind); returns what may have changed.
 
         `rival` says whether another token of the same issuer and seq came
         before this one; a caller that already tracks chains (the node core)
         passes it, and the governance then keeps no (issuer, seq) map of its own.
+        `seen_at` is when this observer first applied the token, on its own
+        clock (None: unknown). A ballot that arrived after closes + skew
+        allowance is late *for this observer*: its own count (`cut_for`,
+        `count_now`, `tally_plan`, `Outcome.own`) leaves it out and `explain`
+        shows it as `late-on-arrival`; judging others' tallies (`recount`)
+        ignores arrival times (docs/decisions/0004-arrival-lateness.md).
         """
         kind = token.kind
         if rival is None:
@@ -714,6 +728,8 @@ class Governance:
         if kind not in _GOV_KINDS or token.cid in self._tokens:
             return GovernanceEffects(proposals=frozenset(affected), equivocators=equivocators)
         self._tokens[token.cid] = token
+        if seen_at is not None and kind in ("proposal", "ballot"):
+            self._seen_at[token.cid] = seen_at
         self._version += 1
         if kind in ("charter", "proposal"):
             self._structure += 1
@@ -1122,6 +1138,10 @@ class Governance:
             elif _late(p, b, self._skew):
                 states[b.cid] = ("late", f"dated {b.iat}, after closes {p.closes} + "
                                          f"skew {self._skew:g} s")
+            elif (at := self._arrived_late(p, b)) is not None:
+                states[b.cid] = ("late-on-arrival",
+                                 f"dated {b.iat} but arrived here at {at:g}, after closes "
+                                 f"{p.closes} + skew {self._skew:g} s (this node's clock)")
             else:
                 live.append(b)
         counted: str | None = None
@@ -1143,6 +1163,25 @@ class Governance:
         if brief:
             return counted, ()
         return counted, tuple(self._status(p, b, *states[b.cid]) for b in ballots)
+
+    def seen_at(self, cid: str) -> float | None:
+        """When this observer first applied a proposal or ballot (its clock), if known."""
+        return self._seen_at.get(cid)
+
+    def _arrived_late(self, p: Proposal, b: wire.Token) -> float | None:
+        """The ballot's arrival time here if it came after closes + skew, else None.
+
+        Only when this observer held the proposal in time (or does not know
+        when it got it): an observer that got the proposal itself after the
+        close could not have seen any ballot in time, and judges by iat alone.
+        """
+        at = self._seen_at.get(b.cid)
+        if at is None or not at > p.closes + self._skew:
+            return None
+        got = self._seen_at.get(p.cid)
+        if got is not None and got > p.closes + self._skew:
+            return None
+        return at
 
     def _status(self, p: Proposal, b: wire.Token, state: BallotState,
                 reason: str) -> BallotStatus:
