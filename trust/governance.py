@@ -1448,6 +1448,12 @@ def _support(tally: Mapping[tuple[bool, str | None], int], electorate: int,
 def _state(p: Proposal, support: tuple[Support, ...], needed: int,
            now: float | None) -> tuple[OutcomeState | None, str | None, str]:
     """From tally support (and, when given, the clock): state, result, reason."""
+    if len(support) > 1 and support[1].members >= needed:
+        # Only with a threshold at or below 1/2: two results each have the
+        # support needed. No tie rule picks one; the proposal is contested.
+        return "contested", None, (f"two results each have >= {needed} supporting tallies "
+                                   f"({support[0].members} and {support[1].members}); a "
+                                   "threshold at or below 1/2 cannot decide between them")
     if support and support[0].members >= needed:
         top = support[0]
         if not top.quorum_met:

@@ -1,4 +1,4 @@
-"""Lateness on arrival (docs/decisions/0004-arrival-lateness.md).
+"""Lateness on arrival (docs/decisions/0004-arrival-lateness.md) and thresholds <= 1/2.
 
 A voter can sign a ballot dated before `closes` and publish it hours later.
 By iat it is on time, so every observer that judged lateness by iat alone
@@ -101,3 +101,30 @@ def test_an_observer_that_got_the_proposal_after_close_judges_by_iat(town: Town)
     g = watcher(town, "dave", [(c, 9000.0), (p, 9000.0), (a, 9000.0)])
     assert g.cut_for(p.cid) == (a.cid,)
 
+
+def test_two_results_at_a_threshold_of_one_half_are_contested(town: Town) -> None:
+    members = ("alice", "bob", "carol", "dave")
+    c = town.charter("alice", members, threshold=(1, 2))
+    p = town.propose("alice", c, closes=CLOSES)
+    votes = {m: town.vote(m, p, ["a" if m in ("alice", "bob") else "b"], iat=100)
+             for m in members}
+    g = watcher(town, "olivia", [(t, None) for t in town.tokens])
+    el = g.electorate(p.cid)
+    prop = g.proposal(p.cid)
+    assert el is not None and prop is not None
+    cut_a = [votes["alice"], votes["bob"]]
+    cut_b = [votes["carol"], votes["dave"]]
+    res_a = gov.count(prop, el, cut_a, skew_allowance_s=SKEW)
+    res_b = gov.count(prop, el, cut_b, skew_allowance_s=SKEW)
+    assert (res_a.result, res_b.result) == ("a", "b")
+    g.observe(town.tally("alice", p, cut_a, res_a))
+    g.observe(town.tally("bob", p, cut_a, res_a))
+    out = g.outcome(p.cid, 2100)
+    assert (out.state, out.result, out.needed) == ("decided", "a", 2)
+    g.observe(town.tally("carol", p, cut_b, res_b))
+    g.observe(town.tally("dave", p, cut_b, res_b))
+    out = g.outcome(p.cid, 2100)
+    # both results have the 2 supporters needed: no alphabetical winner
+    assert {i.status for i in out.tallies} == {"counted"}
+    assert (out.state, out.result) == ("contested", None)
+    assert "threshold at or below 1/2" in out.reason
