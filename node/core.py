@@ -141,7 +141,8 @@ class Publish:
 class Persist:
     """Append a token to the durable log (before any later Send/Publish).
 
-    `seen_at`: when this node first received (or issued) it, on its clock;
+    `seen_at`: when this node applied it (received it with its parents
+    present, or its last missing parent came; or issued it), on its clock;
     stored with the token and handed back to `Core.restore`, so governance's
     arrival lateness survives a restart.
     """
@@ -230,7 +231,6 @@ class _Waiting:
     missing: set[str]
     since: float
     peer: str | None
-    at: float | None = None  # when it arrived: its seen_at once applied
 
 
 @dataclass(slots=True)
@@ -582,8 +582,8 @@ class Core:
 
     def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output],
                at: float | None) -> None:
-        """Apply `tok` if its parents are here, else buffer it. `at`: when it
-        arrived (kept as its `seen_at`, even if it waits for its parents)."""
+        """Apply `tok` if its parents are here, else buffer it. `at`: its
+        `seen_at` if it applies now (a restored token: the stored one)."""
         tokens = self.tokens
         prev = tok.prev
         deps = tok.deps
@@ -596,8 +596,7 @@ class Core:
         # Wait for the parents; ask the sender, who claims to have them.
         if len(self._pending) >= self.params.pending_max:
             self._drop_pending(next(iter(self._pending)))
-        self._pending[tok.cid] = _Waiting(token=tok, missing=missing, since=now, peer=peer,
-                                           at=at)
+        self._pending[tok.cid] = _Waiting(token=tok, missing=missing, since=now, peer=peer)
         for m in missing:
             self._waiters.setdefault(m, set()).add(tok.cid)
         if peer is not None:
@@ -631,12 +630,15 @@ class Core:
                at: float | None) -> None:
         """Apply a token whose parents are present, then everything it unblocks.
 
-        `at` is when it arrived here (this node's clock); a token it unblocks
-        keeps the time it arrived, not the time its parents came.
+        `at` (this node's clock) becomes the `seen_at` of every token applied
+        here, those it unblocks included: a token's arrival is when it was
+        first *applied*, not first received. A ballot received early but held
+        back by a withheld parent cannot count as on time when the parent
+        comes after the close (docs/decisions/0004-arrival-lateness.md).
         """
-        ready: list[tuple[Token, str | None, float | None]] = [(first, peer, at)]
+        ready: list[tuple[Token, str | None]] = [(first, peer)]
         while ready:
-            tok, peer, at = ready.pop()
+            tok, peer = ready.pop()
             if tok.prev is not None:
                 parent = self.tokens[tok.prev]
                 if parent.issuer != tok.issuer or parent.seq != tok.seq - 1:
@@ -677,7 +679,7 @@ class Core:
                 entry.missing.discard(tok.cid)
                 if not entry.missing:
                     del self._pending[w]
-                    ready.append((entry.token, entry.peer, entry.at))
+                    ready.append((entry.token, entry.peer))
 
     def _record(self, tok: Token, outs: list[Output]) -> bool:
         """Index an applied token; True if it is a rival of an earlier one (a fork)."""

@@ -13,7 +13,7 @@ ever signing two tokens with one seq across a crash (DESIGN §5).
 
 Rows hold the exact token bytes; everything else in a row is an index derived
 from them, and `check()` re-derives and compares it all, except `seen_at`:
-when this node first received (or issued) the token, on its own clock, written
+when this node applied (received or issued) the token, on its own clock, written
 in the same transaction as the token. It is the node's own observation, not a
 fact of the bytes (governance judges lateness-on-arrival by it), and NULL in
 rows written before schema 2.
@@ -165,7 +165,7 @@ class Store:
             yield bytes(raw), None if at is None else float(at)
 
     def seen_at(self, cid: str) -> float | None:
-        """When this node first received the token (its clock), if recorded."""
+        """When this node applied the token (its clock), if recorded."""
         row = self._db.execute("SELECT seen_at FROM tokens WHERE cid=?", (cid,)).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 

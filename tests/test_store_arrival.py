@@ -167,3 +167,21 @@ def test_restore_takes_bare_bytes_or_bytes_with_arrival() -> None:
     assert bare.restore(t.raw for t in toks) == 3
     assert timed.restore([(toks[0].raw, 0.0), (toks[1].raw, None), toks[2].raw]) == 3
     assert bare.digest() == timed.digest() == me.digest()
+
+
+def test_a_ballot_held_back_by_a_withheld_parent_arrives_when_it_applies(
+        tmp_path: Path) -> None:
+    """Arrival is when the ballot is applied: sending it early with a missing
+    `prev` and releasing the parent after the close does not make it on time."""
+    db = tmp_path / "alice.sqlite"
+    alice, _bob, carol, prop = _vote_setup(db)
+    withheld = _token(carol.issue(kind="promise", now=980.0, body={"x": 1}))
+    late = _token(carol.issue(kind="ballot", now=990.0, scope=prop.scope, about=prop.cid,
+                              deps=(prop.cid,), body=governance.ballot_body(["no"])))
+    alice.receive("carol", late.raw, 995.0)  # before closing: waits for its prev
+    assert not alice.core.has(late.cid)
+    alice.receive("carol", withheld.raw, 5000.0)  # the parent, hours later
+    assert alice.core.has(late.cid)
+    assert alice.store.seen_at(late.cid) == 5000.0
+    assert late.cid not in alice.core.governance.cut_for(prop.cid)
+    alice.close()
