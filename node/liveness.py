@@ -2,15 +2,19 @@
 
 Theory of operation (DESIGN §6; seed 000: "suspicion instead of false
 certainty"): a phi-accrual failure detector (Hayashibara et al., SRDS 2004) per
-peer. Every time we hear from a peer (any frame or gossip) we record the gap
-since the last time; phi(now) = -log10 P(next gap > now - last) under an
-exponential model with the observed mean gap, i.e. phi = (now - last) /
-(mean * ln 10). The state is then
+neighbour. Every time we hear from a neighbour (a sync frame, or gossip it
+relayed: evidence is the connection's traffic, never a gossip originator's,
+who may be hops away) we record the gap since the last time; phi(now) =
+-log10 P(next gap > now - last) under an exponential model with the observed
+mean gap, i.e. phi = (now - last) / (mean * ln 10). The state is then
 
     unreachable  the transport says there is no connection right now
     failed       unreachable for longer than `failed_after_s`
     suspected    connected, but phi >= `suspect_phi` (silent for ~phi/... means)
     alive        connected and heard from recently enough
+
+Only peers whose connection we saw (`connected`) are tracked: `heard` about
+any other peer is ignored, so the report lists neighbours, present or past.
 
 Pure: every call takes `now`; no clock is read here.
 """
@@ -70,7 +74,10 @@ class Liveness:
             p.since = now
 
     def heard(self, peer: str, now: float) -> None:
-        p = self.peers.setdefault(peer, PeerLiveness(connected=True, since=now))
+        """Traffic from a neighbour; ignored for a peer never seen connected."""
+        p = self.peers.get(peer)
+        if p is None:
+            return
         if p.last_heard is not None and now > p.last_heard:
             p.gaps.append(now - p.last_heard)
         p.last_heard = now

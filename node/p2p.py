@@ -30,7 +30,9 @@ What the node owns and which invariants hold (DESIGN §6):
 - Delivered messages never include our own publishes; a topic validator runs
   before a message is delivered or forwarded; our own publishes are checked by
   the same validator before they are handed to gossipsub (so a rejected publish
-  raises instead of vanishing).
+  raises instead of vanishing). A delivered message names its originator
+  (`from_peer`, signed, possibly many hops away) and the neighbour that
+  relayed it (`via`); only `via` is a peer we are connected to.
 - Start order: pubsub services first, then the host; stop order: host closed
   explicitly (connections, listeners, transports) inside a shielded `finally`,
   then the pubsub services. Pubsub's network notifee sends on unbuffered
@@ -49,6 +51,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -220,6 +223,10 @@ class GossipReceived:
     topic: str
     from_peer: str  # the originator (signed), not the neighbour who relayed it
     data: bytes
+    # The neighbour whose RPC carried it to us (a connected peer): the one to
+    # credit with liveness, ask for missing parents, or blame for the bytes.
+    # None only for a message that arrived while its topic was being joined.
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -434,6 +441,24 @@ SyncHandler = Callable[[str, SyncStream], Awaitable[None]]
 
 
 # ---------------------------------------------------------- libp2p glue ---
+
+
+# The neighbour whose RPC carried the message pubsub is handling. py-libp2p
+# runs every `push_msg(forwarder, msg)` in a task of its own and delivers from
+# it (`notify_subscriptions(msg)`) without passing the forwarder on; `_Pubsub`
+# puts it here, task-local, for `P2PNode._deliver` to read.
+_FORWARDER: ContextVar[ID | None] = ContextVar("troth_gossip_forwarder", default=None)
+
+
+class _Pubsub(Pubsub):
+    """Pubsub that remembers, per task, which neighbour forwarded the message."""
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        token = _FORWARDER.set(msg_forwarder)
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        finally:
+            _FORWARDER.reset(token)
 
 
 class _NoAutoConnector(AutoConnector):
@@ -657,7 +682,7 @@ class P2PNode:
             max_messages_per_topic_per_second=params.topic_rate_max_per_s,
             max_pending_messages_per_peer=params.pending_per_peer_max,
         )
-        pubsub = Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+        pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
         # Seqnos from the nanosecond clock: never reused across restarts
         # (py-libp2p: int(time.time()), reused within the same second).
         pubsub.counter = time.time_ns()
@@ -898,7 +923,9 @@ class P2PNode:
             from_peer = ID(msg.from_id).to_base58()
         except Exception:
             return
-        event = GossipReceived(topic=topic, from_peer=from_peer, data=bytes(msg.data))
+        forwarder = _FORWARDER.get()
+        event = GossipReceived(topic=topic, from_peer=from_peer, data=bytes(msg.data),
+                               via=None if forwarder is None else forwarder.to_base58())
         try:
             self._msg_send.send_nowait(event)
         except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):

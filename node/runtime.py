@@ -24,6 +24,11 @@ its bytes so the core does not verify it twice. A token that fails costs the
 relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
 missing is valid and is forwarded (it cannot be judged yet, so it is never
 punished).
+
+Gossip has two peers: the originator (`from_peer`, who signed the pubsub
+message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
+and the core hear of the relay: it is the peer we are connected to, so missing
+parents are asked of it and its `peer_down` ends those requests.
 """
 
 from __future__ import annotations
@@ -151,8 +156,11 @@ class Runtime(NetView):
         return tok if tok is not None else wire.decode_token(data)
 
     # -- outputs -----------------------------------------------------------
-    def _dispatch(self, outs: list[Output]) -> None:
-        """Network outputs of a batch whose Persists are already committed."""
+    def _dispatch(self, outs: list[Output], *, gossip: bool = False) -> None:
+        """Network outputs of a batch whose Persists are already committed.
+
+        `gossip`: the batch came from gossip, whose rejections blame nobody here.
+        """
         for o in outs:
             if isinstance(o, Send):
                 self._queue_frame(o.peer, o.data)
@@ -169,7 +177,18 @@ class Runtime(NetView):
                     self._follow(t.cid)
             elif isinstance(o, (TokenRejected, FrameRejected)):
                 log.info("event=%s peer=%s reason=%s", type(o).__name__, o.peer, o.reason)
-                if o.peer and self.p2p is not None:
+                # Penalise the peer that sent us the bytes, i.e. a sync peer.
+                # Not for gossip: what fails our validator (signature, profile,
+                # size) never reaches the core -- pubsub drops it unforwarded and
+                # counts it (P4) against the neighbour that sent it, which for
+                # invalid gossip is its originator, since no validating node
+                # forwards it. What the core rejects from gossip passed that
+                # same validator at every hop (in practice only "bad-chain": a
+                # prev of another issuer or seq, which needs the parent to see),
+                # so the relay forwarded it in good faith, and the originator is
+                # usually not a neighbour. (A sync-received token unblocked by a
+                # gossip batch goes unpunished too: rare, and sync repairs it.)
+                if o.peer and self.p2p is not None and not gossip:
                     self.p2p.penalise(o.peer)
             elif isinstance(o, EquivocationDetected):
                 log.warning("event=equivocation issuer=%s seq=%d cids=%s", o.issuer, o.seq,
@@ -272,8 +291,13 @@ class Runtime(NetView):
                     break
             now = self.clock()
             for m in batch:
-                self.liveness.heard(m.from_peer, now)
-            self._dispatch(self.engine.receive_many([(m.from_peer, m.data) for m in batch], now))
+                if m.via is not None:
+                    self.liveness.heard(m.via, now)
+            # `via or from_peer`: a message delivered while its topic was being
+            # joined has no recorded relay (rare; asking its originator for
+            # missing parents then fails quietly, and sync repairs it).
+            self._dispatch(self.engine.receive_many(
+                [(m.via or m.from_peer, m.data) for m in batch], now), gossip=True)
 
     async def _peer_loop(self) -> None:
         assert self.p2p is not None and self.engine is not None

@@ -454,3 +454,20 @@ async def test_restart_in_a_new_process_after_kill() -> None:
                 with trio.fail_after(WAIT_S):
                     await proc.wait()
             await wait_until(lambda: a.connected_peers() == [])
+
+
+async def test_delivered_gossip_names_the_relaying_neighbour() -> None:
+    """a - b - c: at c, a's message has from_peer a (the originator) and via b."""
+    async with nodes(1, 2, 3) as (a, b, c):
+        for node in (a, b, c):
+            await node.subscribe(TOPIC)
+        await link(a, b)
+        await link(b, c)
+        await meshed([(a, b), (b, c)])
+        await a.publish(TOPIC, b"from a")
+        [at_b] = await receive_n(b, 1)
+        [at_c] = await receive_n(c, 1)
+        assert at_b.from_peer == at_c.from_peer == a.peer_id
+        assert at_b.via == a.peer_id
+        assert at_c.via == b.peer_id
+        assert a.peer_id not in c.connected_peers()

@@ -167,3 +167,55 @@ async def test_one_node_per_home(tmp_path: Path) -> None:
         with pytest.raises(HomeError, match="another troth node"):
             await second.run(handle_signals=False)
         first.stop()
+
+
+async def test_peers_lists_neighbours_not_gossip_originators(tmp_path: Path) -> None:
+    """a - b - c: c hears a's tokens through b; only b is c's peer, and b's
+    stopping makes b unreachable without leaking onto a."""
+    a, b, c = (make_runtime(tmp_path, n) for n in "abc")
+    async with trio.open_nursery() as nursery:
+        for rt in (a, b, c):
+            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
+                                                                  task_status=task_status))
+        assert a.p2p is not None and c.p2p is not None
+        await a.p2p.connect(b.listen_addrs()[0])
+        await c.p2p.connect(b.listen_addrs()[0])
+        await wait_until(lambda: b.p2p is not None and len(b.p2p.connected_peers()) == 2,
+                         "the line to connect")
+        await wait_until(lambda: a.p2p is not None and c.p2p is not None and
+                         a.p2p.mesh_peers(DEFAULT_TOPIC) and c.p2p.mesh_peers(DEFAULT_TOPIC),
+                         "the meshes to form")
+        a_id = a.identity.agent_id
+        b_id = b.identity.agent_id
+        assert a.engine is not None
+        for i in range(3):
+            tok, outs = a.engine.issue(kind="promise", now=a.clock(), body={"text": f"p{i}"})
+            a._dispatch(outs)
+            await wait_until(lambda tok=tok: holds(c, tok.cid), "a's token at c")
+        assert a_id not in c.p2p.connected_peers()
+        rows = c.peers()
+        assert [r["peer"] for r in rows] == [b_id], rows
+        assert rows[0]["connected"] is True and rows[0]["state"] == "alive"
+        b.stop()
+        await wait_until(lambda: [(r["peer"], r["state"]) for r in c.peers()]
+                         == [(b_id, "unreachable")], "b to be unreachable at c")
+        a.stop()
+        c.stop()
+
+
+async def test_core_rejections_of_gossip_penalise_nobody(tmp_path: Path) -> None:
+    from node.core import TokenRejected
+
+    rt = make_runtime(tmp_path, "n")
+    penalised: list[str] = []
+
+    class FakeP2P:
+        def penalise(self, peer: str, amount: float = 1.0) -> None:
+            penalised.append(peer)
+
+    rt.p2p = FakeP2P()  # type: ignore[assignment]
+    rejected = TokenRejected(peer="relay", reason="bad-chain")
+    rt._dispatch([rejected], gossip=True)
+    assert penalised == []
+    rt._dispatch([rejected])  # the same from a sync peer: it sent us the bytes
+    assert penalised == ["relay"]
