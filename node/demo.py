@@ -266,7 +266,9 @@ def _vote(team: list[DemoNode], say: Callable[[str], None]) -> dict[str, Any]:
           VOTE_OPEN_S + 30)
     dave.start([alice.listen[0]])
     _wait(dave.ready, "dave's node to restart", START_TIMEOUT_S)
-    say("* dave's node comes back, catches up by sync, and tallies too")
+    say("* dave's node comes back and catches up by sync; the ballots reach it after the "
+        "close,\n  so on its clock they are late: its own tally counts none of them (the "
+        "outcome\n  rests on the members who were online)")
     _wait(lambda: len([t for t in dave.call("GET", f"/v1/proposals/{prop['cid']}")
                        ["outcome"]["tallies"] if t["status"] == "counted"]) == 4,
           "dave to catch up and all four member tallies to count", 40)
@@ -276,7 +278,8 @@ def _vote(team: list[DemoNode], say: Callable[[str], None]) -> dict[str, Any]:
     for n in team:
         out = n.call("GET", f"/v1/proposals/{prop['cid']}")["outcome"]
         outcomes[n.name] = out
-        support = ", ".join(f"{s['members']} say {s['result']}" for s in out["support"])
+        support = ", ".join(f"{s['members']} say {s['result'] or 'nothing (no ballots)'}"
+                            for s in out["support"])
         say(f"  {n.name:<6} {out['state']:<8} -> {out['result']}   (member tallies: {support})")
     say("")
     say("Was my vote counted? (troth tally PROPOSAL --explain)")

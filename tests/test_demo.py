@@ -37,6 +37,10 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path: Path) -> None
     vote = result["vote"]
     for name, outcome in vote["outcomes"].items():
         assert (outcome["state"], outcome["result"]) == ("decided", "yes"), name
+        # dave was offline across the close: the ballots reached him late (on his
+        # clock), so his own tally counts none; the online members' three decide.
+        assert sorted((s["members"], s["result"]) for s in outcome["support"]) == \
+            [(1, None), (3, "yes")], name
     bob = vote["explanations"]["bob"]
     assert [b["state"] for b in bob["ballots"]] == ["superseded", "counted"]
     erin = vote["explanations"]["erin"]
