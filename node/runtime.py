@@ -10,7 +10,9 @@ trio tasks:
     publish   hand Publish outputs to gossipsub, in order
     senders   one per peer: Send outputs -> frames on a /troth/sync/1 stream
     dialer    keep bootstrap peers connected, with exponential backoff
-    api       hypercorn serving node/api.py on loopback
+    api       hypercorn serving node/api.py on loopback; on SIGINT/SIGTERM it
+              stops accepting and lets requests in flight finish (API_GRACE_S)
+              before the rest of the node is cancelled
 
 Every core call goes through `Engine`, which commits Persist outputs before it
 returns the rest, and `_dispatch` only then queues publishes and sends: a token
@@ -96,6 +98,9 @@ BACKOFF_MAX_S = 30.0
 DISCOVERY_INTERVAL_S = 2.0
 # A sync stream left idle this long is closed (the next Send reopens it).
 STREAM_IDLE_S = 30.0
+# On SIGINT/SIGTERM the API stops accepting connections and requests in flight
+# get this long to finish before the node stops (the rest are cut off).
+API_GRACE_S = 2.0
 
 
 @dataclass(slots=True)
@@ -124,6 +129,8 @@ class Runtime(NetView):
         self._nursery: trio.Nursery | None = None
         self.started = trio.Event()
         self.failure: EngineFailed | None = None
+        self._api_closing = trio.Event()
+        self._api_closed = trio.Event()
 
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
@@ -370,15 +377,30 @@ class Runtime(NetView):
         cfg.bind = [f"{self.config.api_host}:{self.config.api_port}"]
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
+        cfg.graceful_timeout = API_GRACE_S
         app = make_app(service, self.home.api_token(), self)
-        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
+        try:
+            await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
+                        task_status=task_status)
+        finally:
+            self._api_closed.set()
 
     async def _signals(self, cancel: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for sig in signals:
                 log.info("event=stopping signal=%s", signal.Signals(sig).name)
-                cancel.cancel()
+                await self.shutdown()
                 return
+
+    async def shutdown(self) -> None:
+        """Stop gracefully: the API takes no new connections, requests in
+        flight get `API_GRACE_S` to finish (the node keeps running meanwhile,
+        so they complete normally), then everything stops. `stop()` is the
+        immediate version."""
+        self._api_closing.set()
+        with trio.move_on_after(API_GRACE_S + 1.0):
+            await self._api_closed.wait()
+        self.stop()
 
     # -- the whole node ---------------------------------------------------
     async def run(self, *, handle_signals: bool = True,

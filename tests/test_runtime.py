@@ -219,3 +219,38 @@ async def test_core_rejections_of_gossip_penalise_nobody(tmp_path: Path) -> None
     assert penalised == []
     rt._dispatch([rejected])  # the same from a sync peer: it sent us the bytes
     assert penalised == ["relay"]
+
+
+async def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+
+    rt = make_runtime(tmp_path, "n")
+    body = json.dumps({"text": "sent across a SIGTERM"}).encode()
+    with trio.fail_after(WAIT_S):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda task_status: rt.run(handle_signals=True,
+                                                           task_status=task_status))
+            assert rt.api_url is not None
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+            host, port = rt.api_url.removeprefix("http://").rsplit(":", 1)
+            stream = await trio.open_tcp_stream(host, int(port))
+            head = (b"POST /v1/promises HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\n"
+                    b"Authorization: Bearer " + rt.home.api_token().encode() + b"\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+            await stream.send_all(head + body[:5])
+            await trio.sleep(0.3)  # the request is being read when the signal comes
+            os.kill(os.getpid(), signal.SIGTERM)
+            await trio.sleep(0.3)
+            await stream.send_all(body[5:])
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            await stream.aclose()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+    assert b"sent across a SIGTERM" in answer
