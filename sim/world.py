@@ -137,9 +137,11 @@ class SimNode:
     observes: bool = False
     core: Core | None = None
     up: bool = True
-    # The durable log: (token bytes, seen_at) per Persist, like the store's
-    # rows, so a restarted core keeps when each token first arrived here.
-    log: list[tuple[bytes, float | None]] = field(default_factory=list)
+    # The durable log: token bytes per Persist, and beside them (8 bytes each,
+    # nan = unknown) its seen_at, like the store's rows, so a restarted core
+    # keeps when each token arrived here. `durable()` pairs them.
+    log: list[bytes] = field(default_factory=list)
+    log_seen: array[float] = field(default_factory=lambda: array("d"))
     # The router's seen cache: one byte per message id (World._mid), 1 = seen.
     seen: bytearray = field(default_factory=bytearray)
     mcache: deque[list[int]] = field(default_factory=deque)  # message ids per heartbeat
@@ -171,6 +173,11 @@ class SimNode:
     last_own: str = ""  # cid of its last own token made durable (Persist executed)
     keeps_recent: bool = True  # tokens of others go to `recent` (deps, forgeries)
     assesses: bool = True  # the agent may assess promises it receives
+
+    def durable(self) -> list[tuple[bytes, float | None]]:
+        """The log as (token bytes, seen_at) pairs, for `Core.restore`."""
+        return [(raw, None if at != at else at)  # (nan != nan: unknown)
+                for raw, at in zip(self.log, self.log_seen, strict=True)]
 
     def saw(self, mid: int) -> bool:
         seen = self.seen
@@ -572,7 +579,9 @@ class World:
                 accepted.append(o.token)  # type: ignore[union-attr]
             elif tp is Persist:
                 tok = o.token  # type: ignore[union-attr]
-                node.log.append((tok.raw, o.seen_at))  # type: ignore[union-attr]
+                node.log.append(tok.raw)
+                at = o.seen_at  # type: ignore[union-attr]
+                node.log_seen.append(math.nan if at is None else at)
                 if tok.issuer == node.agent:
                     node.last_own = tok.cid
                     checker.own_token(node, tok, "persisted")
@@ -1096,17 +1105,19 @@ class World:
 
     def _lost_write(self, node: SimNode, t: float) -> None:
         """An equivocator's disk loses its last own token (and what built on it)."""
-        own = [raw for raw, _ in node.log if self._decode(raw).issuer == node.agent]
+        own = [raw for raw in node.log if self._decode(raw).issuer == node.agent]
         gone = {self._decode(own[-1]).cid}
-        kept: list[tuple[bytes, float | None]] = []
-        for raw, at in node.log:
+        kept: list[bytes] = []
+        kept_seen = array("d")
+        for raw, at in zip(node.log, node.log_seen, strict=True):
             tok = self._decode(raw)
             if tok.cid in gone or tok.prev in gone or any(d in gone for d in tok.deps):
                 gone.add(tok.cid)
             else:
-                kept.append((raw, at))
+                kept.append(raw)
+                kept_seen.append(at)
         self._crash(node, t, restart_in_s=0.0)
-        node.log = kept
+        node.log, node.log_seen = kept, kept_seen
         self._restart(node, t)
 
     def _forge(self, node: SimNode, t: float) -> None:
@@ -1217,7 +1228,7 @@ class World:
 
     def _restart(self, node: SimNode, t: float) -> None:
         core = self._new_core(node)
-        core.restore(node.log)
+        core.restore(node.durable())
         node.core = core
         node.up = True
         node.uplink_free_s = t

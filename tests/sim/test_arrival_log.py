@@ -20,7 +20,7 @@ def test_a_restarted_sim_node_keeps_when_each_ballot_arrived() -> None:
     for node in restarted:
         assert node.core is not None
         g = node.core.governance
-        for raw, at in node.log:
+        for raw, at in node.durable():
             assert at is not None  # every Persist of a running core carries it
             tok = w._decode(raw)
             if tok.kind == "ballot":
