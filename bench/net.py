@@ -141,7 +141,7 @@ def hook_dispatch(rt: Runtime, i: int, watch: Watch) -> None:
     """Stamp the time each TokenAccepted is handed to the driver (after its commit)."""
     original = rt._dispatch
 
-    def dispatch(outs: list[Output]) -> None:
+    def dispatch(outs: list[Output], **kw: Any) -> None:
         now = time.perf_counter()
         seen = watch.accepted_at[i]
         for o in outs:
@@ -155,7 +155,7 @@ def hook_dispatch(rt: Runtime, i: int, watch: Watch) -> None:
                     if left == 0:
                         w[1].set()
                 watch.progress.set()
-        original(outs)
+        original(outs, **kw)
 
     rt._dispatch = dispatch  # type: ignore[method-assign]
 
