@@ -318,7 +318,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
                                scope=body.scope, slot=body.slot)
 
     @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(403, 404, 503))
+              responses=_errors(403, 404, 409, 503))
     async def post_fulfil(body: FulfilIn) -> dict[str, Any]:
         return service.fulfil(body.cid, body.evidence)
 
@@ -328,7 +328,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
         return service.assess(body.cid, body.verdict, body.reason)
 
     @app.post("/v1/retract", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(403, 404, 503))
+              responses=_errors(403, 404, 409, 503))
     async def post_retract(body: RetractIn) -> dict[str, Any]:
         return service.retract(body.cid)
 

@@ -184,7 +184,12 @@ class NodeService:
         return self._issue(kind="promise", body=body, deps=dep_cids, scope=sc)
 
     def fulfil(self, cid: object, evidence: object = None) -> dict[str, Any]:
+        """Evidence that your promise was kept (again: more evidence is allowed)."""
         p = self._own_promise(cid, "fulfil")
+        _fulfils, retracts = self._followups(p.cid)
+        if retracts:
+            raise ServiceError(409, "already-retracted", f"you retracted {p.cid} "
+                               f"({retracts[0]}): a fulfilment now would contradict it")
         body = {}
         if evidence is not None:
             body["evidence"] = self._text(evidence, "evidence")
@@ -192,7 +197,28 @@ class NodeService:
 
     def retract(self, cid: object) -> dict[str, Any]:
         p = self._own_promise(cid, "retract")
+        fulfils, retracts = self._followups(p.cid)
+        if retracts:
+            raise ServiceError(409, "already-retracted",
+                               f"you already retracted {p.cid} ({retracts[0]})")
+        if fulfils:
+            raise ServiceError(409, "already-fulfilled", f"you fulfilled {p.cid} "
+                               f"({fulfils[0]}): it cannot be withdrawn now")
         return self._issue(kind="retract", about=p.cid, scope=p.scope)
+
+    def _followups(self, promise: str) -> tuple[list[str], list[str]]:
+        """Cids of this agent's own fulfils and retractions of `promise` (its chain)."""
+        fulfils: list[str] = []
+        retracts: list[str] = []
+        tokens = self.core.tokens
+        for c in self.core.chains.get(self.agent_id or "", ()):
+            t = tokens[c]
+            if t.about == promise:
+                if t.kind == "fulfil":
+                    fulfils.append(c)
+                elif t.kind == "retract":
+                    retracts.append(c)
+        return fulfils, retracts
 
     def assess(self, cid: object, verdict: object, reason: object = None) -> dict[str, Any]:
         tok = self._held(cid)

@@ -328,3 +328,19 @@ async def test_openapi_documents_the_real_error_responses(api: Served) -> None:
             assert "503" in codes, (path, method)
     assert {"403", "404"} <= set(schema["paths"]["/v1/fulfil"]["post"]["responses"])
     assert "409" in schema["paths"]["/v1/proposals/{cid}/tally"]["post"]["responses"]
+
+
+async def test_a_promise_is_not_retracted_twice_or_after_its_fulfilment(api: Served) -> None:
+    kept = (await api.post("/v1/promises", {"text": "mow the lawn"})).json()["cid"]
+    assert (await api.post("/v1/fulfil", {"cid": kept, "evidence": "photo"})).status_code == 201
+    more = await api.post("/v1/fulfil", {"cid": kept, "evidence": "another photo"})
+    assert more.status_code == 201  # more evidence is allowed
+    r = await api.post("/v1/retract", {"cid": kept})
+    assert r.status_code == 409 and r.json()["error"] == "already-fulfilled"
+    dropped = (await api.post("/v1/promises", {"text": "paint the shed"})).json()["cid"]
+    assert (await api.post("/v1/retract", {"cid": dropped})).status_code == 201
+    seq = api.service.core.own_seq()
+    for path, body in (("/v1/retract", {"cid": dropped}), ("/v1/fulfil", {"cid": dropped})):
+        r = await api.post(path, body)
+        assert r.status_code == 409 and r.json()["error"] == "already-retracted", r.text
+    assert api.service.core.own_seq() == seq
