@@ -26,7 +26,8 @@ from typing import Any
 
 import wire
 
-__all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "CONFIG_TEMPLATE"]
+__all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
+           "CONFIG_TEMPLATE"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -44,7 +45,7 @@ CONFIG_TEMPLATE = """\
 # troth node configuration. Command-line flags of `troth run` override these.
 
 [network]
-# libp2p multiaddrs to listen on. Port 0 picks a free port.
+# libp2p multiaddr to listen on (a list of one, for now). Port 0 picks a free port.
 listen = ["/ip4/127.0.0.1/tcp/0"]
 # Peers to dial at start, as full multiaddrs with /p2p/<agent id>
 # (`troth id --json` on the other node prints them).
@@ -114,6 +115,9 @@ class Config:
         if not (isinstance(listen, list) and listen and all(isinstance(x, str) and
                                                             x.startswith("/") for x in listen)):
             raise err("network.listen", "a non-empty list of multiaddr strings")
+        if len(listen) > 1:  # (the runtime binds one; a second would be silently ignored)
+            raise err("network.listen", "one address for now (this troth listens on one); "
+                                        f"got {len(listen)}")
         boot = net.get("bootstrap", [])
         if not (isinstance(boot, list) and all(isinstance(x, str) and "/p2p/" in x for x in boot)):
             raise err("network.bootstrap", "a list of multiaddrs ending in /p2p/<agent id>")
