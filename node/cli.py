@@ -213,7 +213,10 @@ def web(ctx: click.Context) -> None:
 def peers(ctx: click.Context) -> None:
     """Known peers and their liveness (alive / suspected / unreachable / failed)."""
     rows = _call(ctx, "GET", "/v1/peers")
-    lines = [f"{r['state']:<12} {r['peer']}  phi={r['phi']}" for r in rows] or ["no peers"]
+    lines = [f"{r['state']:<12} {r['peer']}  "
+             + (f"never reached (bootstrap): {r.get('last_dial_error') or 'dialling'}"
+                if r.get("never_reached") else f"phi={r['phi']}")
+             for r in rows] or ["no peers"]
     emit(ctx, "\n".join(lines), rows)
 
 

@@ -131,6 +131,9 @@ class Runtime(NetView):
         self.failure: EngineFailed | None = None
         self._api_closing = trio.Event()
         self._api_closed = trio.Event()
+        # Bootstrap peers being dialled: agent id -> the last dial error (None: no
+        # failure yet). `peers` shows those never reached, which liveness cannot.
+        self._dialling: dict[str, str | None] = {}
 
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
@@ -141,6 +144,12 @@ class Runtime(NetView):
         connected = set(self.p2p.connected_peers()) if self.p2p else set()
         for r in rows:
             r["connected"] = r["peer"] in connected
+        known = {r["peer"] for r in rows}
+        for peer, error in sorted(self._dialling.items()):
+            if peer not in known and peer not in connected:
+                rows.append({"peer": peer, "state": "unreachable", "phi": None,
+                             "last_heard_s_ago": None, "connected": False,
+                             "never_reached": True, "last_dial_error": error})
         return rows
 
     # -- decoding with the validator's cache ------------------------------
@@ -346,6 +355,7 @@ class Runtime(NetView):
         assert self.p2p is not None
         backoff = BACKOFF_MIN_S
         target = addr.rsplit("/p2p/", 1)[-1]
+        self._dialling.setdefault(target, None)
         while True:
             if target not in self.p2p.connected_peers():
                 try:
@@ -353,6 +363,7 @@ class Runtime(NetView):
                     log.info("event=dialled addr=%s", addr)
                     backoff = BACKOFF_MIN_S
                 except P2PError as exc:
+                    self._dialling[target] = str(exc)[:200]
                     log.info("event=dial_failed addr=%s error=%s retry_in_s=%.1f", addr, exc,
                              backoff)
                     await trio.sleep(backoff)

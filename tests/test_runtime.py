@@ -254,3 +254,26 @@ async def test_sigterm_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
             await stream.aclose()
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
     assert b"sent across a SIGTERM" in answer
+
+
+async def test_a_bootstrap_peer_never_reached_is_listed_as_unreachable(tmp_path: Path) -> None:
+    import socket
+
+    from wire import Identity
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ghost = Identity.generate().agent_id
+    home, identity = Home.init(tmp_path / "lonely")
+    rt = Runtime(home, identity, Config(sync_interval_s=1.0, bootstrap=(
+        f"/ip4/127.0.0.1/tcp/{port}/p2p/{ghost}",)))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: rt.run(handle_signals=False,
+                                                       task_status=task_status))
+        await wait_until(lambda: any(r.get("last_dial_error") for r in rt.peers()),
+                         "the first failed dial")
+        (row,) = rt.peers()
+        assert row["peer"] == ghost and row["state"] == "unreachable"
+        assert row["never_reached"] and not row["connected"]
+        rt.stop()
