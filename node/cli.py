@@ -169,6 +169,9 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("libp2p").setLevel(logging.WARNING)
+    # Its TCP dialer logs an unstructured ERROR for every failed dial before it
+    # raises; the runtime catches that and logs event=dial_failed with a backoff.
+    logging.getLogger("libp2p.transport.tcp.tcp").setLevel(logging.CRITICAL)
     runtime = Runtime(home, identity, config)
     from .engine import EngineFailed
     from .p2p import P2PError
