@@ -569,9 +569,8 @@ def _accept_anywhere(group: click.Group) -> None:
     """`--home` and `--json` after the command too (`troth init --home DIR`, as the
     hints and the issue spell it); the value lands where the group's would."""
     for cmd in group.commands.values():
-        if isinstance(cmd, click.Group):
+        if isinstance(cmd, click.Group):  # (and on the group: `troth sim --json list`)
             _accept_anywhere(cmd)
-            continue
         names = {n for p in cmd.params for n in getattr(p, "opts", ())}
         if "--home" not in names:
             cmd.params.append(click.Option(

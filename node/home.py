@@ -22,7 +22,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import wire
 
@@ -227,49 +227,85 @@ class Home:
         `NAME.replaced-TIME`, never deleted; config.toml is kept unless
         `replace_config`. Refused while a node runs on the home."""
         home = cls(path)
-        if home.identity_path.exists():
-            if not force:
-                raise HomeError(f"{home.identity_path} exists: this home is already initialised "
-                                "(--force replaces its identity; the old identity, token and "
-                                "store are kept beside it, renamed)")
-            if home.is_running():
-                raise HomeError(f"a troth node is running on {home.path}: stop it before "
-                                "replacing its identity")
+        if not home.identity_path.exists():
+            return home._create(passphrase, config, replace_config)
+        if not force:
+            raise HomeError(f"{home.identity_path} exists: this home is already initialised "
+                            "(--force replaces its identity; the old identity, token and "
+                            "store are kept beside it, renamed)")
+        lock = home._try_lock()
+        if lock is None:
+            raise HomeError(f"a troth node is running on {home.path}: stop it before "
+                            "replacing its identity")
+        try:  # (held until the new identity is written: no node can start in between)
             home = replace(home, moved_aside=home._move_aside())
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, 0o700)
-        identity = wire.Identity.generate()
-        identity.save(home.identity_path, passphrase)
-        if not home.config_path.exists() or replace_config:
-            home.config_path.write_text(config)
-        _write_private(home.token_path, (secrets.token_urlsafe(32) + "\n").encode())
-        return home, identity
+            return home._create(passphrase, config, replace_config)
+        finally:
+            lock.close()
 
-    def is_running(self) -> bool:
-        """Whether a node holds this home's lock (node/runtime.py takes it)."""
+    def _create(self, passphrase: str | None, config: str, replace_config: bool
+                ) -> tuple[Home, wire.Identity]:
+        self.path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, 0o700)
+        identity = wire.Identity.generate()
+        identity.save(self.identity_path, passphrase)
+        if not self.config_path.exists() or replace_config:
+            self.config_path.write_text(config)
+        _write_private(self.token_path, (secrets.token_urlsafe(32) + "\n").encode())
+        return self, identity
+
+    def _try_lock(self) -> IO[str] | None:
+        """This home's node lock (node/runtime.py takes it to run), or None if held."""
         import fcntl
 
-        try:
-            fh = open(self.path / "node.lock", "a+")  # noqa: SIM115 - closed below
-        except OSError:
-            return False
+        fh = open(self.path / "node.lock", "a+")  # noqa: SIM115 - the caller closes it
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            fh.close()
+            return None
+        return fh
+
+    def is_running(self) -> bool:
+        """Whether a node holds this home's lock."""
+        if not self.path.is_dir():
+            return False
+        lock = self._try_lock()
+        if lock is None:
             return True
-        finally:
-            fh.close()  # (closing releases a lock we took)
+        lock.close()  # (closing releases it)
         return False
 
     def _move_aside(self) -> tuple[Path, ...]:
+        """Rename the old identity, token and store `NAME.replaced-STAMP` (unique:
+        nothing is ever renamed onto an existing file). The store's WAL is folded
+        into it first, and any leftover -wal/-shm follow it under SQLite's names,
+        so the moved store opens with every token it had."""
+        import sqlite3
+
         stamp = time.strftime("%Y%m%dT%H%M%S")
+        suffix = f"replaced-{stamp}"
+        n = 1
+        while any(p.with_name(f"{p.name}.{suffix}").exists()
+                  for p in (self.identity_path, self.token_path, self.store_path)):
+            n += 1
+            suffix = f"replaced-{stamp}-{n}"
+        if self.store_path.exists():
+            db = sqlite3.connect(self.store_path)
+            try:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                db.close()
         moved = []
-        for p in (self.identity_path, self.token_path, self.store_path,
-                  self.path / "store.sqlite-wal", self.path / "store.sqlite-shm"):
+        for p in (self.identity_path, self.token_path, self.store_path):
             if p.exists():
-                target = p.with_name(f"{p.name}.replaced-{stamp}")
+                target = p.with_name(f"{p.name}.{suffix}")
                 p.rename(target)
                 moved.append(target)
+        for ext in ("-wal", "-shm"):  # (after a checkpoint: empty or gone)
+            side = self.path / f"{self.store_path.name}{ext}"
+            if side.exists():
+                side.rename(self.path / f"{self.store_path.name}.{suffix}{ext}")
         return tuple(moved)
 
     def require(self) -> None:

@@ -397,11 +397,18 @@ class Runtime(NetView):
             self._api_closed.set()
 
     async def _signals(self, cancel: trio.CancelScope) -> None:
+        """The first SIGINT/SIGTERM stops gracefully; a second one stops at once."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for sig in signals:
-                log.info("event=stopping signal=%s", signal.Signals(sig).name)
-                await self.shutdown()
-                return
+            async with trio.open_nursery() as nursery:
+                async for sig in signals:
+                    name = signal.Signals(sig).name
+                    if self._api_closing.is_set():
+                        log.info("event=stopping_now signal=%s", name)
+                        self.stop()
+                        cancel.cancel()
+                        return
+                    log.info("event=stopping signal=%s", name)
+                    nursery.start_soon(self.shutdown)
 
     async def shutdown(self) -> None:
         """Stop gracefully: the API takes no new connections, requests in

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from node.home import Config, ConfigError
@@ -29,3 +31,54 @@ def test_a_real_bootstrap_address_is_accepted() -> None:
     peer = Identity.generate().agent_id
     cfg = Config.from_dict({"network": {"bootstrap": [f"/ip4/127.0.0.1/tcp/4001/p2p/{peer}"]}})
     assert cfg.bootstrap[0].endswith(peer)
+
+
+def test_init_force_keeps_every_token_of_a_store_left_with_a_wal(tmp_path: Path) -> None:
+    """The old store moves aside whole, even when its last writer died before a
+    checkpoint (its newest tokens were only in the -wal file)."""
+    import subprocess
+    import sys
+
+    from node.home import Home
+    from node.store import Store
+
+    home, first = Home.init(tmp_path / "h")
+    writer = ("import os, sys\n"
+              "from pathlib import Path\n"
+              "from node.engine import Engine\nfrom node.home import Home\n"
+              "from node.store import Store\n"
+              "h = Home(Path(sys.argv[1]))\n"
+              "e = Engine(Store(h.store_path), h.identity())\n"
+              "for i in range(5):\n"
+              "    e.issue(kind='promise', now=1.8e9 + i, body={'text': f'p{i}'})\n"
+              "os._exit(0)  # as kill -9: no close, no checkpoint\n")
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", writer, str(home.path)], check=True, cwd=root,
+                   env={"PYTHONPATH": str(root), "PATH": ""}, timeout=60)
+    assert (home.path / "store.sqlite-wal").stat().st_size > 0
+    again, _ = Home.init(home.path, force=True)
+    old = next(p for p in again.moved_aside if p.name.startswith("store.sqlite."))
+    with Store(old) as st:
+        assert len(st) == 5 and st.check().ok
+
+
+def test_init_force_twice_in_a_second_loses_no_identity(tmp_path: Path) -> None:
+    from node.home import Home
+
+    home, a = Home.init(tmp_path / "h")
+    _, b = Home.init(home.path, force=True)
+    _, c = Home.init(home.path, force=True)
+    kept = {Identity.load(p).agent_id for p in home.path.glob("identity.pem*")}
+    assert kept == {a.agent_id, b.agent_id, c.agent_id}
+
+
+def test_init_force_is_refused_while_the_home_is_locked(tmp_path: Path) -> None:
+    from node.home import Home, HomeError
+
+    home, a = Home.init(tmp_path / "h")
+    lock = home._try_lock()  # as a running node holds it
+    assert lock is not None
+    with pytest.raises(HomeError, match="is running"):
+        Home.init(home.path, force=True)
+    lock.close()
+    assert Identity.load(home.identity_path).agent_id == a.agent_id
