@@ -510,7 +510,7 @@ def store_check(ctx: click.Context, path: Path) -> None:
     if not path.exists():
         raise click.ClickException(f"no store at {path}")
     try:
-        with Store(path) as st:
+        with Store(path, readonly=True) as st:  # (inspection: no migration, no writes)
             report = st.check()
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None

@@ -71,8 +71,13 @@ class CheckReport:
 class Store:
     """An open store file. Not thread-safe; one writer (the node) at a time."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """Open (creating or migrating as needed), or with `readonly` only read:
+        nothing is created, migrated or written (`troth store check`)."""
         self.path = Path(path)
+        if readonly:
+            self._open_readonly()
+            return
         try:
             # Fail fast on a locked database (one node per home is enforced by
             # a file lock; a long busy wait would stall the node's event loop).
@@ -91,6 +96,20 @@ class Store:
                 raise StoreError(f"{self.path}: schema {row[0]}, this troth reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from None
+
+    def _open_readonly(self) -> None:
+        from urllib.parse import quote
+
+        try:
+            self._db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro",
+                                       uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=2.0)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a readable troth store ({exc})") from None
+        if row is None or row[0] not in ("1", str(SCHEMA_VERSION)):
+            raise StoreError(f"{self.path}: schema {row[0] if row else 'unknown'}, this troth "
+                             f"reads {SCHEMA_VERSION}")
 
     def _migrate_1_to_2(self) -> None:
         """Add the nullable `seen_at` column (old rows: NULL = arrival unknown)."""

@@ -185,3 +185,30 @@ def test_a_ballot_held_back_by_a_withheld_parent_arrives_when_it_applies(
     assert alice.store.seen_at(late.cid) == 5000.0
     assert late.cid not in alice.core.governance.cut_for(prop.cid)
     alice.close()
+
+
+def test_a_read_only_check_neither_migrates_nor_writes(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    me = Core(ident(1))
+    toks = [_token(me.issue(kind="promise", now=float(i), body={"i": i})) for i in range(2)]
+    con = sqlite3.connect(db)
+    con.executescript(_SCHEMA_1)
+    con.execute("INSERT INTO meta VALUES ('schema', '1')")
+    con.executemany("INSERT INTO tokens (cid, issuer, seq, kind, iat, raw) VALUES (?,?,?,?,?,?)",
+                    [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw) for t in toks])
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with Store(db, readonly=True) as st:
+        report = st.check()
+    assert report.ok and report.tokens == 2
+    assert db.read_bytes() == before  # still schema 1: an older troth can still read it
+    other = tmp_path / "not-troth.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not a readable troth store"):
+        Store(other, readonly=True)
+    assert "meta" not in str(sqlite3.connect(other).execute(
+        "SELECT name FROM sqlite_master").fetchall())  # nothing created in a foreign file
