@@ -277,9 +277,15 @@ class NodeService:
         # tallies could never be decided. Said, not refused (they may be offline).
         unheard = sorted(a for a in agents if a != self.agent_id and a not in self.core.heads)
         out = self._issue(kind="charter", body=body)
+        warnings = []
+        if len(agents) == 1:
+            warnings.append("a community of one: only you vote; admit members with a "
+                            "membership proposal (troth propose SCOPE TITLE --add AGENT)")
         if unheard:
-            out["warnings"] = [f"this node has no token from {len(unheard)} of the members "
-                               f"yet: {', '.join(a[-8:] for a in unheard)} (check the ids)"]
+            warnings.append(f"this node has no token from {len(unheard)} of the members "
+                            f"yet: {', '.join(a[-8:] for a in unheard)} (check the ids)")
+        if warnings:
+            out["warnings"] = warnings
         return out
 
     def propose(self, scope: object, title: object, options: object, method: object = "single",
