@@ -364,17 +364,11 @@ class Core:
 
     def next_deadline(self) -> float | None:
         """When `tick` next has work to do (the driver's timer)."""
-        # (Called after every entry point by a driver: written out, no tuple or loop.)
         best = self._next_sync_at if self._peers else None
-        t = self.observer.next_deadline(self._ticked)
-        if t is not None and (best is None or t < best):
-            best = t
-        t = self.governance.next_deadline(self._ticked)
-        if t is not None and (best is None or t < best):
-            best = t
-        if self._pending:
-            t = self._next_pending_check
-            if best is None or t < best:
+        for t in (self.observer.next_deadline(self._ticked),
+                  self.governance.next_deadline(self._ticked),
+                  self._next_pending_check if self._pending else None):
+            if t is not None and (best is None or t < best):
                 best = t
         return best
 
@@ -449,8 +443,7 @@ class Core:
         """Bytes from a peer: a bare token (gossip) or a sync frame."""
         outs: list[Output] = []
         self._receive(peer, data, now, outs)
-        if self._fx or self._gov_fx:  # (most gossip moves no view: no call)
-            self._emit_view(now, outs)
+        self._emit_view(now, outs)
         return outs
 
     def receive_many(self, items: Iterable[tuple[str, bytes]], now: float) -> list[Output]:

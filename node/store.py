@@ -173,11 +173,6 @@ class Store:
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM tokens").fetchone()[0])
 
-    def raw_log(self) -> Iterator[bytes]:
-        """Every stored token's bytes, in append order."""
-        for (raw,) in self._db.execute("SELECT raw FROM tokens ORDER BY n"):
-            yield bytes(raw)
-
     def log(self) -> Iterator[tuple[bytes, float | None]]:
         """(bytes, seen_at) of every stored token, in append order: `Core.restore`'s input."""
         for raw, at in self._db.execute("SELECT raw, seen_at FROM tokens ORDER BY n"):

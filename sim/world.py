@@ -270,14 +270,11 @@ class World:
         self._network_first = sc.checks.driver_order == "network-first"
         self._latency = self._latency_fn()
         net = sc.network
-        # The lognormal law's (scale, sigma), for the mesh push to draw it inline.
-        self._lognormal = ((net.latency_ms / 1000.0, net.latency_sigma)
-                           if net.latency_dist == "lognormal" and net.latency_ms > 0 else None)
         self._overhead = sc.network.message_overhead_bytes
         self._loss = sc.network.loss
         # What the mesh push reads on every call, in one tuple.
         self._flood_law = (self._loss, net.reorder, net.reorder_delay_ms / 1000.0,
-                           net.duplicate, self._latency, self._lognormal)
+                           net.duplicate, self._latency)
         self._bandwidth = sc.network.bandwidth_bytes_per_s
         # Whether any node can ever crash (crashes, churn, an equivocator's lost
         # writes): only then are suppressed duplicates remembered (`_gossip_copy`).
@@ -743,9 +740,7 @@ class World:
         if mesh_links is None:  # (links are streams named by their ends: any order)
             mesh_links = node.mesh_links = [(j, *self._link(node, j)) for j in node.mesh]
         nodes = self.nodes
-        loss, reorder, reorder_s, duplicate, latency, lognormal = self._flood_law
-        scale, sigma = lognormal if lognormal is not None else (0.0, 0.0)
-        exp = math.exp
+        loss, reorder, reorder_s, duplicate, latency = self._flood_law
         counts = self.counts
         heap = self._heap
         src = node.index
@@ -770,10 +765,7 @@ class World:
                 target.bytes_in += size
                 counts["gossip_duplicates"] += 1
                 continue
-            if lognormal is not None:  # latency(rng), inlined: the same draw, the same float
-                arrive = t + scale * exp(sigma * rng.gauss(0.0, 1.0)) * factor
-            else:
-                arrive = t + latency(rng) * factor
+            arrive = t + latency(rng) * factor
             if reorder and rng.random() < reorder:
                 arrive += reorder_s
                 counts["reordered"] += 1
