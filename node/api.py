@@ -363,7 +363,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
                                add=body.add, remove=body.remove)
 
     @app.get("/v1/proposals", dependencies=guarded, tags=["governance"],
-             responses=_errors())
+             responses=_errors(404))
     async def get_proposals(scope: str | None = None) -> list[dict[str, Any]]:
         return service.proposals(scope)
 

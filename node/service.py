@@ -186,7 +186,7 @@ class NodeService:
     def fulfil(self, cid: object, evidence: object = None) -> dict[str, Any]:
         """Evidence that your promise was kept (again: more evidence is allowed)."""
         p = self._own_promise(cid, "fulfil")
-        _fulfils, retracts = self._followups(p.cid)
+        _fulfils, retracts = self.core.observer.followups(p.cid)
         if retracts:
             raise ServiceError(409, "already-retracted", f"you retracted {p.cid} "
                                f"({retracts[0]}): a fulfilment now would contradict it")
@@ -197,7 +197,7 @@ class NodeService:
 
     def retract(self, cid: object) -> dict[str, Any]:
         p = self._own_promise(cid, "retract")
-        fulfils, retracts = self._followups(p.cid)
+        fulfils, retracts = self.core.observer.followups(p.cid)
         if retracts:
             raise ServiceError(409, "already-retracted",
                                f"you already retracted {p.cid} ({retracts[0]})")
@@ -205,20 +205,6 @@ class NodeService:
             raise ServiceError(409, "already-fulfilled", f"you fulfilled {p.cid} "
                                f"({fulfils[0]}): it cannot be withdrawn now")
         return self._issue(kind="retract", about=p.cid, scope=p.scope)
-
-    def _followups(self, promise: str) -> tuple[list[str], list[str]]:
-        """Cids of this agent's own fulfils and retractions of `promise` (its chain)."""
-        fulfils: list[str] = []
-        retracts: list[str] = []
-        tokens = self.core.tokens
-        for c in self.core.chains.get(self.agent_id or "", ()):
-            t = tokens[c]
-            if t.about == promise:
-                if t.kind == "fulfil":
-                    fulfils.append(c)
-                elif t.kind == "retract":
-                    retracts.append(c)
-        return fulfils, retracts
 
     def assess(self, cid: object, verdict: object, reason: object = None) -> dict[str, Any]:
         tok = self._held(cid)
@@ -302,15 +288,9 @@ class NodeService:
             raise ServiceError(403, "not-a-member", "only members of the current view propose")
         if not isinstance(options, (list, tuple)) or not all(isinstance(o, str) for o in options):
             raise ServiceError(400, "bad-options", "options must be a list of text")
-        if not 2 <= len(options) <= gov.OPTIONS_MAX:
-            raise ServiceError(400, "bad-options", f"2 to {gov.OPTIONS_MAX} options, "
-                                                   f"not {len(options)}")
-        for o in options:
-            if not 0 < len(o) <= gov.OPTION_MAX_CHARS:
-                raise ServiceError(400, "bad-options", f"an option is 1 to "
-                                   f"{gov.OPTION_MAX_CHARS} characters, not {len(o)}")
-        if len(set(options)) != len(options):
-            raise ServiceError(400, "bad-options", "each option once")
+        problem = gov.options_problem(options)
+        if problem:
+            raise ServiceError(400, "bad-options", problem)
         if method not in gov.METHODS:
             raise ServiceError(400, "bad-method", f"method must be one of {list(gov.METHODS)}")
         now = self.clock()

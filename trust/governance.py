@@ -72,6 +72,7 @@ __all__ = [
     "ballot_body",
     "METHODS",
     "OPTIONS_MAX",
+    "options_problem",
     "TALLY_PART_BALLOTS_MAX",
 ]
 
@@ -371,8 +372,9 @@ def proposal_body(title: str, options: Sequence[str], method: str, closes: int, 
         body["membership"] = {"add": add_l, "remove": remove_l}
         body["options"] = list(MEMBERSHIP_OPTIONS)
         body["method"] = "single"
-    if _options(body["options"]) is None or body["method"] not in METHODS:
-        raise ValueError(f"bad options or method: {options!r} {method!r}")
+    problem = options_problem(body["options"])
+    if problem or body["method"] not in METHODS:
+        raise ValueError(problem or f"method must be one of {list(METHODS)}, not {method!r}")
     return body
 
 
@@ -483,14 +485,22 @@ def _frac(v: Any, upto_one: bool = True) -> Frac | None:
     return None
 
 
-def _options(v: Any) -> tuple[str, ...] | None:
+def options_problem(v: Any) -> str | None:
+    """Why `v` is not a proposal's options (for people), or None if it is."""
     if not isinstance(v, (tuple, list)) or not 2 <= len(v) <= OPTIONS_MAX:
-        return None
-    if not all(isinstance(o, str) and 0 < len(o) <= OPTION_MAX_CHARS for o in v):
-        return None
+        n = len(v) if isinstance(v, (tuple, list)) else "no list"
+        return f"2 to {OPTIONS_MAX} options, not {n}"
+    for o in v:
+        if not isinstance(o, str) or not 0 < len(o) <= OPTION_MAX_CHARS:
+            what = len(o) if isinstance(o, str) else type(o).__name__
+            return f"an option is 1 to {OPTION_MAX_CHARS} characters of text, not {what}"
     if len(set(v)) != len(v):
-        return None
-    return tuple(v)
+        return "each option once"
+    return None
+
+
+def _options(v: Any) -> tuple[str, ...] | None:
+    return None if options_problem(v) else tuple(v)
 
 
 def _agents(v: Any) -> frozenset[str] | None:

@@ -452,6 +452,13 @@ class Observer:
     def promises_of(self, agent_id: str) -> tuple[str, ...]:
         return tuple(sorted(self._promises_of.get(agent_id, ())))
 
+    def followups(self, cid: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The promiser's own fulfils and retractions of promise `cid`, as cids."""
+        p = self._promises.get(cid)
+        if p is None:
+            return (), ()
+        return tuple(t.cid for t in p.fulfils), tuple(t.cid for t in p.retracts)
+
     def conflict_keys(self) -> frozenset[ConflictKey]:
         keys: set[ConflictKey] = set(self._slots)
         keys.update(SeqKey(i, s) for (i, s), cids in self._by_seq.items() if len(cids) > 1)
