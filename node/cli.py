@@ -162,7 +162,7 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
     if listen is not None and not listen.startswith("/"):
         raise click.BadParameter("a multiaddr such as /ip4/127.0.0.1/tcp/4001",
                                  param_hint="--listen")
-    for b in config.bootstrap:
+    for b in bootstrap:  # (config.toml's own were checked when it was read)
         problem = bootstrap_problem(b)
         if problem:
             raise click.BadParameter(f"{b!r}: {problem}", param_hint="--bootstrap")
@@ -187,8 +187,6 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
     except OSError as exc:  # e.g. the API's port is taken
         raise click.ClickException(f"cannot start: {exc.strerror or exc}"
                                    + (f" ({exc.filename})" if exc.filename else "")) from None
-
-
 
 
 # -- talking to the running node --------------------------------------------

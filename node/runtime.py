@@ -396,7 +396,7 @@ class Runtime(NetView):
         finally:
             self._api_closed.set()
 
-    async def _signals(self, cancel: trio.CancelScope) -> None:
+    async def _signals(self) -> None:
         """The first SIGINT/SIGTERM stops gracefully; a second one stops at once."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
@@ -405,7 +405,6 @@ class Runtime(NetView):
                     if self._api_closing.is_set():
                         log.info("event=stopping_now signal=%s", name)
                         self.stop()
-                        cancel.cancel()
                         return
                     log.info("event=stopping signal=%s", name)
                     nursery.start_soon(self.shutdown)
@@ -451,7 +450,7 @@ class Runtime(NetView):
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     if handle_signals:
-                        nursery.start_soon(self._signals, nursery.cancel_scope)
+                        nursery.start_soon(self._signals)
                     for fn in (self._gossip_loop, self._peer_loop, self._timer_loop,
                                self._publisher):
                         nursery.start_soon(fn)

@@ -124,10 +124,10 @@ CREATE INDEX deps_dep ON deps (dep);
 """
 
 
-def test_a_schema_1_store_is_migrated_in_place(tmp_path: Path) -> None:
-    db = tmp_path / "old.sqlite"
+def _schema_1_store(db: Path, n: int) -> Core:
+    """A store as a schema-1 troth wrote it: n own promises of ident(1), no seen_at."""
     me = Core(ident(1))
-    toks = [_token(me.issue(kind="promise", now=float(i), body={"i": i})) for i in range(3)]
+    toks = [_token(me.issue(kind="promise", now=float(i), body={"i": i})) for i in range(n)]
     con = sqlite3.connect(db)
     con.executescript(_SCHEMA_1)
     con.execute("INSERT INTO meta VALUES ('schema', '1')")
@@ -136,6 +136,12 @@ def test_a_schema_1_store_is_migrated_in_place(tmp_path: Path) -> None:
                     [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw) for t in toks])
     con.commit()
     con.close()
+    return me
+
+
+def test_a_schema_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    _schema_1_store(db, 3)
     eng = Engine(Store(db), ident(1))
     assert eng.store.meta("schema") == str(SCHEMA_VERSION) == "2"
     assert [at for _, at in eng.store.log()] == [None, None, None]  # arrival unknown
@@ -189,15 +195,7 @@ def test_a_ballot_held_back_by_a_withheld_parent_arrives_when_it_applies(
 
 def test_a_read_only_check_neither_migrates_nor_writes(tmp_path: Path) -> None:
     db = tmp_path / "old.sqlite"
-    me = Core(ident(1))
-    toks = [_token(me.issue(kind="promise", now=float(i), body={"i": i})) for i in range(2)]
-    con = sqlite3.connect(db)
-    con.executescript(_SCHEMA_1)
-    con.execute("INSERT INTO meta VALUES ('schema', '1')")
-    con.executemany("INSERT INTO tokens (cid, issuer, seq, kind, iat, raw) VALUES (?,?,?,?,?,?)",
-                    [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw) for t in toks])
-    con.commit()
-    con.close()
+    _schema_1_store(db, 2)
     before = db.read_bytes()
     with Store(db, readonly=True) as st:
         report = st.check()

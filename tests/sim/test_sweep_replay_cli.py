@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -69,13 +70,18 @@ def test_replay_dumps_nodes_deterministically() -> None:
     assert "heads" in d["nodes"][0] or not d["nodes"][0]["up"]
 
 
+def _sweep(out: Path, param: str, seeds: int, workers: int) -> tuple[Any, list[Any]]:
+    """`troth sim sweep baseline --param PARAM` on the tiny network: (result, summary)."""
+    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param", param, "--seeds",
+                                   str(seeds), "--workers", str(workers), "--out", str(out),
+                                   *TINY])
+    assert res.exit_code == 0, res.output
+    return res, json.loads((out / "summary.json").read_text())
+
+
 def test_sweep_on_local_processes(tmp_path: Path) -> None:
     out = tmp_path / "sw"
-    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
-                                   "network.loss=0.0,0.2", "--seeds", "2", "--workers", "2",
-                                   "--out", str(out), *TINY])
-    assert res.exit_code == 0, res.output
-    summary = json.loads((out / "summary.json").read_text())
+    _res, summary = _sweep(out, "network.loss=0.0,0.2", seeds=2, workers=2)
     assert [r["network.loss"] for r in summary] == [0.0, 0.2]
     assert all(r["runs"] == 2 for r in summary)
     assert (out / "runs.csv").exists() and (out / "sweep_delivery_ratio.png").exists()
@@ -163,11 +169,7 @@ def test_sweep_refuses_contradictory_or_unknown_options(tmp_path: Path) -> None:
 
 
 def test_sweep_tables_order_numbers_by_value(tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["sim", "sweep", "baseline", "--param",
-                                   "network.connections=10,4", "--seeds", "1", "--workers", "1",
-                                   "--out", str(tmp_path), *TINY])
-    assert res.exit_code == 0, res.output
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    res, summary = _sweep(tmp_path, "network.connections=10,4", seeds=1, workers=1)
     assert [r["network.connections"] for r in summary] == [4, 10]
     assert "scenario.duration_s=" not in res.output  # fixed --set values are not cells
 
