@@ -21,8 +21,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 import wire
-from node.engine import Engine
 from node.store import Store
+from node.store.engine import Engine
 
 ISSUERS = 100
 BURST = 1024
@@ -78,7 +78,7 @@ def interleaved(tokens: list[wire.Token], workdir: Path, run: int) -> list[float
         raw_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         for i in range(c, min(c + CHUNK, len(raws)), BURST):
-            engine.receive_many([("peer", r) for r in raws[i:min(i + BURST, c + CHUNK)]],
+            engine.receive_gossip_many([("peer", r) for r in raws[i:min(i + BURST, c + CHUNK)]],
                                 now=float(i))
         ingest_s = time.perf_counter() - t0
         ratios.append(raw_s / ingest_s)

@@ -23,7 +23,7 @@ Everything runs on 127.0.0.1 with real py-libp2p hosts (Noise, yamux, gossipsub)
    the slowest of the nine others, so the rate it reaches is the one the network
    sustains with 100% delivery (gossip, plus sync for anything gossip dropped).
    Rate = N / (first issue -> the last of the nine holds all N). Each engine's
-   `receive` (sync frames) and `receive_many` (gossip) are wrapped to count
+   `receive_frame` (sync frames) and `receive_gossip_many` (gossip) are wrapped to count
    which path delivered each token. Baseline: bench/ingest.py's end-to-end
    ingest (decode + verify + store + apply) in tokens/s on this machine,
    measured just before and just after the phase.
@@ -65,12 +65,12 @@ import trio
 
 import wire
 from bench.ingest import BURST, make_tokens
+from node.app.runtime import Runtime
 from node.core import DEFAULT_TOPIC, Output, TokenAccepted
-from node.engine import Engine
-from node.home import Config, Home
-from node.p2p import P2PNode, SyncStream
-from node.runtime import Runtime
+from node.net.p2p import P2PNode, SyncStream
 from node.store import Store
+from node.store.engine import Engine
+from node.store.home import Config, Home
 
 NODES = 10
 DEGREE = 3
@@ -128,7 +128,7 @@ def diameter(n: int, edges: list[tuple[int, int]]) -> int:
 
 @dataclass
 class Watch:
-    """What the wrapped `_dispatch`/`receive` of every runtime saw."""
+    """What the wrapped `_dispatch`/`receive_*` of every runtime saw."""
 
     accepted_at: list[dict[str, float]]
     waiting: dict[str, tuple[int, trio.Event]] = field(default_factory=dict)
@@ -164,7 +164,7 @@ def hook_paths(rt: Runtime, i: int, watch: Watch) -> None:
     """Count accepted tokens by the path that brought them: gossip or sync."""
     engine = rt.engine
     assert engine is not None
-    receive, receive_many = engine.receive, engine.receive_many
+    receive, receive_many = engine.receive_frame, engine.receive_gossip_many
 
     def count(outs: list[Output], into: list[int]) -> list[Output]:
         into[i] += sum(1 for o in outs if isinstance(o, TokenAccepted))
@@ -176,8 +176,8 @@ def hook_paths(rt: Runtime, i: int, watch: Watch) -> None:
     def gossip_receive(items: list[tuple[str, bytes]], now: float) -> list[Output]:
         return count(receive_many(items, now), watch.via_gossip)
 
-    engine.receive = sync_receive  # type: ignore[method-assign]
-    engine.receive_many = gossip_receive  # type: ignore[method-assign]
+    engine.receive_frame = sync_receive  # type: ignore[method-assign]
+    engine.receive_gossip_many = gossip_receive  # type: ignore[method-assign]
 
 
 async def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
@@ -355,7 +355,7 @@ def ingest_rate(tokens: list[wire.Token], workdir: Path, tag: str) -> float:
     raws = [t.raw for t in tokens]
     t0 = time.perf_counter()
     for i in range(0, len(raws), BURST):
-        engine.receive_many([("peer", r) for r in raws[i:i + BURST]], now=float(i))
+        engine.receive_gossip_many([("peer", r) for r in raws[i:i + BURST]], now=float(i))
     seconds = time.perf_counter() - t0
     assert len(engine.store) == len(tokens)
     engine.close()

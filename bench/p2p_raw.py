@@ -21,7 +21,7 @@ from contextlib import AsyncExitStack
 
 import trio
 
-from node.p2p import GossipParams, P2PNode
+from node.net.p2p import GossipParams, P2PNode
 
 NODES = 10
 TOPIC = "troth/bench/raw"

@@ -61,7 +61,7 @@ def reconcile(tokens: list[wire.Token], missing: int) -> tuple[int, int, int]:
         src, dst, data = queue.pop(0)
         moved += len(data)
         frames += 1
-        route(dst, cores[dst].receive(src, data, 0.0))
+        route(dst, cores[dst].receive_frame(src, data, 0.0))
     assert behind.tokens.keys() == ahead.tokens.keys(), "must converge"
     return moved, missing_bytes, frames
 

@@ -1,5 +1,5 @@
 """`python -m node` is the `troth` command."""
 
-from .cli import main
+from node.app.cli import main
 
 main()

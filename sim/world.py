@@ -505,7 +505,7 @@ class World:
                 node.msgs_in += 1
                 node.bytes_in += len(b)
                 assert node.core is not None
-                self._execute(node, node.core.receive(nodes[a].agent, b, node.local(t)), t)
+                self._execute(node, node.core.receive_frame(nodes[a].agent, b, node.local(t)), t)
             elif kind == EV_TICK:
                 node = nodes[i]
                 if not node.up or node.tick_at != t or node.incarnation != a:
@@ -900,7 +900,7 @@ class World:
             node.rumors.append((self._round(t), mid))
         assert node.core is not None
         local = EPOCH_S + t * (1.0 + node.drift) + node.skew_s  # node.local(t), inlined
-        self._execute(node, node.core.receive(self.nodes[src].agent, data, local), t)
+        self._execute(node, node.core.receive_gossip(self.nodes[src].agent, data, local), t)
 
     def _cache(self, node: SimNode, mid: int, t: float) -> None:
         """Put a message in the router's mcache; wake its heartbeat if it idles."""

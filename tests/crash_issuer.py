@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from node.engine import Engine
 from node.store import Store
+from node.store.engine import Engine
 from tests.harness import ident
 
 

@@ -26,7 +26,7 @@ class Net:
     reorder: bool = False
     now: float = 0.0
     links: set[tuple[str, str]] = field(default_factory=set)
-    queue: list[tuple[str, str, bytes]] = field(default_factory=list)
+    queue: list[tuple[str, str, bytes, bool]] = field(default_factory=list)
     bytes_moved: int = 0
     frames_moved: int = 0
 
@@ -57,32 +57,35 @@ class Net:
     def route(self, src: str, outs: list[Output]) -> None:
         for o in outs:
             if isinstance(o, Send):
-                self._enqueue(src, o.peer, o.data)
+                self._enqueue(src, o.peer, o.data, gossip=False)
             elif isinstance(o, Publish):
                 for (x, y) in sorted(self.links):
                     if x == src:
-                        self._enqueue(src, y, o.data)
+                        self._enqueue(src, y, o.data, gossip=True)
 
-    def _enqueue(self, src: str, dst: str, data: bytes) -> None:
+    def _enqueue(self, src: str, dst: str, data: bytes, *, gossip: bool) -> None:
         if (src, dst) not in self.links:
             return
         if self.loss and self.rng.random() < self.loss:
             return
-        self.queue.append((src, dst, data))
+        self.queue.append((src, dst, data, gossip))
         if self.dup and self.rng.random() < self.dup:
-            self.queue.append((src, dst, data))
+            self.queue.append((src, dst, data, gossip))
 
     def deliver_all(self, limit: int = 1_000_000) -> None:
         n = 0
         while self.queue:
             if self.reorder:
                 i = self.rng.randrange(len(self.queue))
-                src, dst, data = self.queue.pop(i)
+                src, dst, data, gossip = self.queue.pop(i)
             else:
-                src, dst, data = self.queue.pop(0)
+                src, dst, data, gossip = self.queue.pop(0)
             self.bytes_moved += len(data)
             self.frames_moved += 1
-            self.route(dst, self.cores[dst].receive(src, data, self.now))
+            core = self.cores[dst]
+            receive = core.receive_gossip if gossip else core.receive_frame
+            self.route(dst, receive(src, data, self.now))
+            core.check_invariants()
             n += 1
             assert n < limit, "message storm"
 

@@ -12,11 +12,11 @@ import trio
 from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 
-from node.api import make_app
+from node.app.api import make_app
+from node.app.service import NodeService
 from node.core import Output, Publish
-from node.engine import Engine
-from node.service import NodeService
 from node.store import Store
+from node.store.engine import Engine
 from tests.harness import ident
 
 TOKEN = "s3cret-token"
@@ -123,7 +123,7 @@ async def test_raw_garbage_body_is_400(api: Served) -> None:
 async def test_only_the_promiser_fulfils(api: Served) -> None:
     other = Engine(Store(":memory:"), ident(2))
     tok, _ = other.issue(kind="promise", now=1.0, body={"text": "someone else's"})
-    api.service.engine.receive("peer", tok.raw, 2.0)
+    api.service.engine.receive_gossip("peer", tok.raw, 2.0)
     r = await api.post("/v1/fulfil", {"cid": tok.cid})
     assert r.status_code == 403 and r.json()["error"] == "not-yours"
     r = await api.post("/v1/assess", {"cid": tok.cid, "verdict": "broken", "reason": "not done"})
@@ -262,7 +262,7 @@ async def test_401_comes_before_the_body_is_read(api: Served) -> None:
 
 
 async def test_a_body_over_the_limit_is_413_by_content_length(api: Served) -> None:
-    from node.api import BODY_MAX_BYTES
+    from node.app.api import BODY_MAX_BYTES
 
     head = (b"POST /v1/promises HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
@@ -275,7 +275,7 @@ async def test_a_body_over_the_limit_is_413_by_content_length(api: Served) -> No
 
 
 async def test_a_chunked_body_over_the_limit_is_413(api: Served) -> None:
-    from node.api import BODY_MAX_BYTES
+    from node.app.api import BODY_MAX_BYTES
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
         yield b'{"text": "'

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from node.home import Home
+from node.store.home import Home
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))

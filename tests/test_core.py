@@ -65,16 +65,16 @@ def test_causal_delivery_waits_for_prev_and_deps_then_applies_all() -> None:
     b1 = tok(bob, 1, None, deps=(a2.cid,))
     core = Core(ident(3))
     core.peer_up("p", 0.0)
-    outs = core.receive("p", b1.raw, 1.0)
+    outs = core.receive_gossip("p", b1.raw, 1.0)
     # b1 waits; the core asks the sender for what is missing.
     assert not core.has(b1.cid) and core.pending_count() == 1
     asks = [wire.decode_frame(o.data) for o in outs if isinstance(o, Send)]
     assert asks == [wire.WantCids(cids=(a2.cid,))]
-    outs = core.receive("p", a2.raw, 1.0)
+    outs = core.receive_gossip("p", a2.raw, 1.0)
     asks = [wire.decode_frame(o.data) for o in outs if isinstance(o, Send)]
     # a2's prev is a chain gap: asked for as a range of alice's chain.
     assert asks == [wire.WantRange(agent=alice.agent_id, first_seq=1, last_seq=1)]
-    outs = core.receive("p", wire.encode_frame(wire.Tokens(tokens=(a1.raw,))), 1.0)
+    outs = core.receive_frame("p", wire.encode_frame(wire.Tokens(tokens=(a1.raw,))), 1.0)
     accepted = [o.token.cid for o in outs if isinstance(o, TokenAccepted)]
     assert accepted == [a1.cid, a2.cid, b1.cid]
     assert core.pending_count() == 0
@@ -84,8 +84,9 @@ def test_causal_delivery_waits_for_prev_and_deps_then_applies_all() -> None:
 def test_duplicates_are_ignored_cheaply() -> None:
     a1 = tok(ident(1), 1, None)
     core = Core(ident(3))
-    assert [type(o) for o in protocol(core.receive("p", a1.raw, 0))] == [Persist, TokenAccepted]
-    assert core.receive("p", a1.raw, 0) == []
+    outs = core.receive_gossip("p", a1.raw, 0)
+    assert [type(o) for o in protocol(outs)] == [Persist, TokenAccepted]
+    assert core.receive_gossip("p", a1.raw, 0) == []
     assert core.stats.duplicate_tokens == 1
 
 
@@ -94,8 +95,8 @@ def test_equivocation_keeps_both_and_marks_issuer() -> None:
     m1 = tok(mallory, 1, None, body={"say": "yes"})
     m1x = tok(mallory, 1, None, body={"say": "no"})
     core = Core(ident(3))
-    core.receive("p", m1.raw, 0)
-    outs = core.receive("q", m1x.raw, 0)
+    core.receive_gossip("p", m1.raw, 0)
+    outs = core.receive_gossip("q", m1x.raw, 0)
     eq = [o for o in outs if isinstance(o, EquivocationDetected)]
     assert eq == [EquivocationDetected(issuer=mallory.agent_id, seq=1,
                                        cids=tuple(sorted([m1.cid, m1x.cid])))]
@@ -103,8 +104,8 @@ def test_equivocation_keeps_both_and_marks_issuer() -> None:
     assert mallory.agent_id in core.equivocators
     # the head at the tied seq is the smaller cid, whatever the arrival order
     other = Core(ident(4))
-    other.receive("p", m1x.raw, 0)
-    other.receive("p", m1.raw, 0)
+    other.receive_gossip("p", m1x.raw, 0)
+    other.receive_gossip("p", m1.raw, 0)
     assert other.heads == core.heads and other.digest() == core.digest()
 
 
@@ -114,9 +115,9 @@ def test_chain_link_to_another_issuers_token_is_rejected() -> None:
     b1 = tok(bob, 1, None)
     bad = tok(bob, 2, a1.cid)  # prev names alice's token
     core = Core(ident(3))
-    core.receive("p", a1.raw, 0)
-    core.receive("p", b1.raw, 0)
-    outs = core.receive("p", bad.raw, 0)
+    core.receive_gossip("p", a1.raw, 0)
+    core.receive_gossip("p", b1.raw, 0)
+    outs = core.receive_gossip("p", bad.raw, 0)
     assert [o.reason for o in outs if isinstance(o, TokenRejected)] == ["bad-chain"]
     assert not core.has(bad.cid) and core.heads[bob.agent_id] == (1, b1.cid)
 
@@ -127,10 +128,12 @@ def test_chain_link_to_another_issuers_token_is_rejected() -> None:
 def test_garbage_from_a_peer_becomes_an_event_and_changes_nothing(garbage: bytes) -> None:
     core = Core(ident(3))
     a1 = tok(ident(1), 1, None)
-    core.receive("p", a1.raw, 0)
+    core.receive_gossip("p", a1.raw, 0)
     before = (dict(core.tokens), dict(core.heads), core.digest())
-    outs = core.receive("p", garbage, 1.0)
-    assert len(outs) == 1 and isinstance(outs[0], (TokenRejected, FrameRejected))
+    outs = core.receive_gossip("p", garbage, 1.0)
+    assert len(outs) == 1 and isinstance(outs[0], TokenRejected)
+    outs = core.receive_frame("p", garbage, 1.0)
+    assert len(outs) == 1 and isinstance(outs[0], FrameRejected)
     assert (dict(core.tokens), dict(core.heads), core.digest()) == before
 
 
@@ -139,7 +142,7 @@ def test_forged_token_is_rejected() -> None:
     forged = bytearray(a1.raw)
     forged[-1] ^= 1
     core = Core(ident(3))
-    outs = core.receive("p", bytes(forged), 0)
+    outs = core.receive_gossip("p", bytes(forged), 0)
     assert [(type(o), o.reason) for o in outs] == [(TokenRejected, "bad-signature")]  # type: ignore[union-attr]
     assert not core.tokens
 
@@ -152,7 +155,7 @@ def test_pending_buffer_is_bounded() -> None:
     for s in range(2, 12):
         chain.append(tok(alice, s, chain[-1].cid))
     for t in chain[2:]:  # 9 tokens, none applicable (seq 1 and 2 missing)
-        core.receive("p", t.raw, 0)
+        core.receive_gossip("p", t.raw, 0)
     assert core.pending_count() == 5
     assert core.stats.pending_dropped == 4
 
@@ -161,7 +164,7 @@ def test_pending_tokens_expire() -> None:
     core = Core(ident(3), CoreParams(pending_ttl_s=10))
     alice = ident(1)
     a1 = tok(alice, 1, None)
-    core.receive("p", tok(alice, 2, a1.cid).raw, 0)
+    core.receive_gossip("p", tok(alice, 2, a1.cid).raw, 0)
     assert core.pending_count() == 1
     core.tick(5)
     assert core.pending_count() == 1
@@ -174,7 +177,7 @@ def test_restore_replays_the_log_to_the_same_state() -> None:
     for i in range(5):
         core.issue(kind="promise", now=i, body={"i": i})
     other = tok(ident(2), 1, None)
-    core.receive("p", other.raw, 9)
+    core.receive_gossip("p", other.raw, 9)
     log = [t.raw for t in core.tokens.values()]
     again = Core(ident(1))
     assert again.restore(log) == 6
@@ -189,7 +192,7 @@ def test_own_token_seen_from_the_network_advances_own_seq() -> None:
     old = Core(me)
     t1 = old.issue(kind="promise", now=1)[0].token  # type: ignore[union-attr]
     fresh = Core(me)  # e.g. a node restored from an older backup
-    fresh.receive("p", t1.raw, 2)
+    fresh.receive_gossip("p", t1.raw, 2)
     assert fresh.own_seq() == 1
     t2 = fresh.issue(kind="promise", now=3)[0].token  # type: ignore[union-attr]
     assert t2.seq == 2 and t2.prev == t1.cid
@@ -201,7 +204,7 @@ def test_view_events_follow_the_observer() -> None:
     core = Core(ident(3))
     p = wire.sign_token(alice, wire.Claims(issuer=alice.agent_id, iat=100, seq=1, kind="promise",
                                            body={"text": "call back", "due": 200}))
-    outs = core.receive("p", p.raw, 100.0)
+    outs = core.receive_gossip("p", p.raw, 100.0)
     pending = [o.verdict for o in outs if isinstance(o, VerdictChanged)]
     assert [(v.cid, v.state) for v in pending] == [(p.cid, "pending")]
     assert core.tick(150.0) == []  # nothing changed before due
@@ -210,3 +213,28 @@ def test_view_events_follow_the_observer() -> None:
     assert [(v.cid, v.state) for v in broken] == [(p.cid, "broken")]
     assert any(isinstance(o, TrustChanged) and o.agent == alice.agent_id for o in late)
     assert core.tick(10_000.0) == []  # said once, not again
+
+
+def test_check_invariants_catches_a_corrupted_core() -> None:
+    core = Core(ident(3))
+    a1 = tok(ident(1), 1, None)
+    core.receive_gossip("p", tok(ident(1), 2, a1.cid).raw, 0)  # waits for its prev
+    core.receive_gossip("p", a1.raw, 0)
+    core.check_invariants()
+    issuer = ident(1).agent_id
+    for corrupt, rule in [
+        (lambda: core.heads.__setitem__(issuer, (1, a1.cid)), "head seq"),
+        (lambda: core.chains[issuer].pop(), "chains and forks"),
+        (lambda: core.equivocators.add("x"), "equivocators"),
+        (lambda: setattr(core, "_digest", core._digest + 1), "set digest"),
+    ]:
+        saved = (dict(core.heads), {a: list(c) for a, c in core.chains.items()},
+                 set(core.equivocators), core._digest)
+        core.digest()
+        saved = (*saved[:3], core._digest)
+        corrupt()
+        with pytest.raises(AssertionError, match=rule):
+            core.check_invariants()
+        core.heads, core.chains, core.equivocators, core._digest = (
+            saved[0], saved[1], saved[2], saved[3])
+        core.check_invariants()

@@ -66,7 +66,7 @@ def test_outcome_changes_are_emitted_as_outputs() -> None:
     prop = net.issue(a, kind="proposal", scope=charter.cid, deps=(view.cid,),
                      body=governance.proposal_body("Meet on Friday?", ["yes", "no"], "single",
                                               int(net.now) + 5))
-    outs = net.cores[b].receive(a, prop.raw, net.now)
+    outs = net.cores[b].receive_gossip(a, prop.raw, net.now)
     changed = [o.outcome for o in outs if isinstance(o, OutcomeChanged)]
     assert [(o.proposal, o.state) for o in changed] == [(prop.cid, "open")]
 
@@ -91,6 +91,6 @@ def test_a_close_crossed_by_a_receive_still_gets_its_tally() -> None:
              body=governance.ballot_body(["yes"]))
     me.tick(1001.0)
     hello = wire.encode_frame(wire.Hello(digest=bytes(32), agents=0))
-    me.receive(ident(2).agent_id, hello, 4600.0)  # any frame, well past closing + skew
+    me.receive_frame(ident(2).agent_id, hello, 4600.0)  # any frame, well past closing + skew
     me.tick(4601.0)
     assert [t.kind for t in me.tokens.values()].count("tally") == 1

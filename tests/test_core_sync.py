@@ -118,9 +118,9 @@ def test_a_fork_below_the_head_is_repaired_by_sync(holder_opens: bool) -> None:
     a, b = sorted(net.cores)
     holder, other = (a, b) if holder_opens else (b, a)
     for t in main:
-        net.cores[holder].receive("x", t.raw, 0.0)
-        net.cores[other].receive("x", t.raw, 0.0)
-    net.cores[holder].receive("x", rival.raw, 0.0)  # only the holder saw the rival
+        net.cores[holder].receive_gossip("x", t.raw, 0.0)
+        net.cores[other].receive_gossip("x", t.raw, 0.0)
+    net.cores[holder].receive_gossip("x", rival.raw, 0.0)  # only the holder saw the rival
     assert net.cores[holder].heads == net.cores[other].heads  # same heads, different forks
     assert net.cores[holder].digest() != net.cores[other].digest()
     net.connect(a, b)
@@ -145,7 +145,7 @@ def test_different_rivals_with_equal_counts_converge() -> None:
     a, b = (net.cores[k] for k in sorted(net.cores))
     for core, extra in ((a, rivals[1]), (b, rivals[2])):
         for t in (t1, rivals[0], head, extra):
-            core.receive("gossip", t.raw, 0.0)
+            core.receive_gossip("gossip", t.raw, 0.0)
     assert a.digest() != b.digest()  # the rival sets differ, so must the digests
     net.connect_all()
     net.run_until_converged(max_steps=20)
@@ -158,7 +158,7 @@ def test_an_unsolicited_frontier_is_ignored() -> None:
     core = Core(ident(1))
     for i in range(50):
         core.issue(kind="promise", now=float(i), body={"i": i})
-    outs = core.receive("stranger", wire.encode_frame(wire.Frontier(entries=())), 100.0)
+    outs = core.receive_frame("stranger", wire.encode_frame(wire.Frontier(entries=())), 100.0)
     assert outs == [] and core.stats.extra["unsolicited_frontier"] == 1
 
 
@@ -168,7 +168,7 @@ def test_the_frontier_is_encoded_once_per_change_of_the_heads() -> None:
     hello = wire.encode_frame(wire.Hello(digest=b"\x01" * 32, agents=0))
 
     def frontier_frames() -> list[bytes]:
-        return [o.data for o in core.receive(other, hello, 1.0) if hasattr(o, "data")]
+        return [o.data for o in core.receive_frame(other, hello, 1.0) if hasattr(o, "data")]
 
     core.issue(kind="promise", now=1.0, body={"n": 1})
     first = frontier_frames()

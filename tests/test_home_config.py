@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from node.home import Config, ConfigError
+from node.store.home import Config, ConfigError
 from wire import Identity
 
 
@@ -39,13 +39,13 @@ def test_init_force_keeps_every_token_of_a_store_left_with_a_wal(tmp_path: Path)
     import subprocess
     import sys
 
-    from node.home import Home
     from node.store import Store
+    from node.store.home import Home
 
     home, first = Home.init(tmp_path / "h")
     writer = ("import os, sys\n"
               "from pathlib import Path\n"
-              "from node.engine import Engine\nfrom node.home import Home\n"
+              "from node.store.engine import Engine\nfrom node.store.home import Home\n"
               "from node.store import Store\n"
               "h = Home(Path(sys.argv[1]))\n"
               "e = Engine(Store(h.store_path), h.identity())\n"
@@ -63,7 +63,7 @@ def test_init_force_keeps_every_token_of_a_store_left_with_a_wal(tmp_path: Path)
 
 
 def test_init_force_twice_in_a_second_loses_no_identity(tmp_path: Path) -> None:
-    from node.home import Home
+    from node.store.home import Home
 
     home, a = Home.init(tmp_path / "h")
     _, b = Home.init(home.path, force=True)
@@ -73,7 +73,7 @@ def test_init_force_twice_in_a_second_loses_no_identity(tmp_path: Path) -> None:
 
 
 def test_init_force_is_refused_while_the_home_is_locked(tmp_path: Path) -> None:
-    from node.home import Home, HomeError
+    from node.store.home import Home, HomeError
 
     home, a = Home.init(tmp_path / "h")
     lock = home._try_lock()  # as a running node holds it

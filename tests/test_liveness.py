@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.liveness import Liveness
+from node.core.liveness import Liveness
 
 
 def test_heard_about_a_peer_never_connected_is_ignored() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from node.home import Home
 from node.store import Store
+from node.store.home import Home
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 60.0

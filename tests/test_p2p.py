@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from node.p2p import (
+from node.net.p2p import (
     FRAME_SIZE_MAX_BYTES,
     ConnectFailed,
     FrameTimeout,
@@ -410,7 +410,7 @@ async def test_restart_same_port_and_identity_in_process() -> None:
 
 CHILD = """
 import sys, trio
-from node.p2p import P2PNode
+from node.net.p2p import P2PNode
 async def main():
     seed, port, peer, label, topic = bytes.fromhex(sys.argv[1]), *sys.argv[2:6]
     async with P2PNode.start(seed, listen="/ip4/127.0.0.1/tcp/" + port) as node:

@@ -12,10 +12,10 @@ import pytest
 import trio
 
 import wire
+from node.app.runtime import Runtime
 from node.core import DEFAULT_TOPIC
-from node.home import Config, Home
-from node.p2p import P2PNode
-from node.runtime import Runtime
+from node.net.p2p import P2PNode
+from node.store.home import Config, Home
 
 WAIT_S = 20.0
 
@@ -157,7 +157,7 @@ async def test_discovered_peers_are_dialled(tmp_path: Path) -> None:
 
 async def test_one_node_per_home(tmp_path: Path) -> None:
     """Two processes on one home would each sign their own next seq."""
-    from node.home import HomeError
+    from node.store.home import HomeError
 
     first = make_runtime(tmp_path, "shared")
     second = Runtime(first.home, first.identity, first.config)

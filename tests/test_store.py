@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from node.core import Core
-from node.engine import Engine
 from node.store import Store, StoreError
+from node.store.engine import Engine
 from tests.harness import ident
 
 
@@ -20,7 +20,7 @@ def test_reopening_replays_into_the_same_state(tmp_path: Path) -> None:
     for i in range(10):
         eng.issue(kind="promise", now=float(i), body={"i": i})
         outs = other.issue(kind="promise", now=float(i))
-        eng.receive("peer", outs[0].token.raw, float(i))  # type: ignore[union-attr]
+        eng.receive_gossip("peer", outs[0].token.raw, float(i))  # type: ignore[union-attr]
     heads, digest = dict(eng.core.heads), eng.core.digest()
     eng.close()
     again = Engine(Store(db), ident(1))
@@ -86,7 +86,7 @@ def test_a_failed_store_write_stops_the_engine_and_a_restart_recovers(tmp_path: 
     import sqlite3
 
     from node.core import Publish
-    from node.engine import EngineFailed
+    from node.store.engine import EngineFailed
 
     db = tmp_path / "node.sqlite"
     failures: list[EngineFailed] = []
@@ -98,7 +98,7 @@ def test_a_failed_store_write_stops_the_engine_and_a_restart_recovers(tmp_path: 
         eng.issue(kind="promise", now=2.0)
     assert failures and eng.failed is not None
     with pytest.raises(EngineFailed):
-        eng.receive("peer", first.raw, 3.0)
+        eng.receive_gossip("peer", first.raw, 3.0)
     blocker.execute("ROLLBACK")
     blocker.close()
     eng.close()

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 import wire
-from node.core import Core, Persist
-from node.engine import Engine
-from node.store import SCHEMA_VERSION, Store, StoreError
+from node.core import Core, Persist, Publish, Send
+from node.store import Store, StoreError
+from node.store.engine import Engine
+from node.store.sqlite import SCHEMA_VERSION
 from tests.harness import ident
 from trust import governance
 
@@ -32,13 +33,13 @@ def _vote_setup(db: Path) -> tuple[Engine, Core, Core, wire.Token]:
     prop, _ = alice.issue(kind="proposal", now=2.0, scope=charter.cid, deps=(charter.cid,),
                           body=governance.proposal_body("q?", ["yes", "no"], "single", CLOSES))
     for other in (bob, carol):
-        other.receive("alice", charter.raw, 3.0)
-        other.receive("alice", prop.raw, 3.0)
+        other.receive_gossip("alice", charter.raw, 3.0)
+        other.receive_gossip("alice", prop.raw, 3.0)
     alice.issue(kind="ballot", now=100.0, scope=charter.cid, about=prop.cid, deps=(prop.cid,),
                 body=governance.ballot_body(["yes"]))
     nay = _token(bob.issue(kind="ballot", now=110.0, scope=charter.cid, about=prop.cid,
                            deps=(prop.cid,), body=governance.ballot_body(["no"])))
-    alice.receive("bob", nay.raw, 111.0)
+    alice.receive_gossip("bob", nay.raw, 111.0)
     return alice, bob, carol, prop
 
 
@@ -51,15 +52,17 @@ def test_a_backdated_ballot_after_close_changes_nothing_even_after_restart(
     db = tmp_path / "alice.sqlite"
     alice, bob, carol, prop = _vote_setup(db)
     for t in list(alice.core.tokens.values()):
-        bob.receive("alice", t.raw, 112.0)
+        bob.receive_gossip("alice", t.raw, 112.0)
     # after closes + skew both honest members tally "yes"
     outs = alice.tick(1100.0)
     for o in outs:
-        if hasattr(o, "data"):
-            bob.receive("alice", o.data, 1100.0)  # type: ignore[union-attr]
+        if isinstance(o, Publish):
+            bob.receive_gossip("alice", o.data, 1100.0)
+        elif isinstance(o, Send):
+            bob.receive_frame("alice", o.data, 1100.0)
     for o in bob.tick(1100.0):
         if isinstance(o, Persist) and o.token.kind == "tally":
-            alice.receive("bob", o.token.raw, 1101.0)
+            alice.receive_gossip("bob", o.token.raw, 1101.0)
     out = alice.core.governance.outcome(prop.cid, 1101.0)
     assert (out.state, out.result) == ("decided", "yes")
     assert _tallies(alice.core) == 2
@@ -67,7 +70,7 @@ def test_a_backdated_ballot_after_close_changes_nothing_even_after_restart(
     late = _token(carol.issue(kind="ballot", now=990.0, scope=prop.scope, about=prop.cid,
                               deps=(prop.cid,), body=governance.ballot_body(["no"])))
     assert late.iat == 990
-    alice.receive("carol", late.raw, 5000.0)
+    alice.receive_gossip("carol", late.raw, 5000.0)
     alice.tick(5001.0)
     assert _tallies(alice.core) == 2  # no re-tally
     assert alice.store.seen_at(late.cid) == 5000.0
@@ -96,7 +99,7 @@ def test_a_ballot_arriving_on_time_counts_and_is_tallied(tmp_path: Path) -> None
     alice, _bob, carol, prop = _vote_setup(db)
     ballot = _token(carol.issue(kind="ballot", now=990.0, scope=prop.scope, about=prop.cid,
                                 deps=(prop.cid,), body=governance.ballot_body(["no"])))
-    alice.receive("carol", ballot.raw, 1020.0)  # after closing, within the skew allowance
+    alice.receive_gossip("carol", ballot.raw, 1020.0)  # after closing, within the skew allowance
     assert ballot.cid in alice.core.governance.cut_for(prop.cid)
     alice.close()
     again = Engine(Store(db), ident(1))
@@ -184,9 +187,9 @@ def test_a_ballot_held_back_by_a_withheld_parent_arrives_when_it_applies(
     withheld = _token(carol.issue(kind="promise", now=980.0, body={"x": 1}))
     late = _token(carol.issue(kind="ballot", now=990.0, scope=prop.scope, about=prop.cid,
                               deps=(prop.cid,), body=governance.ballot_body(["no"])))
-    alice.receive("carol", late.raw, 995.0)  # before closing: waits for its prev
+    alice.receive_gossip("carol", late.raw, 995.0)  # before closing: waits for its prev
     assert not alice.core.has(late.cid)
-    alice.receive("carol", withheld.raw, 5000.0)  # the parent, hours later
+    alice.receive_gossip("carol", withheld.raw, 5000.0)  # the parent, hours later
     assert alice.core.has(late.cid)
     assert alice.store.seen_at(late.cid) == 5000.0
     assert late.cid not in alice.core.governance.cut_for(prop.cid)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from node.cli import cli
+from node.app.cli import cli
 from sim import ScenarioError, load_scenario
 from sim.cli import sim as sim_group
 from sim.scenario import parse_override

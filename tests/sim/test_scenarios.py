@@ -45,7 +45,7 @@ def test_digest_is_the_same_across_processes_and_hash_seeds() -> None:
     for hashseed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         out = subprocess.run(
-            [sys.executable, "-c", "from node.cli import main; main()", "--json", "sim", "run",
+            [sys.executable, "-c", "from node.app.cli import main; main()", "--json", "sim", "run",
              "churn", "--nodes", "10", "--seed", "3", "--no-plots", "--no-progress",
              "--set", "scenario.duration_s=200", "--set", "workload.stop_s=80"],
             capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from node.cli import cli
+from node.app.cli import cli
 from sim.cli import sim as sim_group
 from sim.sweep import aggregate, grid, run_grid
 

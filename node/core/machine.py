@@ -4,7 +4,9 @@ Theory of operation (DESIGN §3, §5, §6). `Core` owns everything a node knows
 and is driven only through these entry points, each taking the current time
 `now` (seconds, float) and returning a list of outputs:
 
-    receive(peer, data, now)   gossip bytes (a bare token) or a sync frame
+    receive_gossip(peer, data, now)   a token that came by gossip
+    receive_gossip_many(items, now)   a burst of them (one view pass)
+    receive_frame(peer, data, now)    a sync-protocol frame
     issue(kind=..., now=...)   the local user makes a token
     tick(now)                  time passed: anti-entropy rounds, retries, expiry
     peer_up(peer, now) / peer_down(peer, now)
@@ -372,6 +374,46 @@ class Core:
                 best = t
         return best
 
+    def check_invariants(self) -> None:
+        """Assert what the module docstring promises about this core's state.
+
+        O(tokens held): the simulator calls it after every event in its tests,
+        the node in debug mode. Raises AssertionError naming the broken rule.
+        """
+        tokens, chains, forks = self.tokens, self.chains, self.forks
+        assert not (self._pending.keys() & tokens.keys()), "a token both pending and applied"
+        assert len(self._pending) <= self.params.pending_max, "pending buffer over its bound"
+        held = sum(len(c) for c in chains.values()) + sum(len(f) for f in forks.values())
+        assert held == len(tokens), f"chains and forks index {held} tokens, {len(tokens)} held"
+        assert chains.keys() == self.heads.keys(), "an issuer with a chain but no head, or back"
+        for issuer, chain in chains.items():
+            for i, cid in enumerate(chain):
+                tok = tokens[cid]
+                assert tok.issuer == issuer and tok.seq == i + 1, f"{cid} out of place in chain"
+            seq, head = self.heads[issuer]
+            assert seq == len(chain), f"{issuer}: head seq {seq}, chain length {len(chain)}"
+            assert head == min([chain[-1], *forks.get((issuer, seq), ())]), \
+                f"{issuer}: head is not the smallest cid at its seq"
+        for (issuer, seq), rivals in forks.items():
+            assert issuer in self.equivocators, f"{issuer} forks at {seq} but is not marked"
+            assert 1 <= seq <= len(chains[issuer]), f"{issuer}: fork at {seq} beyond the chain"
+            for cid in rivals:
+                assert tokens[cid].issuer == issuer and tokens[cid].seq == seq
+        assert self.equivocators == {i for i, _ in forks}, "equivocators without forks"
+        for cid, tok in tokens.items():
+            assert tok.prev is None or tok.prev in tokens, f"{cid} applied before its prev"
+            assert all(d in tokens for d in tok.deps), f"{cid} applied before its deps"
+        for cid, w in self._pending.items():
+            assert w.missing and not (w.missing & tokens.keys()), f"{cid} waits for nothing"
+            assert all(cid in self._waiters.get(m, ()) for m in w.missing), \
+                f"{cid} waits unindexed"
+        fresh = 0
+        for issuer, (seq, head) in self.heads.items():
+            fresh += _entry_hash(issuer, seq, head, self._fork_count.get(issuer, 0),
+                                 self._fork_hash.get(issuer, 0))
+        assert self.digest() == (fresh % _DIGEST_MOD).to_bytes(32, "big"), \
+            "the set digest differs from a fresh recomputation"
+
     # -- entry points ----------------------------------------------------
     def restore(self, raws: Iterable[bytes | tuple[bytes, float | None]]) -> int:
         """Replay the durable log (in its stored order) into an empty core.
@@ -439,28 +481,35 @@ class Core:
         self._emit_view(now, outs)
         return outs
 
-    def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
-        """Bytes from a peer: a bare token (gossip) or a sync frame."""
+    def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
+        """A token that arrived by gossip (its bytes, as published); `peer` is
+        the neighbour that relayed it."""
         outs: list[Output] = []
-        self._receive(peer, data, now, outs)
+        self.stats.bytes_in += len(data)
+        self._ingest(peer, data, now, outs)
         self._emit_view(now, outs)
         return outs
 
-    def receive_many(self, items: Iterable[tuple[str, bytes]], now: float) -> list[Output]:
-        """A burst of arrivals: the same as `receive` for each, in order, except
-        that the view is re-evaluated once at the end (one VerdictChanged per
-        promise that moved, not one per token)."""
+    def receive_gossip_many(self, items: Iterable[tuple[str, bytes]], now: float) -> list[Output]:
+        """A burst of gossip: the same as `receive_gossip` for each, in order,
+        except that the view is re-evaluated once at the end (one
+        VerdictChanged per promise that moved, not one per token)."""
         outs: list[Output] = []
         for peer, data in items:
-            self._receive(peer, data, now, outs)
+            self.stats.bytes_in += len(data)
+            self._ingest(peer, data, now, outs)
         self._emit_view(now, outs)
         return outs
 
-    def _receive(self, peer: str, data: bytes, now: float, outs: list[Output]) -> None:
+    def receive_frame(self, peer: str, data: bytes, now: float) -> list[Output]:
+        """A frame of the sync protocol from `peer` (one frame's bytes)."""
+        outs: list[Output] = []
         self.stats.bytes_in += len(data)
-        if data[:1] == b"\xd2":
-            self._ingest(peer, data, now, outs)
-            return
+        self._on_frame(peer, data, now, outs)
+        self._emit_view(now, outs)
+        return outs
+
+    def _on_frame(self, peer: str, data: bytes, now: float, outs: list[Output]) -> None:
         try:
             frame = self._decode_frame(data)
         except wire.InvalidFrame as exc:

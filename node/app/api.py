@@ -34,7 +34,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .engine import EngineFailed
+from node.store.engine import EngineFailed
+
 from .service import NodeService, ServiceError
 from .web import PAGE, graph_svg
 

@@ -18,10 +18,9 @@ from typing import Any
 
 import trust
 import wire
+from node.core import Output
+from node.store.engine import Engine
 from trust import governance as gov
-
-from .core import Output
-from .engine import Engine
 
 __all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json", "plain",
            "parse_fraction"]

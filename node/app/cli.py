@@ -20,7 +20,8 @@ from urllib.parse import quote
 
 import click
 
-from .home import (
+from node.store import Store, StoreError
+from node.store.home import (
     Config,
     ConfigError,
     Home,
@@ -29,7 +30,6 @@ from .home import (
     parse_host_port,
     resolve_home,
 )
-from .store import Store, StoreError
 
 __all__ = ["main", "cli"]
 
@@ -173,8 +173,8 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
     # raises; the runtime catches that and logs event=dial_failed with a backoff.
     logging.getLogger("libp2p.transport.tcp.tcp").setLevel(logging.CRITICAL)
     runtime = Runtime(home, identity, config)
-    from .engine import EngineFailed
-    from .p2p import P2PError
+    from node.net.p2p import P2PError
+    from node.store.engine import EngineFailed
 
     try:
         trio.run(runtime.run)

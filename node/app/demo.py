@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from .home import CONFIG_TEMPLATE, Home
+from node.store.home import CONFIG_TEMPLATE, Home
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
 START_TIMEOUT_S = 30.0

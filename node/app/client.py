@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from .home import Home, HomeError
+from node.store.home import Home, HomeError
 
 __all__ = ["Client", "ClientError"]
 

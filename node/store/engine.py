@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 
 import trust
 import wire
+from node.core import Core, CoreParams, Output, Persist, TokenIssued
 
-from .core import Core, CoreParams, Output, Persist, TokenIssued
-from .store import Store, StoreError
+from .sqlite import Store, StoreError
 
 __all__ = ["Engine", "EngineFailed"]
 
@@ -98,12 +98,15 @@ class Engine:
         token = next(o.token for o in outs if isinstance(o, TokenIssued))
         return token, outs
 
-    def receive(self, peer: str, data: bytes, now: float) -> list[Output]:
-        return self.execute(self._core(self.core.receive, peer, data, now))
+    def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
+        return self.execute(self._core(self.core.receive_gossip, peer, data, now))
 
-    def receive_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
-        """A burst of arrivals handled as one batch: one store transaction."""
-        return self.execute(self._core(self.core.receive_many, items, now))
+    def receive_gossip_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
+        """A burst of gossip handled as one batch: one store transaction."""
+        return self.execute(self._core(self.core.receive_gossip_many, items, now))
+
+    def receive_frame(self, peer: str, data: bytes, now: float) -> list[Output]:
+        return self.execute(self._core(self.core.receive_frame, peer, data, now))
 
     def tick(self, now: float) -> list[Output]:
         return self.execute(self._core(self.core.tick, now))

@@ -4,7 +4,7 @@ Theory of operation: `Runtime.run()` owns one `P2PNode` (node/p2p.py, the only
 libp2p importer), one `Engine` (core + SQLite store), the HTTP API, and these
 trio tasks:
 
-    gossip    drain validated gossip in bursts -> engine.receive_many
+    gossip    drain validated gossip in bursts -> engine.receive_gossip_many
     peers     connect/disconnect events -> engine.peer_up/peer_down, liveness
     timer     engine.tick(now) at the core's next deadline (at least every 1 s)
     publish   hand Publish outputs to gossipsub, in order
@@ -50,9 +50,7 @@ from hypercorn.trio import serve
 
 import trust
 import wire
-
-from .api import NetView, make_app
-from .core import (
+from node.core import (
     DEFAULT_TOPIC,
     CoreParams,
     EquivocationDetected,
@@ -66,12 +64,14 @@ from .core import (
     VerdictChanged,
     topic_for,
 )
-from .engine import Engine, EngineFailed
-from .home import Config, Home, HomeError
-from .liveness import Liveness
-from .p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
+from node.core.liveness import Liveness
+from node.net.p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
+from node.store import Store
+from node.store.engine import Engine, EngineFailed
+from node.store.home import Config, Home, HomeError
+
+from .api import NetView, make_app
 from .service import NodeService
-from .store import Store
 
 __all__ = ["Runtime"]
 
@@ -291,7 +291,7 @@ class Runtime(NetView):
             now = self.clock()
             self.liveness.heard(peer, now)
             try:
-                outs = self.engine.receive(peer, frame, now)
+                outs = self.engine.receive_frame(peer, frame, now)
             except EngineFailed:
                 return  # _fatal (the engine's on_failure) is stopping the node
             self._dispatch(outs)
@@ -312,7 +312,7 @@ class Runtime(NetView):
             # `via or from_peer`: a message delivered while its topic was being
             # joined has no recorded relay (rare; asking its originator for
             # missing parents then fails quietly, and sync repairs it).
-            self._dispatch(self.engine.receive_many(
+            self._dispatch(self.engine.receive_gossip_many(
                 [(m.via or m.from_peer, m.data) for m in batch], now), gossip=True)
 
     async def _peer_loop(self) -> None:
