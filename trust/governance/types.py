@@ -265,11 +265,6 @@ class GovernanceEffects:
     def __bool__(self) -> bool:
         return bool(self.proposals or self.equivocators)
 
-    def __or__(self, other: GovernanceEffects) -> GovernanceEffects:
-        return GovernanceEffects(proposals=self.proposals | other.proposals,
-                                 equivocators=self.equivocators | other.equivocators)
-
-
 
 # The token kinds governance reads: `observe(token, rival=False)` of any other
 # kind does nothing, so a caller on a hot path may skip the call.
