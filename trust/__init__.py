@@ -15,7 +15,7 @@ answers, at a given `now`:
 Every answer is a pure function of (tokens observed, now, params). Formulas,
 sources and token conventions: docs/trust.md.
 
-`Governance(agent_id, params)` (trust/governance.py, docs/governance.md) is
+`Governance(agent_id, params)` (trust/governance/, docs/governance.md) is
 fed the same tokens and answers `outcome`, `explain`, `proposals`, `cut_for`
 and `tally_plan` for community votes (DESIGN s8).
 

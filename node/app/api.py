@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.store.engine import EngineFailed
+from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
 
 from .service import NodeService, ServiceError
 from .web import PAGE, graph_svg
@@ -195,7 +196,7 @@ Fraction = str | list[int]
 
 
 class CharterIn(BaseModel, extra="forbid", strict=True):
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
     members: list[str] = Field(default_factory=list, max_length=4096,
                                description="agent ids; the founder is always a member")
     quorum: Fraction | None = Field(default=None, description="share that must vote: 1/2, 50%")
@@ -206,9 +207,9 @@ class CharterIn(BaseModel, extra="forbid", strict=True):
 
 class ProposalIn(BaseModel, extra="forbid", strict=True):
     scope: str = Field(description="the community: its charter cid")
-    title: str = Field(min_length=1, max_length=1024)
+    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     options: list[str] = Field(default_factory=lambda: ["yes", "no"], min_length=2,
-                               max_length=64)
+                               max_length=OPTIONS_MAX)
     method: Literal["single", "approval", "ranked"] = "single"
     closes: int | None = Field(default=None, description="epoch seconds (default: in 1 hour)")
     quorum: Fraction | None = None
@@ -219,7 +220,7 @@ class ProposalIn(BaseModel, extra="forbid", strict=True):
 
 class BallotIn(BaseModel, extra="forbid", strict=True):
     proposal: str
-    choices: list[str | int] = Field(min_length=1, max_length=64,
+    choices: list[str | int] = Field(min_length=1, max_length=OPTIONS_MAX,
                                      description="option names or indexes; ranked: best first")
 
 

@@ -89,11 +89,6 @@ def parse_fraction(text: object, what: str) -> tuple[int, int]:
 FRACTION_DEN_MAX = 10**6  # finer shares mean nothing for an electorate of <= 4096
 
 
-def _looser(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Whether share a is below share b."""
-    return a[0] * b[1] < b[0] * a[1]
-
-
 def token_json(t: wire.Token) -> dict[str, Any]:
     return {"cid": t.cid, "issuer": t.issuer, "seq": t.seq, "iat": t.iat, "kind": t.kind,
             "prev": t.prev, "scope": t.scope, "deps": list(t.deps), "about": t.about,
@@ -315,17 +310,15 @@ class NodeService:
                     raise ServiceError(400, "bad-proposal", f"{why}: {agents}")
         base = charter.membership if adds or removes else charter.rules
         kw: dict[str, Any] = {}
-        for name, text, floor in (("quorum", quorum, base.quorum),
-                                  ("threshold", threshold, base.threshold)):
-            if text is None:
-                continue
-            kw[name] = parse_fraction(text, name)
-            if _looser(kw[name], floor):
-                raise ServiceError(400, "bad-fraction", f"a proposal may only tighten the "
-                                   f"charter's {name} ({floor[0]}/{floor[1]}), not loosen it")
+        for name, text in (("quorum", quorum), ("threshold", threshold)):
+            if text is not None:
+                kw[name] = parse_fraction(text, name)
+        tighten = gov.tighten_problem(base, **kw)  # the engine applies the same rule
+        if tighten:
+            raise ServiceError(400, "bad-fraction", tighten)
         try:
             body = gov.proposal_body(self._text(title, "title") or "", list(options), str(method),
-                                     closes, add=adds, remove=removes, **kw)
+                                     closes, add=adds, remove=removes, base=base, **kw)
         except ValueError as exc:
             raise ServiceError(400, "bad-proposal", str(exc)) from None
         return self._issue(kind="proposal", scope=sc, deps=(view.cid,), body=body)

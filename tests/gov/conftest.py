@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import pytest
 
@@ -88,13 +89,38 @@ class Town:
                         deps=[b.cid for b in cut] + [proposal.cid], body=body)
 
 
+class Chains:
+    """Whether a token is a rival, judged as the node core does (Core._record).
+
+    A token is a rival when another token of the same issuer and seq was
+    observed before it; the same token again is not. Governance.observe takes
+    that judgement from its caller (`rival=`) and makes none of its own.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[str, int], str] = {}  # (issuer, seq) -> first cid seen
+
+    def rival(self, t: wire.Token) -> bool:
+        return self._first.setdefault((t.issuer, t.seq), t.cid) != t.cid
+
+
+_CHAINS: WeakKeyDictionary[gov.Governance, Chains] = WeakKeyDictionary()
+
+
+def feed(g: gov.Governance, t: wire.Token,
+         seen_at: float | None = None) -> gov.GovernanceEffects:
+    """`g.observe(t)` with `rival` computed as the node core would, per observer."""
+    chains = _CHAINS.setdefault(g, Chains())
+    return g.observe(t, rival=chains.rival(t), seen_at=seen_at)
+
+
 def observer(town: Town, name: str, tokens: Iterable[wire.Token] | None = None,
              skew: float = 30.0) -> gov.Governance:
     from trust import Params
 
     g = gov.Governance(town.id(name), Params(skew_allowance_s=skew))
     for t in town.tokens if tokens is None else tokens:
-        g.observe(t)
+        feed(g, t)
     return g
 
 

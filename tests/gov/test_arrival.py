@@ -15,7 +15,7 @@ import wire
 from trust import Params
 from trust import governance as gov
 
-from .conftest import Town
+from .conftest import Town, feed
 
 CLOSES, SKEW = 1000, 30.0
 
@@ -24,7 +24,7 @@ def watcher(town: Town, name: str, arrivals: Iterable[tuple[wire.Token, float | 
             ) -> gov.Governance:
     g = gov.Governance(town.id(name), Params(skew_allowance_s=SKEW))
     for t, at in arrivals:
-        g.observe(t, seen_at=at)
+        feed(g, t, seen_at=at)
     return g
 
 
@@ -40,11 +40,11 @@ def test_a_backdated_ballot_arriving_after_close_changes_no_honest_tally(town: T
     gb = watcher(town, "bob", on_time)
     tb = town.publish_tally("bob", gb, p, 1100)
     for t in ta + tb:
-        g.observe(t, seen_at=1101.0)
+        feed(g, t, seen_at=1101.0)
     assert (g.outcome(p.cid, 1101).state, g.outcome(p.cid, 1101).result) == ("decided", "a")
     # carol signs a ballot dated before closing and publishes it hours later
     late = town.vote("carol", p, ["b"], iat=990)
-    g.observe(late, seen_at=5000.0)
+    feed(g, late, seen_at=5000.0)
     assert g.cut_for(p.cid) == tuple(sorted((a.cid, b.cid)))
     assert g.tally_plan(p.cid, 5001) is None  # nothing to re-tally
     own = g.outcome(p.cid, 5001).own
@@ -56,10 +56,10 @@ def test_a_backdated_ballot_arriving_after_close_changes_no_honest_tally(town: T
     # (arrival is this observer's judgement, not a verification rule) ...
     mine = gov.Governance(town.id("carol"), Params(skew_allowance_s=SKEW))
     for t in (c, p, a, b, late):
-        mine.observe(t)
+        feed(mine, t)
     tc = town.publish_tally("carol", mine, p, 5000)
     for t in tc:
-        g.observe(t, seen_at=5002.0)
+        feed(g, t, seen_at=5002.0)
     out = g.outcome(p.cid, 5003)
     status = {i.issuer: i.status for i in out.tallies}
     assert status[town.id("carol")] == "counted"
@@ -117,12 +117,12 @@ def test_two_results_at_a_threshold_of_one_half_are_contested(town: Town) -> Non
     res_a = gov.count(prop, el, cut_a, skew_allowance_s=SKEW)
     res_b = gov.count(prop, el, cut_b, skew_allowance_s=SKEW)
     assert (res_a.result, res_b.result) == ("a", "b")
-    g.observe(town.tally("alice", p, cut_a, res_a))
-    g.observe(town.tally("bob", p, cut_a, res_a))
+    feed(g, town.tally("alice", p, cut_a, res_a))
+    feed(g, town.tally("bob", p, cut_a, res_a))
     out = g.outcome(p.cid, 2100)
     assert (out.state, out.result, out.needed) == ("decided", "a", 2)
-    g.observe(town.tally("carol", p, cut_b, res_b))
-    g.observe(town.tally("dave", p, cut_b, res_b))
+    feed(g, town.tally("carol", p, cut_b, res_b))
+    feed(g, town.tally("dave", p, cut_b, res_b))
     out = g.outcome(p.cid, 2100)
     # both results have the 2 supporters needed: no alphabetical winner
     assert {i.status for i in out.tallies} == {"counted"}

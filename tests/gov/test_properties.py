@@ -17,7 +17,7 @@ import wire
 from trust import Params
 from trust import governance as gov
 
-from .conftest import Town
+from .conftest import Town, feed
 
 VOTERS = tuple(f"m{i}" for i in range(6)) + ("x1", "x2")  # x*: not members
 
@@ -50,7 +50,7 @@ def pool() -> tuple[Town, wire.Token, wire.Token, wire.Token]:
 def engine(tokens: list[wire.Token]) -> gov.Governance:
     g = gov.Governance("observer", Params(skew_allowance_s=30))
     for t in tokens:
-        g.observe(t)
+        feed(g, t)
     return g
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import wire
 from trust import governance as gov
+from trust.governance import counting
 
 from .conftest import Town, observer
 
@@ -50,7 +51,7 @@ TENNESSEE_BALLOTS = (
 
 def _pairwise(options: Sequence[str], groups: Sequence[tuple[int, Sequence[str]]]
               ) -> list[list[int]]:
-    c = gov._Counter(len(options), "ranked")
+    c = counting.Counter(len(options), "ranked")
     for n, order in groups:
         for _ in range(n):
             c.add(tuple(options.index(x) for x in order), +1)
@@ -102,7 +103,7 @@ def test_tennessee_through_signed_ballots_and_the_engine(town: Town) -> None:
 
 
 def test_partial_rankings_put_unranked_options_last_and_ties_go_to_option_order() -> None:
-    c = gov._Counter(3, "ranked")
+    c = counting.Counter(3, "ranked")
     c.add((2,), +1)  # z over x and y; x and y tied
     assert c.pairwise == [[0, 0, 0], [0, 0, 0], [1, 1, 0]]
     c.add((0, 1, 2), +1)

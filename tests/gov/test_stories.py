@@ -13,8 +13,9 @@ import pytest
 
 import wire
 from trust import governance as gov
+from trust.governance import tallies
 
-from .conftest import Town, observer
+from .conftest import Town, feed, observer
 
 MEMBERS = ("alice", "bob", "carol", "dave", "eve")
 
@@ -63,7 +64,7 @@ def test_an_equivocating_voter_is_void_and_reported(town: Town) -> None:
     assert g.count_now(p.cid).counts == (2, 0)  # type: ignore[union-attr]
     e2 = town.fork("eve", "ballot", 101, e1, scope=p.scope, about=p.cid, deps=(p.cid,),
                    body=gov.ballot_body(["b"]))
-    fx = g.observe(e2)
+    fx = feed(g, e2)
     assert fx.equivocators == {town.id("eve")} and p.cid in fx.proposals
     assert g.count_now(p.cid).counts == (1, 0)  # type: ignore[union-attr]
     ex = g.explain(p.cid, town.id("eve"), now=500)
@@ -116,7 +117,7 @@ def test_open_then_counting_then_decided_on_the_observers_clock(town: Town) -> N
     for who in ("alice", "bob", "carol", "dave"):
         node = observer(town, who)
         for t in town.publish_tally(who, node, p, now=1031):
-            g.observe(t)
+            feed(g, t)
     o = g.outcome(p.cid, now=1100)
     assert (o.state, o.result) == ("decided", "b")
     assert o.needed == 4 and o.support[0].members == 4 and o.electorate == 5
@@ -134,7 +135,7 @@ def test_quorum_failure(town: Town) -> None:
     assert own is not None and not own.quorum_met and own.result == "a"
     for who in ("alice", "bob", "carol", "dave"):
         for t in town.publish_tally(who, observer(town, who), p, now=1100):
-            g.observe(t)
+            feed(g, t)
     o = g.outcome(p.cid, now=1200)
     assert (o.state, o.result) == ("failed-quorum", None)
 
@@ -184,7 +185,7 @@ def test_a_membership_vote_opens_a_new_view_and_the_next_electorate_is_that_view
     assert g.current_view(c.cid).epoch == 0  # type: ignore[union-attr]
     for who in ("alice", "bob", "carol", "dave"):
         for t in town.publish_tally(who, observer(town, who), join, now=1100):
-            g.observe(t)
+            feed(g, t)
     assert g.outcome(join.cid, now=1200).result == "yes"
     view = g.current_view(c.cid)
     assert view is not None and (view.cid, view.epoch) == (join.cid, 1)
@@ -196,7 +197,7 @@ def test_a_membership_vote_opens_a_new_view_and_the_next_electorate_is_that_view
     old = town.propose("bob", c, iat=1301, closes=2000)
     f_old = town.vote("frank", old, ["a"], iat=1401)
     for t in town.tokens[-4:]:
-        g.observe(t)
+        feed(g, t)
     assert g.cut_for(nxt.cid) == (f.cid,)
     assert g.cut_for(old.cid) == ()
     assert g.explain(old.cid, town.id("frank"), 1500).ballots[0].state == "non-member"
@@ -216,7 +217,7 @@ def test_a_tied_membership_vote_changes_nothing(town: Town) -> None:
     assert own is not None and own.result is None and own.tied == ("yes", "no")
     for who in ("alice", "bob"):
         for t in town.publish_tally(who, observer(town, who), kick, now=1100):
-            g.observe(t)
+            feed(g, t)
     o = g.outcome(kick.cid, now=1200)
     assert (o.state, o.result) == ("decided", None)
     assert g.current_view(c.cid).cid == c.cid  # type: ignore[union-attr]
@@ -234,8 +235,8 @@ def test_a_proposal_under_an_unestablished_view_is_invalid_until_it_is(town: Tow
     wrong = town.tok("alice", "proposal", 30, scope=c.cid, deps=(c.cid,),
                      body={"title": "t", "options": ["a", "b"], "method": "borda",
                            "closes": 1000})
-    g.observe(bad)
-    g.observe(wrong)
+    feed(g, bad)
+    feed(g, wrong)
     assert "not a member" in g.outcome(bad.cid, now=50).reason
     assert "not allowed" in g.outcome(wrong.cid, now=50).reason
 
@@ -269,7 +270,7 @@ def test_contested_tallies_reduce_to_the_difference_of_their_cuts(town: Town) ->
     for who in ("alice", "eve"):
         node = observer(town, who)  # now holds every token, its old tally included
         for t in town.publish_tally(who, node, p, now=1300):
-            g.observe(t)
+            feed(g, t)
     o2 = g.outcome(p.cid, now=1400)
     assert (o2.state, o2.result) == ("decided", "b")
     assert {a.cid, b.cid, cb.cid} == set(g.cut_for(p.cid))
@@ -285,7 +286,7 @@ def test_a_false_tally_is_caught_by_recount(town: Town) -> None:
     lie = gov.TallyResult(**{**{f: getattr(honest, f) for f in honest.__dataclass_fields__},
                              "result": "b", "counts": (0, 3)})
     town.tally("eve", p, ballots, lie, iat=1100)
-    g.observe(town.tokens[-1])
+    feed(g, town.tokens[-1])
     info = {t.issuer: t for t in g.outcome(p.cid, 1200).tallies}[town.id("eve")]
     assert info.status == "false" and "recount gives 'a'" in info.reason
 
@@ -300,7 +301,7 @@ def test_a_tally_before_closing_and_a_non_members_tally_do_not_count(town: Town)
     town.tally("bob", p, ballots, res, iat=999)
     town.tally("mallory", p, ballots, res, iat=1100)
     for t in town.tokens[-2:]:
-        g.observe(t)
+        feed(g, t)
     st = {t.issuer: t.status for t in g.outcome(p.cid, 1200).tallies}
     assert st == {town.id("bob"): "premature", town.id("mallory"): "non-member"}
 
@@ -308,7 +309,7 @@ def test_a_tally_before_closing_and_a_non_members_tally_do_not_count(town: Town)
 def test_a_cut_larger_than_a_part_is_split_and_reassembled(town: Town,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    monkeypatch.setattr(gov, "TALLY_PART_BALLOTS_MAX", 2)
+    monkeypatch.setattr(tallies, "TALLY_PART_BALLOTS_MAX", 2)
     c = club(town)
     p = town.propose("alice", c)
     for w in MEMBERS:
@@ -317,11 +318,11 @@ def test_a_cut_larger_than_a_part_is_split_and_reassembled(town: Town,
     assert len(parts) == 3 and [t.body["part"] for t in parts] == [(1, 3), (2, 3), (3, 3)]
     assert all(len(t.deps) <= 3 for t in parts)
     g = observer(town, "olivia", [t for t in town.tokens if t not in parts])
-    g.observe(parts[0])
-    g.observe(parts[2])
+    feed(g, parts[0])
+    feed(g, parts[2])
     info = g.outcome(p.cid, 1200).tallies[0]
     assert info.status == "incomplete"
-    g.observe(parts[1])
+    feed(g, parts[1])
     info = g.outcome(p.cid, 1200).tallies[0]
     assert info.status == "counted" and info.ballots == 5
 
@@ -382,7 +383,7 @@ def test_a_full_tally_part_fits_the_token_limits(town: Town) -> None:
                           counts=(10_000,) * (k * k), ballots=10_000, electorate=10_000,
                           quorum_met=True, result="o0", tied=(), cut=cut,
                           digest=gov.cut_digest(cut))
-    parts = gov._parts(prop, res)
+    parts = tallies.split_parts(prop, res)
     assert len(parts) == 3
     for part in parts:
         t = town.tok("carol", "tally", 1100, scope=part.scope, about=part.about,
@@ -408,15 +409,15 @@ def test_a_voter_caught_equivocating_after_outcomes_were_asked_does_not_break_th
 
     g = Governance(a.agent_id)
     ch = tok(a, 1, None, "charter", charter_body("x", [i.agent_id for i in (a, b, c)]))
-    g.observe(ch)
+    feed(g, ch)
     pr = tok(a, 2, ch.cid, "proposal", proposal_body("p", ["yes", "no"], "single", 2000),
              scope=ch.cid, deps=(ch.cid,))
-    g.observe(pr)
+    feed(g, pr)
     for voter in (b, c):
-        g.observe(tok(voter, 1, None, "ballot", ballot_body(["yes"]), scope=ch.cid,
+        feed(g, tok(voter, 1, None, "ballot", ballot_body(["yes"]), scope=ch.cid,
                       deps=(pr.cid,), about=pr.cid))
     assert g.outcome(pr.cid, 1500).state == "open"  # builds the tally book
-    fx = g.observe(tok(b, 1, None, "ballot", ballot_body(["no"]), scope=ch.cid,
+    fx = feed(g, tok(b, 1, None, "ballot", ballot_body(["no"]), scope=ch.cid,
                        deps=(pr.cid,), about=pr.cid))  # b equivocates
     assert b.agent_id in fx.equivocators
     assert g.outcome(pr.cid, 1500).state == "open"
