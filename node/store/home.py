@@ -266,16 +266,6 @@ class Home:
             return None
         return fh
 
-    def is_running(self) -> bool:
-        """Whether a node holds this home's lock."""
-        if not self.path.is_dir():
-            return False
-        lock = self._try_lock()
-        if lock is None:
-            return True
-        lock.close()  # (closing releases it)
-        return False
-
     def _move_aside(self) -> tuple[Path, ...]:
         """Rename the old identity, token and store `NAME.replaced-STAMP` (unique:
         nothing is ever renamed onto an existing file). The store's WAL is folded

@@ -192,10 +192,6 @@ class Store:
         return [(int(s), str(c)) for s, c in self._db.execute(
             "SELECT seq, cid FROM tokens WHERE issuer=? ORDER BY seq, cid", (issuer,))]
 
-    def max_seq(self, issuer: str) -> int:
-        row = self._db.execute("SELECT max(seq) FROM tokens WHERE issuer=?", (issuer,)).fetchone()
-        return int(row[0] or 0)
-
     def dependents(self, cid: str) -> list[str]:
         """Cids of the stored tokens that list `cid` in their deps."""
         return [str(c) for (c,) in self._db.execute("SELECT cid FROM deps WHERE dep=?", (cid,))]
