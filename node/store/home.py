@@ -20,14 +20,18 @@ import os
 import secrets
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+import tomlkit
+from tomlkit.items import Table
+
 import wire
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
-           "CONFIG_TEMPLATE"]
+           "CONFIG_TEMPLATE", "edit_config"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -71,6 +75,25 @@ skew_allowance_s = 30.0
 # debug, info, warning or error
 level = "info"
 """
+
+
+def edit_config(text: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
+    """`text` (a config.toml) with `changes[section][key]` set, comments kept.
+
+    Edits only settings the text already has: a misspelt section or key is a
+    `KeyError` here rather than a setting that is quietly added (and then
+    refused by `Config.load`) or ignored.
+    """
+    doc = tomlkit.parse(text)
+    for section, values in changes.items():
+        table = doc.get(section)
+        if not isinstance(table, Table):
+            raise KeyError(f"config has no [{section}] table")
+        for key, value in values.items():
+            if key not in table:
+                raise KeyError(f"config has no {section}.{key}")
+            table[key] = value
+    return tomlkit.dumps(doc)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
