@@ -16,7 +16,7 @@ OpenAPI description at `/openapi.json` (and the interactive page at `/docs`)
 lists those error responses; the web page at `/` is served without auth and
 fetches data with the token the user pastes.
 
-The API listens on loopback only (node/home.py refuses other hosts).
+The API listens on loopback only (node/store/home.py refuses other hosts).
 """
 
 from __future__ import annotations

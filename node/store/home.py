@@ -6,7 +6,7 @@ Theory of operation: everything a node is lives in one directory, chosen by
     identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
     config.toml    documented settings; command-line flags override them
     api-token      bearer token of the local HTTP API, mode 0600
-    store.sqlite   the durable log (node/store.py)
+    store.sqlite   the durable log (node/store/sqlite.py)
     node.json      written by a running node: pid, API URL, listen addresses
 
 `Config.load` validates every field and raises `ConfigError` naming the file,
@@ -278,7 +278,7 @@ class Home:
         return self, identity
 
     def _try_lock(self) -> IO[str] | None:
-        """This home's node lock (node/runtime.py takes it to run), or None if held."""
+        """This home's node lock (node/app/runtime.py takes it to run), or None if held."""
         import fcntl
 
         fh = open(self.path / "node.lock", "a+")  # noqa: SIM115 - the caller closes it
