@@ -2,7 +2,7 @@
 
 Everything runs on 127.0.0.1 with real py-libp2p hosts (Noise, yamux, gossipsub).
 
-1. Propagation. Ten `Runtime`s (node/runtime.py, each with its own home and
+1. Propagation. Ten `Runtime`s (node/app/runtime.py, each with its own home and
    SQLite store) and ten bare `P2PNode`s (the raw baseline, as bench/p2p_raw.py)
    live in one trio run, wired in the same seeded random topology (each node
    linked to >= 3 random others, connected). Then, one at a time and at the same

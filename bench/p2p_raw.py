@@ -1,4 +1,4 @@
-"""Raw gossipsub propagation over node/p2p.py: the baseline for troth's own.
+"""Raw gossipsub propagation over node/net/: the baseline for troth's own.
 
 Ten P2PNodes in one process on loopback, each linked to the next and to the
 third after it (a ring with chords: degree 4, diameter 3). One 300-byte message

@@ -18,6 +18,7 @@ from node.core import Output, Publish
 from node.store import Store
 from node.store.engine import Engine
 from tests.harness import ident
+from wire.limits import IAT_MAX_S, PROMISE_DEPS_MAX, TEXT_MAX_CHARS
 
 TOKEN = "s3cret-token"
 UNKNOWN = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
@@ -134,6 +135,20 @@ async def test_openapi_description(api: Served) -> None:
     r = await api.get("/openapi.json")
     paths = r.json()["paths"]
     assert {"/v1/promises", "/v1/verdicts", "/v1/trust", "/v1/tokens/{cid}"} <= set(paths)
+
+
+async def test_openapi_documents_the_token_limits(api: Served) -> None:
+    """The request models take their limits from wire.limits, and say so to clients."""
+    schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+    promise = schemas["PromiseIn"]["properties"]
+    assert promise["text"]["maxLength"] == TEXT_MAX_CHARS == 4096
+    assert promise["deps"]["maxItems"] == PROMISE_DEPS_MAX == 256
+    due = next(s for s in promise["due"]["anyOf"] if s.get("type") == "integer")
+    assert due["exclusiveMaximum"] == IAT_MAX_S == 2**40
+    for model, field in (("FulfilIn", "evidence"), ("AssessIn", "reason")):
+        text = next(s for s in schemas[model]["properties"][field]["anyOf"]
+                    if s.get("type") == "string")
+        assert text["maxLength"] == TEXT_MAX_CHARS
 
 
 async def test_web_page_and_promise_graph(api: Served) -> None:

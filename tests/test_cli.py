@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from node.store.home import Home
+from node.store.home import Home, edit_config
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -186,9 +186,8 @@ def test_bad_bootstrap_addresses_are_refused_at_start(tmp_path: Path) -> None:
                       ("/ip4/127.0.0.1/tcp/4001/p2p/notapeerid", "not a multiaddr")):
         out = troth(home, "run", "--bootstrap", addr, check=False)
         assert out.returncode == 2 and why in out.stderr, out.stderr
-    (home / "config.toml").write_text(
-        (home / "config.toml").read_text().replace("bootstrap = []",
-                                                   'bootstrap = ["/dns4/x/p2p/nope"]'))
+    (home / "config.toml").write_text(edit_config(
+        (home / "config.toml").read_text(), {"network": {"bootstrap": ["/dns4/x/p2p/nope"]}}))
     out = troth(home, "run", check=False)
     assert out.returncode == 1 and "network.bootstrap" in out.stderr, out.stderr
 

@@ -1,5 +1,5 @@
 """Durability: a node killed with SIGKILL at random moments never loses a token
-it handed out and never signs two tokens with one seq (DESIGN §5)."""
+it handed out and never signs two tokens with one seq (docs/architecture.md, Outputs contract)."""
 
 from __future__ import annotations
 

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from node.store.home import Config, ConfigError
+from node.store.home import CONFIG_TEMPLATE, Config, ConfigError, edit_config
 from wire import Identity
 
 
 def test_the_default_config_loads() -> None:
     assert Config.from_dict({}).listen == ("/ip4/127.0.0.1/tcp/0",)
+
+
+def test_edit_config_sets_values_and_keeps_every_comment() -> None:
+    edited = edit_config(CONFIG_TEMPLATE, {"sync": {"interval_s": 0.5},
+                                           "network": {"bootstrap": ["/ip4/1.2.3.4/tcp/1/p2p/x"]}})
+    data = tomllib.loads(edited)
+    assert data["sync"]["interval_s"] == 0.5
+    assert data["network"]["bootstrap"] == ["/ip4/1.2.3.4/tcp/1/p2p/x"]
+    comments = [line for line in CONFIG_TEMPLATE.splitlines() if line.startswith("#")]
+    assert comments and [line for line in edited.splitlines() if line.startswith("#")] == comments
+    assert edit_config(CONFIG_TEMPLATE, {}) == CONFIG_TEMPLATE
+
+
+@pytest.mark.parametrize("changes", [{"sync": {"interval": 1.0}}, {"synk": {"interval_s": 1.0}}])
+def test_edit_config_refuses_settings_the_text_does_not_have(
+        changes: dict[str, dict[str, object]]) -> None:
+    with pytest.raises(KeyError):
+        edit_config(CONFIG_TEMPLATE, changes)
 
 
 @pytest.mark.parametrize(("network", "needle"), [

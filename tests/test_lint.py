@@ -1,4 +1,4 @@
-"""STYLE §11: the code is ruff-clean and fully type-checked, as part of `make test`."""
+"""The code is ruff-clean and fully type-checked, as part of `make test`."""
 
 from __future__ import annotations
 

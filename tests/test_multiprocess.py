@@ -1,4 +1,4 @@
-"""Five real `troth run` processes on loopback (DESIGN §5, §6).
+"""Five real `troth run` processes on loopback (docs/architecture.md; docs/libp2p.md).
 
 One is stopped while the others issue 500 tokens, restarted, and catches up by
 sync; one is killed with SIGKILL while it issues, restarted, and its chain has

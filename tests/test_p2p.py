@@ -1,4 +1,4 @@
-"""node/p2p.py on real loopback sockets: gossip, validation, sync frames, restart.
+"""node/net/ on real loopback sockets: gossip, validation, sync frames, restart.
 
 Real libp2p hosts, so real time: every wait is on a condition (polled by
 `wait_until`) or an event under `trio.fail_after`, never a bare sleep.

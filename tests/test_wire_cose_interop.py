@@ -7,12 +7,12 @@ what we build is plain RFC 9052 COSE_Sign1.
 (a) Our tokens verify with pycose. Workaround for pycose 1.1.0 + cbor2 6.x:
     `Sign1Message.decode()` rejects every message with TypeError, because cbor2 6
     decodes the tag's array as a tuple (and maps as frozendicts) where pycose
-    expects a list/dict (LIBRARIES.md; upstream pycose issue 141). We decode the
-    outer tag with cbor2 ourselves, turn the 4-tuple into a list and the
-    unprotected map into a dict, and hand that to `Sign1Message.from_cose_obj`
-    (the method `decode` itself calls next). Everything after that - header
-    parsing, Sig_structure, Ed25519 verification - is pycose's own code. No
-    monkeypatching.
+    expects a list/dict (docs/decisions/0001-token-codec.md; upstream pycose
+    issue 141). We decode the outer tag with cbor2 ourselves, turn the 4-tuple
+    into a list and the unprotected map into a dict, and hand that to
+    `Sign1Message.from_cose_obj` (the method `decode` itself calls next).
+    Everything after that - header parsing, Sig_structure, Ed25519
+    verification - is pycose's own code. No monkeypatching.
 (b) A COSE_Sign1 signed by pycose with our protected-header shape and a
     deterministic payload decodes with `wire.decode_token` (and is byte-identical
     to ours); pycose's looser output (another header order, alg in the

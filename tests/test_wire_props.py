@@ -3,10 +3,11 @@
 Theory of operation: three rules, checked over generated input.
 1. Round trip: any claim set of the profile encodes, decodes to the same fields,
    and re-encodes to the same bytes; the same for frames.
-2. Fuzz rule (STYLE.md §8): for ANY bytes, `decode_token` returns a Token or
-   raises `InvalidToken`, and `decode_frame` returns a frame or raises
-   `InvalidFrame`; nothing else escapes. Inputs are random bytes and random
-   mutations (flip, insert, delete, splice) of valid tokens and frames.
+2. Decoding is total (docs/decisions/0001-token-codec.md): for ANY bytes,
+   `decode_token` returns a Token or raises `InvalidToken`, and `decode_frame`
+   returns a frame or raises `InvalidFrame`; nothing else escapes. Inputs are
+   random bytes and random mutations (flip, insert, delete, splice) of valid
+   tokens and frames.
 3. Prefixes: every strict prefix of a valid token fails with InvalidToken
    (the byte-at-a-time feed of h11's tests), and only the whole token decodes.
 `max_examples` is kept moderate so the whole file runs in a few seconds.

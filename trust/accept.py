@@ -81,9 +81,6 @@ class AcceptanceGraph:
         self._push(cid, bit, changed)
         return {self._cid_of_bit[j] for j in changed}
 
-    def is_watched(self, cid: str) -> bool:
-        return cid in self._bit_of
-
     def accepters(self, cid: str) -> frozenset[str]:
         """Agents that accept `cid` (its issuer and every agent building on it)."""
         i = self._bit_of.get(cid)

@@ -4,6 +4,7 @@ Identity and keys (`Identity`, agent ids), promise tokens (`Claims`,
 `encode_token`, `decode_token`, `Token`), content ids (`cid_of`), and the
 frames of the sync protocol. Every decoder of untrusted bytes raises only the
 typed errors below (`InvalidToken`, `InvalidFrame`), each with a `.reason` code.
+How much a token may contain is defined once, in `wire.limits`.
 """
 
 from .errors import InvalidFrame, InvalidIdentity, InvalidToken, TokenTooLarge, WireError
@@ -30,11 +31,10 @@ from .ids import (
     cid_to_bytes,
     is_cid,
 )
+from .limits import DEPS_MAX, TOKEN_SIZE_MAX_BYTES
 from .token import (
     CONTENT_TYPE,
-    DEPS_MAX,
     KINDS,
-    TOKEN_SIZE_MAX_BYTES,
     Claims,
     Token,
     decode_token,

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # One frame on a stream. yamux in py-libp2p 0.8.1 handles reads to ~6.5 MiB and
-# mplex fails past ~400 KiB (measured, LIBRARIES.md); 1 MiB keeps us well inside
+# mplex fails past ~400 KiB (docs/libp2p.md, Measured figures); 1 MiB keeps us inside
 # and bounds the work one frame can ask of a peer.
 FRAME_SIZE_MAX_BYTES = 1024 * 1024
 # ~80 bytes an entry: 8,192 entries stay under ~660 KiB. Larger frontiers are

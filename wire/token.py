@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from . import cbor
 from .errors import InvalidToken, TokenTooLarge
 from .ids import CID_BYTES, Identity, cid_from_bytes, cid_of, cid_to_bytes, is_cid, verify_key_for
+from .limits import DEPS_MAX, IAT_MAX_S, KIND_MAX_CHARS, SEQ_MAX, TOKEN_SIZE_MAX_BYTES
 
 __all__ = [
     "Claims",
@@ -53,25 +54,10 @@ __all__ = [
 ]
 
 CONTENT_TYPE = "application/troth-token+cbor;v=1"
-# A token is a statement, not a file carrier: 256 KiB is far above any promise,
-# assessment or ballot, fits a gossipsub message (py-libp2p's default cap is
-# 1 MiB) and keeps the worst-case decode of one hostile token to ~20 MB of
-# Python objects (cbor2 expands about 70x).
-TOKEN_SIZE_MAX_BYTES = 256 * 1024
-# A token may build on this many others. A tally builds on the ballots it
-# counted; 4,096 x 36 bytes = 144 KiB stays inside the size cap. Larger cuts are
-# split over several tallies (docs/governance.md).
-DEPS_MAX = 4096
-# Kinds are short identifiers: [a-z0-9-], 1..32 characters.
-KIND_MAX_CHARS = 32
 # Known in profile v1 (docs/token-profile.md); other kinds are carried as-is.
 KINDS = frozenset(
     {"promise", "fulfil", "assess", "retract", "charter", "proposal", "ballot", "tally"}
 )
-# Seconds; 2**40 s is ~34,800 years, far beyond any clock, and keeps iat exact
-# in a float.
-IAT_MAX = 2**40
-SEQ_MAX = 2**53
 
 _ALG_EDDSA = -8
 _SIG_BYTES = 64
@@ -303,7 +289,7 @@ def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
     if iss != agent_id:
         raise InvalidToken("iss-mismatch", "iss is not the agent id of kid")
     iat = m.get(6)
-    if type(iat) is not int or not 0 <= iat < IAT_MAX:
+    if type(iat) is not int or not 0 <= iat < IAT_MAX_S:
         raise InvalidToken("bad-claims", "iat (6) must be an unsigned integer of seconds")
     seq = m.get("seq")
     if type(seq) is not int or not 1 <= seq < SEQ_MAX:

@@ -16,7 +16,7 @@ OpenAPI description at `/openapi.json` (and the interactive page at `/docs`)
 lists those error responses; the web page at `/` is served without auth and
 fetches data with the token the user pastes.
 
-The API listens on loopback only (node/home.py refuses other hosts).
+The API listens on loopback only (node/store/home.py refuses other hosts).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.store.engine import EngineFailed
 from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
+from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS
 
-from .service import NodeService, ServiceError
+from .service import DUE_MAX, NodeService, ServiceError
 from .web import PAGE, graph_svg
 
 __all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"]
@@ -168,10 +169,10 @@ class NetView:
 # Request bodies are strict: JSON `true` or `1.0` is not an integer and `1` is
 # not a string (lax coercion once turned `[true]` into option index 1).
 class PromiseIn(BaseModel, extra="forbid", strict=True):
-    text: str = Field(min_length=1, max_length=4096)
-    due: int | None = Field(default=None, ge=0, lt=2**40, description="epoch seconds")
+    text: str = Field(min_length=1, max_length=TEXT_MAX_CHARS)
+    due: int | None = Field(default=None, ge=0, lt=DUE_MAX, description="epoch seconds")
     to: str | None = Field(default=None, description="the promisee's agent id")
-    deps: list[str] = Field(default_factory=list, max_length=256,
+    deps: list[str] = Field(default_factory=list, max_length=PROMISE_DEPS_MAX,
                             description="cids this promise builds on (accepts)")
     scope: str | None = Field(default=None, description="community (charter cid)")
     slot: str | None = None
@@ -179,13 +180,13 @@ class PromiseIn(BaseModel, extra="forbid", strict=True):
 
 class FulfilIn(BaseModel, extra="forbid", strict=True):
     cid: str
-    evidence: str | None = Field(default=None, max_length=4096)
+    evidence: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
 
 
 class AssessIn(BaseModel, extra="forbid", strict=True):
     cid: str
     verdict: Literal["kept", "broken"]
-    reason: str | None = Field(default=None, max_length=4096)
+    reason: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
 
 
 class RetractIn(BaseModel, extra="forbid", strict=True):

@@ -26,16 +26,18 @@ from typing import Any
 
 import httpx
 
-from node.store.home import CONFIG_TEMPLATE, Home
+from node.store.home import CONFIG_TEMPLATE, Home, edit_config
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
 START_TIMEOUT_S = 30.0
 SPREAD_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 # Small on purpose: the demo's promises fall due within seconds.
-DEMO_CONFIG = CONFIG_TEMPLATE.replace("interval_s = 5.0", "interval_s = 0.5").replace(
-    "skew_allowance_s = 30.0", "skew_allowance_s = 1.0").replace('level = "info"',
-                                                                   'level = "warning"')
+DEMO_CONFIG = edit_config(CONFIG_TEMPLATE, {
+    "sync": {"interval_s": 0.5},
+    "trust": {"skew_allowance_s": 1.0},
+    "log": {"level": "warning"},
+})
 
 
 class DemoError(Exception):

@@ -21,13 +21,15 @@ import wire
 from node.core import Output
 from node.store.engine import Engine
 from trust import governance as gov
+from wire.limits import IAT_MAX_S, TEXT_MAX_CHARS
 
 __all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json", "plain",
            "parse_fraction"]
 
-TEXT_MAX_CHARS = 4096  # a promise statement or evidence note typed by a person
 LOG_LIMIT_MAX = 1000
-DUE_MAX = 2**40  # seconds, as the token profile's iat: ~34,800 years
+# A due date (and a proposal's closing time) is an epoch second like a token's
+# iat, so the profile's bound on iat bounds it too.
+DUE_MAX = IAT_MAX_S
 
 
 class ServiceError(Exception):

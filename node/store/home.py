@@ -6,7 +6,7 @@ Theory of operation: everything a node is lives in one directory, chosen by
     identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
     config.toml    documented settings; command-line flags override them
     api-token      bearer token of the local HTTP API, mode 0600
-    store.sqlite   the durable log (node/store.py)
+    store.sqlite   the durable log (node/store/sqlite.py)
     node.json      written by a running node: pid, API URL, listen addresses
 
 `Config.load` validates every field and raises `ConfigError` naming the file,
@@ -20,14 +20,18 @@ import os
 import secrets
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+import tomlkit
+from tomlkit.items import Table
+
 import wire
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
-           "CONFIG_TEMPLATE"]
+           "CONFIG_TEMPLATE", "edit_config"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -71,6 +75,25 @@ skew_allowance_s = 30.0
 # debug, info, warning or error
 level = "info"
 """
+
+
+def edit_config(text: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
+    """`text` (a config.toml) with `changes[section][key]` set, comments kept.
+
+    Edits only settings the text already has: a misspelt section or key is a
+    `KeyError` here rather than a setting that is quietly added (and then
+    refused by `Config.load`) or ignored.
+    """
+    doc = tomlkit.parse(text)
+    for section, values in changes.items():
+        table = doc.get(section)
+        if not isinstance(table, Table):
+            raise KeyError(f"config has no [{section}] table")
+        for key, value in values.items():
+            if key not in table:
+                raise KeyError(f"config has no {section}.{key}")
+            table[key] = value
+    return tomlkit.dumps(doc)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,7 +278,7 @@ class Home:
         return self, identity
 
     def _try_lock(self) -> IO[str] | None:
-        """This home's node lock (node/runtime.py takes it to run), or None if held."""
+        """This home's node lock (node/app/runtime.py takes it to run), or None if held."""
         import fcntl
 
         fh = open(self.path / "node.lock", "a+")  # noqa: SIM115 - the caller closes it
@@ -265,16 +288,6 @@ class Home:
             fh.close()
             return None
         return fh
-
-    def is_running(self) -> bool:
-        """Whether a node holds this home's lock."""
-        if not self.path.is_dir():
-            return False
-        lock = self._try_lock()
-        if lock is None:
-            return True
-        lock.close()  # (closing releases it)
-        return False
 
     def _move_aside(self) -> tuple[Path, ...]:
         """Rename the old identity, token and store `NAME.replaced-STAMP` (unique:

@@ -9,7 +9,8 @@ rebuilt by replaying the log in that order into a fresh core.
 Durability: WAL journal with `synchronous=FULL`, one transaction per batch of
 appends. `append` returns only after the commit, so the driver can hand a
 token to the network only after it is on disk; that is what keeps a node from
-ever signing two tokens with one seq across a crash (DESIGN §5).
+ever signing two tokens with one seq across a crash (docs/architecture.md,
+Outputs contract).
 
 Rows hold the exact token bytes; everything else in a row is an index derived
 from them, and `check()` re-derives and compares it all, except `seen_at`:
@@ -191,10 +192,6 @@ class Store:
         """(seq, cid) of every stored token of one issuer, by seq."""
         return [(int(s), str(c)) for s, c in self._db.execute(
             "SELECT seq, cid FROM tokens WHERE issuer=? ORDER BY seq, cid", (issuer,))]
-
-    def max_seq(self, issuer: str) -> int:
-        row = self._db.execute("SELECT max(seq) FROM tokens WHERE issuer=?", (issuer,)).fetchone()
-        return int(row[0] or 0)
 
     def dependents(self, cid: str) -> list[str]:
         """Cids of the stored tokens that list `cid` in their deps."""

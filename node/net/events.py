@@ -1,0 +1,55 @@
+"""What the network edge hands the runtime: frozen events and counters.
+
+Theory of operation
+-------------------
+The runtime reads two queues of a `P2PNode`: `messages` (`GossipReceived`,
+validated, never our own publishes) and `peer_events` (`PeerConnected`,
+`PeerDisconnected`, one per peer, not per connection). Peer ids are strings
+(`12D3KooW...`, the same text as `wire.Identity.agent_id`), so nothing here
+needs libp2p. `P2PStats` counts what was delivered, refused and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["GossipReceived", "PeerConnected", "PeerDisconnected", "PeerEvent", "Validator",
+           "P2PStats"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GossipReceived:
+    """A gossip message that passed validation, from another peer."""
+
+    topic: str
+    from_peer: str  # the originator (signed), not the neighbour who relayed it
+    data: bytes
+    # The neighbour whose RPC carried it to us (a connected peer): the one to
+    # credit with liveness, ask for missing parents, or blame for the bytes.
+    # None only for a message that arrived while its topic was being joined.
+    via: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerConnected:
+    peer_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerDisconnected:
+    peer_id: str
+
+
+PeerEvent = PeerConnected | PeerDisconnected
+Validator = Callable[[str, bytes], bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class P2PStats:
+    delivered: int
+    dropped_messages_queue_full: int
+    rejected: int  # validator said no (or raised)
+    validator_errors: int  # validator raised (counted in rejected too)
+    dropped_peer_events: int
+    sync_streams_refused: int

@@ -1,0 +1,184 @@
+"""Gossipsub as troth runs it: tuned parameters, peer scores, and delivery glue.
+
+Theory of operation
+-------------------
+Gossipsub parameters are set deliberately (`GossipParams`): the py-libp2p
+defaults silently drop bursts (10 msg/s spam limit per peer and topic that also
+counts our own publishes, 32-slot outbound queue per peer, 32-slot subscription
+channel) and beat once per 120 s. Peer scores are reduced to the two penalties
+troth uses: invalid messages a neighbour relays (P4) and the runtime's own
+`penalise()` (P5); both decay, and a low score gates what we accept and send.
+
+Message ids are `from + seqno` (the libp2p default, interoperable); the seqno
+counter is seeded from the nanosecond clock at start, because py-libp2p seeds
+it from the seconds clock and a node restarted within the same second would
+reuse seqnos: peers drop such messages as already seen (and as equivocation).
+
+py-libp2p offers no parameter for three things troth needs, so small
+subclasses and stand-ins supply them: which neighbour forwarded the message
+being delivered (`current_forwarder()`), deeper per-peer outbound queues
+(`_SizedQueues`), and delivery straight into the node's own queue instead of
+pubsub's 32-slot per-topic channel (`TopicInbox`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import trio
+from libp2p.abc import IHost
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.pubsub.score import ScoreParams, TopicScoreParams
+
+__all__ = [
+    "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
+    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS",
+]
+
+# Gossip payloads: the pubsub RPC limit is 1 MiB including signature, key,
+# topic and the sender's signed peer record; 64 KiB of headroom covers them.
+GOSSIP_DATA_MAX_BYTES = 1024 * 1024 - 64 * 1024
+TOPIC_MAX_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GossipParams:
+    """Gossipsub knobs, each set on purpose (py-libp2p defaults in brackets)."""
+
+    # Mesh degree D / D_low / D_high, go-libp2p's values [6/4/12 in py examples].
+    degree: int = 6
+    degree_low: int = 4
+    degree_high: int = 12
+    # Mesh repair and IHAVE gossip once a second [120 s]: a governance network
+    # is small and slow-moving, and a 1 s beat heals a partition in seconds.
+    heartbeat_interval_s: int = 1
+    # Per forwarder and topic, messages per second before the rest are dropped
+    # [10, counting our own publishes]. A sync burst or a tally round publishes
+    # hundreds at once; real flooding is caught by validation and scores.
+    topic_rate_max_per_s: float = 2000.0
+    # RPCs queued per peer before drops [32]; ~300 B each, so 2048 x peers is
+    # a few MiB at worst.
+    outbound_queue_max: int = 2048
+    # Messages held for a peer whose subscriptions are not known yet [100].
+    pending_per_peer_max: int = 1024
+    # Seen-message ids kept for dedup, seconds [120].
+    seen_ttl_s: int = 120
+    # Offer /meshsub/1.2.0 (IDONTWANT) [offered]. py-libp2p sends an IDONTWANT
+    # RPC to every mesh peer for every message, whatever its size (go-libp2p
+    # only above 1 KiB): for troth's few-hundred-byte tokens that doubles the
+    # RPCs and costs more than the duplicates it saves. Off: 1.1 and 1.0 only.
+    idontwant: bool = False
+    # Scores: each invalid message a neighbour relays costs it 1 point (P4),
+    # each runtime `penalise()` its amount (P5); both decay x0.97 per beat
+    # (half-life ~23 s). Below -10 a neighbour's messages are dropped unread
+    # and we send it none; below -20 its GRAFTs are refused too.
+    invalid_message_weight: float = 1.0
+    penalty_decay: float = 0.97
+    publish_threshold: float = -10.0
+    graylist_threshold: float = -20.0
+
+
+# The neighbour whose RPC carried the message pubsub is handling. py-libp2p
+# runs every `push_msg(forwarder, msg)` in a task of its own and delivers from
+# it (`notify_subscriptions(msg)`) without passing the forwarder on; `_Pubsub`
+# puts it here, task-local, for `current_forwarder()` to read.
+_FORWARDER: ContextVar[ID | None] = ContextVar("troth_gossip_forwarder", default=None)
+
+
+class _Pubsub(Pubsub):
+    """Pubsub that remembers, per task, which neighbour forwarded the message."""
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        token = _FORWARDER.set(msg_forwarder)
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        finally:
+            _FORWARDER.reset(token)
+
+
+def current_forwarder() -> ID | None:
+    """The neighbour that forwarded the message being delivered in this task, if any."""
+    return _FORWARDER.get()
+
+
+class _SizedQueues(dict[ID, RpcQueue]):
+    """Pubsub's per-peer outbound queues, made `size` deep as they are created.
+
+    `Pubsub._handle_new_peer` builds `RpcQueue()` with the module default of 32
+    slots and no parameter to change it; it stores each queue here first thing.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+
+    def __setitem__(self, peer: ID, queue: RpcQueue) -> None:
+        queue._queue.max_size = self._size
+        super().__setitem__(peer, queue)
+
+
+class TopicInbox:
+    """Stands in for pubsub's per-topic 32-slot channel; feeds `deliver(topic, msg)`.
+
+    Pubsub only ever calls `send_nowait` (delivery) and `aclose` (unsubscribe).
+    """
+
+    def __init__(self, deliver: Callable[[str, rpc_pb2.Message], None], topic: str) -> None:
+        self._deliver = deliver
+        self._topic = topic
+
+    def send_nowait(self, msg: rpc_pb2.Message) -> None:
+        self._deliver(self._topic, msg)
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+def check_topic(topic: str) -> None:
+    if not isinstance(topic, str) or not topic or len(topic) > TOPIC_MAX_CHARS:
+        raise ValueError(f"topic must be a non-empty str of <= {TOPIC_MAX_CHARS} chars: {topic!r}")
+
+
+def _build_score_params(params: GossipParams) -> ScoreParams:
+    return ScoreParams(
+        p4_invalid_messages=TopicScoreParams(
+            weight=params.invalid_message_weight, cap=1000.0, decay=params.penalty_decay),
+        p5_behavior_penalty_weight=1.0,
+        p5_behavior_penalty_decay=params.penalty_decay,
+        p5_behavior_penalty_threshold=0.0,
+        publish_threshold=params.publish_threshold,
+        gossip_threshold=params.publish_threshold,
+        graylist_threshold=params.graylist_threshold,
+        accept_px_threshold=0.0,
+    )
+
+
+def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
+    """The pubsub service and gossipsub router for `host`, tuned by `params`."""
+    router = GossipSub(
+        protocols=([PROTOCOL_ID_V12] if params.idontwant else []) + [
+            PROTOCOL_ID_V11, PROTOCOL_ID],
+        degree=params.degree, degree_low=params.degree_low,
+        degree_high=params.degree_high,
+        heartbeat_interval=params.heartbeat_interval_s,
+        score_params=_build_score_params(params),
+        # Adaptive gossip re-tunes degree and heartbeat from a "health" score
+        # that is 0 whenever no positive score weights are set: off.
+        adaptive_gossip_enabled=False,
+        spam_protection_enabled=True,
+        max_messages_per_topic_per_second=params.topic_rate_max_per_s,
+        max_pending_messages_per_peer=params.pending_per_peer_max,
+    )
+    pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+    # Seqnos from the nanosecond clock: never reused across restarts
+    # (py-libp2p: int(time.time()), reused within the same second).
+    pubsub.counter = time.time_ns()
+    pubsub.peer_queues = _SizedQueues(params.outbound_queue_max)
+    return pubsub, router

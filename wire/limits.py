@@ -1,0 +1,57 @@
+"""How much a token may contain: every such number, defined once.
+
+Theory of operation
+-------------------
+Two kinds of limit live here, and the difference matters:
+
+- The profile's limits (docs/token-profile.md, Limits) are checked by
+  `decode_token` on every token, ours or a peer's: a token over one of them is
+  invalid everywhere. Changing one is a new profile version.
+- The issuing limits bound what this node lets its user write into a token
+  (the HTTP API's request models and `NodeService` check them before signing).
+  `decode_token` does not check them: a peer may write longer texts, within
+  the profile's caps, and its tokens stay valid here.
+
+Pure constants: wire/token.py, node/app/service.py and node/app/api.py import
+them instead of typing the numbers again. The limits of the CBOR codec itself
+(nesting depth, items per container) stay in wire/cbor.py, and those of a
+governance body (charter, proposal, ballot) in trust/governance.py.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TOKEN_SIZE_MAX_BYTES", "DEPS_MAX", "KIND_MAX_CHARS", "IAT_MAX_S", "SEQ_MAX",
+    "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX",
+]
+
+# -- the profile: checked by decode_token ---------------------------------
+
+# A token is a statement, not a file carrier: 256 KiB is far above any promise,
+# assessment or ballot, fits a gossipsub message (py-libp2p's default cap is
+# 1 MiB) and keeps the worst-case decode of one hostile token to ~20 MB of
+# Python objects (cbor2 expands about 70x).
+TOKEN_SIZE_MAX_BYTES = 256 * 1024
+# A token may build on this many others. A tally builds on the ballots it
+# counted; 4,096 x 36 bytes = 144 KiB stays inside the size cap. Larger cuts are
+# split over several tallies (docs/governance.md).
+DEPS_MAX = 4096
+# Kinds are short identifiers: [a-z0-9-], 1..32 characters.
+KIND_MAX_CHARS = 32
+# iat (and a promise's due date) is below this many epoch seconds: 2**40 s is
+# ~34,800 years, far beyond any clock, and keeps the value exact in a float
+# (JSON numbers, SQLite REAL).
+IAT_MAX_S = 2**40
+# seq is below this: exact in a float too, and no issuer signs 2**53 tokens.
+SEQ_MAX = 2**53
+
+# -- issuing: what this node's user may write (decode does not check) -------
+
+# A promise statement, evidence note or assessment reason typed by a person:
+# a long paragraph fits; anything larger belongs in a document referenced by
+# its hash. 4,096 characters are at most 16 KiB of UTF-8, far inside the size cap.
+TEXT_MAX_CHARS = 4096
+# Cids a promise made through the API may build on ("accepts"): a person names a
+# handful; 256 x 36 bytes = 9 KiB keeps one request's token small. Tallies,
+# which need thousands, are built by the node itself, bounded by DEPS_MAX.
+PROMISE_DEPS_MAX = 256
