@@ -394,7 +394,7 @@ class Core:
                                                  cids=tuple(sorted((*rivals, tok.cid)))))
             if self._observe:
                 # The index is the one judge of equivocation: it tells the observer.
-                fx = observer.observe(tok)
+                fx = observer.observe(tok, rivals)
                 if self._collect_fx and fx:
                     self.view.fx.append(fx)
             # (Most tokens are promises, fulfils and assessments: no call, and no
