@@ -40,6 +40,7 @@ never raises: it becomes `TokenRejected` / `FrameRejected`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import trust
@@ -130,7 +131,7 @@ class Core:
         return self.index.heads
 
     @property
-    def equivocators(self) -> frozenset[str] | set[str]:
+    def equivocators(self) -> AbstractSet[str]:
         """Issuers with two tokens at one seq."""
         return self.index.equivocators
 
