@@ -111,18 +111,30 @@ def workload(n_tokens: int, n_agents: int, seed: int = 1) -> list[wire.Token]:
     return out[:n_tokens]
 
 
-def timed_observe(o: Observer, tokens: list[wire.Token]) -> float:
-    t0 = time.perf_counter()
+def with_rivals(tokens: list[wire.Token]) -> list[tuple[wire.Token, tuple[str, ...]]]:
+    """Each token with its rivals (the cids before it at its issuer and seq), as
+    the node core's index hands them to its observer; found before timing."""
+    at: dict[tuple[str, int], list[str]] = {}
+    out = []
     for t in tokens:
-        o.observe(t)
+        seen = at.setdefault((t.issuer, t.seq), [])
+        out.append((t, tuple(seen)))
+        seen.append(t.cid)
+    return out
+
+
+def timed_observe(o: Observer, items: list[tuple[wire.Token, tuple[str, ...]]]) -> float:
+    t0 = time.perf_counter()
+    for t, rivals in items:
+        o.observe(t, rivals)
     return time.perf_counter() - t0
 
 
-def per_token_median(o: Observer, tokens: list[wire.Token]) -> float:
+def per_token_median(o: Observer, items: list[tuple[wire.Token, tuple[str, ...]]]) -> float:
     """Median over 20 chunks: robust to GC pauses and a busy machine."""
-    chunk = max(1, len(tokens) // 20)
-    times = sorted(timed_observe(o, tokens[i:i + chunk]) / len(tokens[i:i + chunk])
-                   for i in range(0, len(tokens), chunk))
+    chunk = max(1, len(items) // 20)
+    times = sorted(timed_observe(o, items[i:i + chunk]) / len(items[i:i + chunk])
+                   for i in range(0, len(items), chunk))
     return times[len(times) // 2]
 
 
@@ -132,6 +144,7 @@ def main() -> None:
     args = ap.parse_args()
     n, agents = (10_000, 100) if args.small else (100_000, 1_000)
     tokens = workload(n, agents)
+    items = with_rivals(tokens)
     print(f"workload: {len(tokens)} tokens, {agents} agents")
 
     t0 = time.perf_counter()
@@ -143,15 +156,15 @@ def main() -> None:
     o = Observer("12D3KooWagent00000")
     window = n // 20  # per-token cost measured over the last 5% before each mark
     early_end = n // 10
-    timed_observe(o, tokens[:early_end - window])
-    early = per_token_median(o, tokens[early_end - window:early_end])
-    timed_observe(o, tokens[early_end:n - window])
-    late = per_token_median(o, tokens[n - window:])
+    timed_observe(o, items[:early_end - window])
+    early = per_token_median(o, items[early_end - window:early_end])
+    timed_observe(o, items[early_end:n - window])
+    late = per_token_median(o, items[n - window:])
     del d
     gc.collect()
 
     o2 = Observer("12D3KooWagent00000")
-    total_s = timed_observe(o2, tokens)
+    total_s = timed_observe(o2, items)
     del o2
     gc.collect()
     rate = n / total_s

@@ -216,25 +216,40 @@ def test_view_events_follow_the_observer() -> None:
 
 
 def test_check_invariants_catches_a_corrupted_core() -> None:
-    core = Core(ident(3))
     a1 = tok(ident(1), 1, None)
-    core.receive_gossip("p", tok(ident(1), 2, a1.cid).raw, 0)  # waits for its prev
-    core.receive_gossip("p", a1.raw, 0)
-    core.check_invariants()
+    a2 = tok(ident(1), 2, a1.cid)
+    b2 = tok(ident(2), 2, tok(ident(2), 1, None).cid)
     issuer = ident(1).agent_id
-    for corrupt, rule in [
-        (lambda: core.heads.__setitem__(issuer, (1, a1.cid)), "head seq"),
-        (lambda: core.chains[issuer].pop(), "chains and forks"),
-        (lambda: core.equivocators.add("x"), "equivocators"),
-        (lambda: setattr(core, "_digest", core._digest + 1), "set digest"),
-    ]:
-        saved = (dict(core.heads), {a: list(c) for a, c in core.chains.items()},
-                 set(core.equivocators), core._digest)
+
+    def fresh() -> Core:
+        core = Core(ident(3))
+        core.peer_up("p", 0)
+        core.receive_gossip("p", a2.raw, 0)  # waits for its prev
+        core.receive_gossip("p", a1.raw, 0)
+        core.receive_gossip("p", b2.raw, 0)  # waits for b1, which never comes
+        core.check_invariants()
+        return core
+
+    def bump_digest(core: Core) -> None:
         core.digest()
-        saved = (*saved[:3], core._digest)
-        corrupt()
+        core.index._digest += 1
+
+    def mislabel(core: Core) -> None:
+        next(iter(core.causal.pending.values())).missing.add(a1.cid)
+
+    for corrupt, rule in [
+        (lambda c: c.index.heads.__setitem__(issuer, (1, a1.cid)), "head seq"),
+        (lambda c: c.index.chains[issuer].pop(), "chains and forks"),
+        (lambda c: c.index.equivocators.add("x"), "equivocators"),
+        (bump_digest, "set digest"),
+        (lambda c: c.index._fork_count.__setitem__(issuer, 1), "fork counts"),
+        (mislabel, "waits for nothing"),
+        (lambda c: c.causal.waiters.setdefault(a1.cid, set()).add(a2.cid),
+         "applied"),
+        (lambda c: c.causal.requested.__setitem__(a1.cid, 0.0), "requested cid is held"),
+        (lambda c: c.sync.states.pop("p"), "not connected"),
+    ]:
+        core = fresh()
+        corrupt(core)
         with pytest.raises(AssertionError, match=rule):
             core.check_invariants()
-        core.heads, core.chains, core.equivocators, core._digest = (
-            saved[0], saved[1], saved[2], saved[3])
-        core.check_invariants()

@@ -107,3 +107,14 @@ def test_a_failed_store_write_stops_the_engine_and_a_restart_recovers(tmp_path: 
     token, outs = again.issue(kind="promise", now=4.0)
     assert token.seq == 2 and any(isinstance(o, Publish) for o in outs)
     again.close()
+
+
+def test_debug_engine_checks_the_core_after_every_batch(tmp_path: Path) -> None:
+    """In debug mode a corrupted core stops the engine at the next batch."""
+    from node.store.engine import EngineFailed
+
+    eng = Engine(Store(tmp_path / "node.sqlite"), ident(1), debug=True)
+    eng.issue(kind="promise", now=1.0)
+    eng.core.index.equivocators.add("nobody")
+    with pytest.raises(EngineFailed, match="equivocators"):
+        eng.tick(2.0)

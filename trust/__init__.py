@@ -1,4 +1,4 @@
-"""troth trust layer: the observer's mind (DESIGN s7). Pure and deterministic.
+"""troth trust layer: the observer's mind (docs/trust.md). Pure and deterministic.
 
 `Observer(agent_id, params)` is fed verified tokens with `observe(token)` and
 answers, at a given `now`:
@@ -17,14 +17,21 @@ sources and token conventions: docs/trust.md.
 
 `Governance(agent_id, params)` (trust/governance/, docs/governance.md) is
 fed the same tokens and answers `outcome`, `explain`, `proposals`, `cut_for`
-and `tally_plan` for community votes (DESIGN s8).
+and `tally_plan` for community votes (docs/governance.md).
 
-Hook for the node core. `observe(token)` returns `ObservationEffects`: the
+Modules: observer.py (`Observer`: ingestion, verdicts, trust), evidence.py
+(per-promise records and counters), conflicts.py (conflict sets, consensus),
+values.py (the answers), accept.py (the acceptance graph), opinion.py
+(subjective logic), params.py, governance.py.
+
+Hook for the node core. `observe(token, rivals)` (rivals: the cids the
+core's token index already holds at the token's issuer and seq; the observer
+does not judge equivocation itself) returns `ObservationEffects`: the
 promise cids, agents and conflict keys whose answers may have changed, plus
 `referrals` (assessors whose referral trust moved). The core keeps the last
 answer it emitted for each and, after each `observe`:
 
-    fx = observer.expand(observer.observe(token))      # or skip expand: cheaper
+    fx = observer.expand(observer.observe(token, rivals))  # or skip expand: cheaper
     for cid in sorted(fx.promises):  v = observer.verdict(cid, now)   -> VerdictChanged?
     for a in sorted(fx.agents):      o = observer.trust(a, now)       -> TrustChanged?
     for k in sorted(fx.conflicts):   c = observer.consensus(k, now)   -> ConsensusChanged?

@@ -1,7 +1,7 @@
 """The observer: verdicts, trust and consensus over one agent's verified tokens.
 
-Theory of operation (DESIGN s7; formulas and token conventions in docs/trust.md).
-Every answer is a pure function of (set of tokens observed, `now`, Params). The
+Theory of operation (formulas and token conventions: docs/trust.md). Every
+answer is a pure function of (set of tokens observed, `now`, Params). The
 state below is a set of indexes and counters over that set, each maintained so
 that inserting tokens in any order reaches the same value; float results are
 built only at query time, from integer counters or with math.fsum (correctly
@@ -13,14 +13,18 @@ Three layers, evaluated without cycles:
    promiser's equivocation at the promise's seq > the promiser's `fulfil` /
    `retract` in chain order (a fulfil dated after due + skew is late) > `due`
    passed on this clock beyond the skew allowance. The first four are *static*
-   (a function of the tokens alone, cached per promise); the last depends on
-   `now` and is answered by bisecting sorted deadlines.
+   (a function of the tokens alone, cached per promise: trust/evidence.py); the
+   last depends on `now` and is answered by bisecting sorted deadlines.
 2. Referral trust in an assessor X: beta evidence of X's assessments agreeing
    (r) or disagreeing (s) with layer 1. Only layer 1, so bad-mouthing and
    ballot-stuffing are measured against what this observer saw itself.
 3. Hearsay: where layer 1 is silent, X's assessments weigh by the belief of
    the referral opinion; they decide a verdict past `hearsay_margin`, and feed
    trust as X's opinion on the promiser, discounted and fused (cumulative).
+
+Consensus over conflict sets is trust/conflicts.py. Equivocation is not judged
+here: the caller that indexes chains (the node core) passes each token's
+`rivals`, the tokens observed before at the same issuer and seq.
 
 Per new token the work is O(assessments of the promise it touches) plus the
 acceptance-graph update (trust/accept.py); queries are O(log n) per verdict
@@ -30,16 +34,34 @@ and O(assessors of the agent * log n) per trust opinion, with forgetting off.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 
 import wire
 
-from .accept import AcceptanceGraph
+from .conflicts import ConflictSets
+from .evidence import (
+    Hearsay,
+    Promise,
+    Promiser,
+    Referee,
+    at_or_after,
+    bag,
+    newer,
+    static_decision,
+    verdict_of,
+)
 from .opinion import FLOOR, Opinion, discount, from_evidence, to_evidence
 from .params import Params
+from .values import (
+    ConflictKey,
+    Consensus,
+    Effects,
+    ObservationEffects,
+    SeqKey,
+    SlotKey,
+    Verdict,
+)
 
 __all__ = [
     "Observer",
@@ -50,173 +72,6 @@ __all__ = [
     "SlotKey",
     "ConflictKey",
 ]
-
-VerdictState = Literal["kept", "broken", "pending"]
-ConsensusState = Literal["settled", "contested", "empty"]
-_VERDICTS = ("kept", "broken")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Verdict:
-    """This observer's judgement of one promise at one `now`."""
-
-    cid: str
-    state: VerdictState
-    confidence: float
-    evidence: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class SeqKey:
-    """Conflict set of one issuer's chain position: two members = equivocation."""
-
-    issuer: str
-    seq: int
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class SlotKey:
-    """Conflict set of tokens declaring the same `slot` in one scope."""
-
-    scope: str
-    slot: str
-
-
-ConflictKey = SeqKey | SlotKey
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Consensus:
-    """Who leads a conflict set, by the electorate's weighted acceptance."""
-
-    key: ConflictKey
-    state: ConsensusState
-    leader: str | None
-    support: float
-    alternatives: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ObservationEffects:
-    """What may have changed: ask the observer again about exactly these.
-
-    A superset (a verdict listed may turn out unchanged), never a subset of the
-    first-order changes. `referrals` are assessors whose referral trust moved:
-    their hearsay reweighs; `Observer.expand` turns that into promises and
-    agents (cost: their assessment counts).
-    """
-
-    promises: frozenset[str] = frozenset()
-    agents: frozenset[str] = frozenset()
-    referrals: frozenset[str] = frozenset()
-    conflicts: frozenset[ConflictKey] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.promises or self.agents or self.referrals or self.conflicts)
-
-    def __or__(self, other: ObservationEffects) -> ObservationEffects:
-        return ObservationEffects(promises=self.promises | other.promises,
-                                  agents=self.agents | other.agents,
-                                  referrals=self.referrals | other.referrals,
-                                  conflicts=self.conflicts | other.conflicts)
-
-
-@dataclass(slots=True)
-class _Effects:
-    promises: set[str] = field(default_factory=set)
-    agents: set[str] = field(default_factory=set)
-    referrals: set[str] = field(default_factory=set)
-    conflicts: set[ConflictKey] = field(default_factory=set)
-
-    def freeze(self) -> ObservationEffects:
-        return ObservationEffects(promises=frozenset(self.promises),
-                                  agents=frozenset(self.agents),
-                                  referrals=frozenset(self.referrals),
-                                  conflicts=frozenset(self.conflicts))
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    """A static direct verdict: fixed by the tokens alone."""
-
-    state: Literal["kept", "broken"]
-    confidence: float
-    evidence: tuple[str, ...]
-    reason: str
-    at: float  # when the evidence dates from (for forgetting)
-
-
-class _Promise:
-    __slots__ = ("token", "deadline", "fulfils", "retracts", "own", "assessments", "static")
-
-    def __init__(self, token: wire.Token, deadline: float | None) -> None:
-        self.token = token
-        self.deadline = deadline
-        self.fulfils: list[wire.Token] = []
-        self.retracts: list[wire.Token] = []
-        self.own: wire.Token | None = None
-        self.assessments: dict[str, wire.Token] = {}  # assessor -> latest assess
-        self.static: _Decision | None = None
-
-
-class _Promiser:
-    """Direct evidence counters for one agent's promises."""
-
-    __slots__ = ("kept", "broken", "open")
-
-    def __init__(self) -> None:
-        self.kept = 0
-        self.broken = 0
-        self.open: list[float] = []  # deadlines of promises with no static verdict
-
-
-class _Referee:
-    """Agreement counters for one assessor against this observer's direct verdicts."""
-
-    __slots__ = ("agree", "disagree", "said_kept", "said_broken")
-
-    def __init__(self) -> None:
-        self.agree = 0
-        self.disagree = 0
-        # deadlines of open promises this assessor called kept / broken: once
-        # a deadline passes, the promise is broken here, so they (dis)agree.
-        self.said_kept: list[float] = []
-        self.said_broken: list[float] = []
-
-
-class _Hearsay:
-    """One assessor's verdicts on one agent's promises that have no static verdict."""
-
-    __slots__ = ("kept", "broken", "kept_due", "broken_due")
-
-    def __init__(self) -> None:
-        self.kept = 0  # promises without a due time
-        self.broken = 0
-        self.kept_due: list[float] = []  # deadlines; still hearsay while >= now
-        self.broken_due: list[float] = []
-
-
-def _bag(bag: list[Any], value: Any, sign: int) -> None:
-    if sign > 0:
-        insort(bag, value)
-    else:
-        i = bisect_left(bag, value)
-        assert i < len(bag) and bag[i] == value, (value, bag[i:i + 1])
-        del bag[i]
-
-
-def _at_or_after(bag: list[float], now: float) -> int:
-    return len(bag) - bisect_left(bag, now)
-
-
-def _verdict_of(token: wire.Token) -> str | None:
-    v = token.body.get("verdict")
-    return v if isinstance(v, str) and v in _VERDICTS else None
-
-
-def _newer(a: wire.Token, b: wire.Token | None) -> bool:
-    return b is None or (a.seq, a.cid) > (b.seq, b.cid)
 
 
 class Observer:
@@ -229,29 +84,31 @@ class Observer:
         self.agent_id = agent_id
         self.params = params if params is not None else Params()
         self._tokens: dict[str, wire.Token] = {}
-        self._by_seq: dict[tuple[str, int], list[str]] = {}
         self._equivocators: set[str] = set()
         self._agents: set[str] = set()
-        self._promises: dict[str, _Promise] = {}
+        self._promises: dict[str, Promise] = {}
         self._promises_of: dict[str, list[str]] = {}
         self._waiting: dict[str, list[wire.Token]] = {}  # about-cid -> tokens about it
         self._assessed_by: dict[str, set[str]] = {}  # assessor -> promise cids
-        self._promisers: dict[str, _Promiser] = {}
-        self._referees: dict[str, _Referee] = {}
-        self._hearsay: dict[str, dict[str, _Hearsay]] = {}  # target -> assessor -> counts
+        self._promisers: dict[str, Promiser] = {}
+        self._referees: dict[str, Referee] = {}
+        self._hearsay: dict[str, dict[str, Hearsay]] = {}  # target -> assessor -> counts
         self._open: list[tuple[float, str]] = []  # (deadline, promise cid), no static verdict
-        self._graph = AcceptanceGraph()
-        self._slots: dict[SlotKey, list[str]] = {}
-        self._keys_of: dict[str, list[ConflictKey]] = {}  # member cid -> its conflict keys
-        self._charters: dict[str, tuple[str, ...]] = {}  # scope cid -> members
+        self._conflicts = ConflictSets()
+        self._rivals_at = self._conflicts.rivals_at
         self._horizon = 0
         self._version = 0
         self._weights_memo: tuple[tuple[float, int], dict[str, float]] | None = None
 
     # -- the input ---------------------------------------------------------------
 
-    def observe(self, token: wire.Token) -> ObservationEffects:
+    def observe(self, token: wire.Token, rivals: Sequence[str] = ()) -> ObservationEffects:
         """Take in one verified token; returns what may have changed.
+
+        `rivals`: the cids of the tokens observed before with the same issuer
+        and seq (non-empty: the issuer equivocated there). The caller indexes
+        chains and finds them (the node core's TokenIndex.record returns
+        them); this observer does not look for equivocation itself.
 
         Idempotent (a token seen before changes nothing). Tokens may arrive in
         any order; a token about a promise not yet seen waits for it.
@@ -262,9 +119,10 @@ class Observer:
         self._version += 1
         self._horizon = max(self._horizon, token.iat)
         self._agents.add(token.issuer)
-        fx = _Effects()
-        self._index_conflicts(token, fx)
-        self._check_equivocation(token, fx)
+        fx = Effects()
+        self._conflicts.add(token, fx)
+        if rivals:
+            self._equivocation(token, rivals, fx)
         kind = token.kind
         if kind == "promise":
             self._add_promise(token, fx)
@@ -275,10 +133,7 @@ class Observer:
             elif token.about not in self._tokens:
                 self._waiting.setdefault(token.about, []).append(token)
         elif kind == "charter":
-            members = token.body.get("members")
-            if isinstance(members, tuple) and all(isinstance(m, str) for m in members):
-                self._charters[token.cid] = tuple(sorted(set(members)))
-                fx.conflicts.update(k for k in self._slots if k.scope == token.cid)
+            self._conflicts.add_charter(token, fx)
         return fx.freeze()
 
     # -- questions ---------------------------------------------------------------
@@ -319,8 +174,8 @@ class Observer:
             rs.append(c.kept)
             ss.append(c.broken + bisect_left(c.open, now))
         for x, h in self._hearsay.get(agent_id, {}).items():
-            hk = h.kept + _at_or_after(h.kept_due, now)
-            hb = h.broken + _at_or_after(h.broken_due, now)
+            hk = h.kept + at_or_after(h.kept_due, now)
+            hb = h.broken + at_or_after(h.broken_due, now)
             if hk or hb:
                 self._add_advice(x, hk, hb, now, rs, ss)
         return from_evidence(math.fsum(rs), math.fsum(ss), prior_weight=prm.prior_weight,
@@ -353,41 +208,17 @@ class Observer:
         tok = self._tokens.get(cid)
         if tok is None:
             return 0.0
-        weights = self._electorate(tok.scope, t)
-        total = math.fsum(weights.values())
-        if total <= 0:
-            return 0.0
-        voters = set(self._graph.accepters(cid))
-        for key in self._keys_of.get(cid, ()):
-            for rival in self._members(key):
-                if rival != cid:
-                    voters -= self._graph.accepters(rival)
-        return math.fsum(weights[a] for a in voters if a in weights) / total
+        return self._conflicts.support(cid, self._electorate(tok.scope, t))
 
     def consensus(self, key: ConflictKey, now: float | None = None) -> Consensus:
         """Leader of a conflict set by support; `settled` past the threshold."""
         t = self._horizon if now is None else now
-        members = sorted(self._members(key))
+        members = sorted(self._conflicts.members(key))
         if not members:
             return Consensus(key=key, state="empty", leader=None, support=0.0, alternatives=())
         scope = key.scope if isinstance(key, SlotKey) else None
-        weights = self._electorate(scope, t)
-        total = math.fsum(weights.values())
-        accepters = {m: self._graph.accepters(m) for m in members}
-        count: dict[str, int] = {}
-        for acc in accepters.values():
-            for a in acc:
-                count[a] = count.get(a, 0) + 1
-        ranked = []
-        for m in members:
-            w = math.fsum(weights[a] for a in accepters[m] if count[a] == 1 and a in weights)
-            ranked.append((-(w / total) if total > 0 else -0.0, m))
-        ranked.sort()
-        lead_support = -ranked[0][0]
-        state: ConsensusState = (
-            "settled" if lead_support >= self.params.consensus_threshold else "contested")
-        return Consensus(key=key, state=state, leader=ranked[0][1], support=lead_support,
-                         alternatives=tuple((m, -s) for s, m in ranked[1:]))
+        return self._conflicts.consensus(key, members, self._electorate(scope, t),
+                                         self.params.consensus_threshold)
 
     # -- the hook for the node core ---------------------------------------------
 
@@ -412,8 +243,8 @@ class Observer:
                     agents.add(p.token.issuer)
         conflicts = set(effects.conflicts)
         for a in agents | effects.referrals:
-            for m in self._graph.accepted_by(a):
-                conflicts.update(self._keys_of.get(m, ()))
+            for m in self._conflicts.graph.accepted_by(a):
+                conflicts.update(self._conflicts.keys_of(m))
         return ObservationEffects(promises=frozenset(promises), agents=frozenset(agents),
                                   referrals=effects.referrals, conflicts=frozenset(conflicts))
 
@@ -426,7 +257,7 @@ class Observer:
         """
         lo = bisect_left(self._open, (after, ""))
         hi = bisect_left(self._open, (upto, ""))
-        fx = _Effects()
+        fx = Effects()
         for _, pc in self._open[lo:hi]:
             p = self._promises[pc]
             fx.promises.add(pc)
@@ -460,9 +291,7 @@ class Observer:
         return tuple(t.cid for t in p.fulfils), tuple(t.cid for t in p.retracts)
 
     def conflict_keys(self) -> frozenset[ConflictKey]:
-        keys: set[ConflictKey] = set(self._slots)
-        keys.update(SeqKey(i, s) for (i, s), cids in self._by_seq.items() if len(cids) > 1)
-        return frozenset(keys)
+        return self._conflicts.keys()
 
     def equivocators(self) -> frozenset[str]:
         return frozenset(self._equivocators)
@@ -472,70 +301,39 @@ class Observer:
 
     # -- ingestion internals -------------------------------------------------------
 
-    def _check_equivocation(self, token: wire.Token, fx: _Effects) -> None:
-        key = (token.issuer, token.seq)
-        cids = self._by_seq.setdefault(key, [])
-        cids.append(token.cid)
-        cids.sort()
-        if len(cids) < 2:
-            return
-        # Equivocation: trust to the floor, the promise at that seq broken and
-        # the fulfilments/retractions at that seq void (reclassify after the
-        # token itself is indexed: see _add_promise / _attach).
+    def _equivocation(self, token: wire.Token, rivals: Sequence[str], fx: Effects) -> None:
+        """The caller says `token` shares its chain position with `rivals`.
+
+        Equivocation: trust to the floor, the promise at that seq broken and
+        the fulfilments/retractions at that seq void (reclassify after the
+        token itself is indexed: see _add_promise / _attach).
+        """
         self._equivocators.add(token.issuer)
         fx.agents.add(token.issuer)
         fx.referrals.add(token.issuer)
-        skey = SeqKey(token.issuer, token.seq)
-        fx.conflicts.add(skey)
-        for c in cids:
-            keys = self._keys_of.setdefault(c, [])
-            if skey not in keys:
-                keys.append(skey)
-        for c in cids:
-            fx.conflicts.update(self._keys_for(self._graph.watch(c)))
+        cids = self._conflicts.equivocation(token, rivals, fx)
         for c in cids[:]:
             other = self._tokens[c]
             target = other.cid if other.kind == "promise" else other.about
             if c != token.cid and target is not None and target in self._promises:
                 self._reclassify(self._promises[target], fx)
 
-    def _index_conflicts(self, token: wire.Token, fx: _Effects) -> None:
-        fx.conflicts.update(self._keys_for(self._graph.add(token.cid, token.issuer, token.deps)))
-        slot = token.body.get("slot")
-        if token.scope is not None and isinstance(slot, str):
-            key = SlotKey(token.scope, slot)
-            self._slots.setdefault(key, []).append(token.cid)
-            self._keys_of.setdefault(token.cid, []).append(key)
-            self._graph.watch(token.cid)
-            fx.conflicts.add(key)
-
-    def _keys_for(self, cids: Iterable[str]) -> set[ConflictKey]:
-        out: set[ConflictKey] = set()
-        for c in cids:
-            out.update(self._keys_of.get(c, ()))
-        return out
-
-    def _members(self, key: ConflictKey) -> list[str]:
-        if isinstance(key, SeqKey):
-            return self._by_seq.get((key.issuer, key.seq), [])
-        return self._slots.get(key, [])
-
-    def _add_promise(self, token: wire.Token, fx: _Effects) -> None:
+    def _add_promise(self, token: wire.Token, fx: Effects) -> None:
         due = token.body.get("due")
         deadline = (due + self.params.skew_allowance_s
                     if type(due) is int else None)
-        p = _Promise(token, deadline)
+        p = Promise(token, deadline)
         self._promises[token.cid] = p
         self._promises_of.setdefault(token.issuer, []).append(token.cid)
-        self._promisers.setdefault(token.issuer, _Promiser())
-        p.static = self._static(p)
+        self._promisers.setdefault(token.issuer, Promiser())
+        p.static = static_decision(p, self._rivals_at)
         self._contribute(p, +1)
         fx.promises.add(token.cid)
         fx.agents.add(token.issuer)
         for t in self._waiting.pop(token.cid, ()):
             self._attach(t, p, fx)
 
-    def _attach(self, t: wire.Token, p: _Promise, fx: _Effects) -> None:
+    def _attach(self, t: wire.Token, p: Promise, fx: Effects) -> None:
         promiser = p.token.issuer
         if t.kind in ("fulfil", "retract"):
             if t.issuer != promiser:
@@ -543,17 +341,17 @@ class Observer:
             (p.fulfils if t.kind == "fulfil" else p.retracts).append(t)
             self._reclassify(p, fx)
             return
-        if _verdict_of(t) is None:
+        if verdict_of(t) is None:
             return
         if t.issuer == self.agent_id:
-            if _newer(t, p.own):
+            if newer(t, p.own):
                 p.own = t
                 self._reclassify(p, fx)
             return
         if t.issuer == promiser:
             return  # no one witnesses for their own promise; fulfil says it
         old = p.assessments.get(t.issuer)
-        if not _newer(t, old):
+        if not newer(t, old):
             return
         if old is not None:
             self._contribute_assessment(p, t.issuer, old, -1)
@@ -565,51 +363,15 @@ class Observer:
         if p.static is not None or p.deadline is not None:
             fx.referrals.add(t.issuer)
 
-    def _reclassify(self, p: _Promise, fx: _Effects) -> None:
+    def _reclassify(self, p: Promise, fx: Effects) -> None:
         self._contribute(p, -1)
-        p.static = self._static(p)
+        p.static = static_decision(p, self._rivals_at)
         self._contribute(p, +1)
         fx.promises.add(p.token.cid)
         fx.agents.add(p.token.issuer)
         fx.referrals.update(p.assessments)
 
-    def _equivocated(self, t: wire.Token) -> bool:
-        return len(self._by_seq.get((t.issuer, t.seq), ())) > 1
-
-    def _static(self, p: _Promise) -> _Decision | None:
-        """The direct verdict that does not depend on the clock, if any."""
-        tok = p.token
-        if p.own is not None:
-            v: Literal["kept", "broken"] = (
-                "kept" if _verdict_of(p.own) == "kept" else "broken")
-            return _Decision(v, 1.0, (p.own.cid,), f"own assessment: {v}", p.own.iat)
-        if self._equivocated(tok):
-            rivals = tuple(self._by_seq[(tok.issuer, tok.seq)])
-            return _Decision("broken", 1.0, rivals, f"promiser equivocated at seq {tok.seq}",
-                             tok.iat)
-        if not p.retracts and not p.fulfils:
-            return None  # (every new promise: no sorting of nothing)
-        retracts = sorted((t for t in p.retracts if not self._equivocated(t)),
-                          key=lambda t: (t.seq, t.cid))
-        cutoff = retracts[0].seq if retracts else math.inf
-        fulfils = sorted((t for t in p.fulfils if not self._equivocated(t) and t.seq < cutoff),
-                         key=lambda t: (t.seq, t.cid))
-        due = p.deadline
-        on_time = [t for t in fulfils if due is None or t.iat <= due]
-        if on_time:
-            f = on_time[0]
-            return _Decision("kept", 1.0, (f.cid,), "fulfilled by the promiser"
-                             + ("" if due is None else " on time"), f.iat)
-        if retracts:
-            r = retracts[0]
-            return _Decision("broken", 1.0, (r.cid,), "retracted by the promiser", r.iat)
-        if fulfils:
-            f = fulfils[0]
-            return _Decision("broken", 1.0, (f.cid,),
-                             f"fulfilled late: dated {f.iat}, due {tok.body['due']}", f.iat)
-        return None
-
-    def _contribute(self, p: _Promise, sign: int) -> None:
+    def _contribute(self, p: Promise, sign: int) -> None:
         """Add (sign=+1) or remove (-1) everything promise p puts in the counters."""
         d = p.static
         c = self._promisers[p.token.issuer]
@@ -619,17 +381,17 @@ class Observer:
             else:
                 c.broken += sign
         elif p.deadline is not None:
-            _bag(c.open, p.deadline, sign)
-            _bag(self._open, (p.deadline, p.token.cid), sign)
+            bag(c.open, p.deadline, sign)
+            bag(self._open, (p.deadline, p.token.cid), sign)
         for x, t in p.assessments.items():
             self._contribute_assessment(p, x, t, sign)
 
-    def _contribute_assessment(self, p: _Promise, x: str, t: wire.Token, sign: int) -> None:
-        said = _verdict_of(t)
+    def _contribute_assessment(self, p: Promise, x: str, t: wire.Token, sign: int) -> None:
+        said = verdict_of(t)
         d = p.static
         ref = self._referees.get(x)
         if ref is None:
-            ref = self._referees[x] = _Referee()
+            ref = self._referees[x] = Referee()
         if d is not None:
             if said == d.state:
                 ref.agree += sign
@@ -639,22 +401,22 @@ class Observer:
         per = self._hearsay.setdefault(p.token.issuer, {})
         h = per.get(x)
         if h is None:
-            h = per[x] = _Hearsay()
+            h = per[x] = Hearsay()
         if p.deadline is None:
             if said == "kept":
                 h.kept += sign
             else:
                 h.broken += sign
         elif said == "kept":
-            _bag(ref.said_kept, p.deadline, sign)
-            _bag(h.kept_due, p.deadline, sign)
+            bag(ref.said_kept, p.deadline, sign)
+            bag(h.kept_due, p.deadline, sign)
         else:
-            _bag(ref.said_broken, p.deadline, sign)
-            _bag(h.broken_due, p.deadline, sign)
+            bag(ref.said_broken, p.deadline, sign)
+            bag(h.broken_due, p.deadline, sign)
 
     # -- query internals ------------------------------------------------------------
 
-    def _hearsay_verdict(self, p: _Promise, now: float) -> Verdict:
+    def _hearsay_verdict(self, p: Promise, now: float) -> Verdict:
         prm = self.params
         kept: list[float] = []
         broken: list[float] = []
@@ -664,7 +426,7 @@ class Observer:
             w = self.referral(x, now).belief
             if w <= 0:
                 continue
-            if _verdict_of(t) == "kept":
+            if verdict_of(t) == "kept":
                 kept.append(w)
                 kept_ev.append(t.cid)
             else:
@@ -709,7 +471,7 @@ class Observer:
             return 1.0
         return float(prm.forgetting_factor ** (max(0.0, now - at) / prm.forgetting_period_s))
 
-    def _direct(self, p: _Promise, now: float) -> tuple[str | None, float]:
+    def _direct(self, p: Promise, now: float) -> tuple[str | None, float]:
         d = p.static
         if d is not None:
             return d.state, d.at
@@ -726,7 +488,7 @@ class Observer:
             if state is None:
                 continue
             t = p.assessments[x]
-            (agree if _verdict_of(t) == state else disagree).append(self._age_weight(t.iat, now))
+            (agree if verdict_of(t) == state else disagree).append(self._age_weight(t.iat, now))
         return math.fsum(agree), math.fsum(disagree)
 
     def _trust_slow(self, agent_id: str, now: float) -> Opinion:
@@ -745,7 +507,7 @@ class Observer:
                 continue
             for x, t in p.assessments.items():
                 k, b = said.setdefault(x, ([], []))
-                (k if _verdict_of(t) == "kept" else b).append(self._age_weight(t.iat, now))
+                (k if verdict_of(t) == "kept" else b).append(self._age_weight(t.iat, now))
         rs = [math.fsum(r_dir)]
         ss = [math.fsum(s_dir)]
         for x, (k, b) in said.items():
@@ -765,8 +527,9 @@ class Observer:
 
     def _electorate(self, scope: str | None, now: float) -> Mapping[str, float]:
         """Voting weights: a scope's charter members (1 each), else belief in each agent."""
-        if scope is not None and scope in self._charters:
-            return {m: 1.0 for m in self._charters[scope]}
+        charters = self._conflicts.charters
+        if scope is not None and scope in charters:
+            return {m: 1.0 for m in charters[scope]}
         memo_key = (now, self._version)
         if self._weights_memo is not None and self._weights_memo[0] == memo_key:
             return self._weights_memo[1]

@@ -36,7 +36,7 @@ class Params:
     # assessors): 0.5 = one assessor with two confirmed assessments (b=1/2).
     hearsay_margin: float = 0.5
     # Share of the electorate's weight a conflict-set leader needs to be
-    # `settled` (DESIGN s7: default 2/3).
+    # `settled` (docs/trust.md, Consensus: default 2/3).
     consensus_threshold: float = 2 / 3
     # Weight of this observer's own acceptances in consensus: it trusts its own
     # word fully (its trust in itself is not computed from its promises).

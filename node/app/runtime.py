@@ -433,7 +433,7 @@ class Runtime(NetView):
         try:
             engine = Engine(store, self.identity, params, decode=self._decode,
                             trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
-                            on_failure=self._fatal)
+                            on_failure=self._fatal, debug=log.isEnabledFor(logging.DEBUG))
         except BaseException:
             store.close()
             lock.close()

@@ -1,7 +1,7 @@
 """Peer liveness as knowledge, not a bit: alive / suspected / unreachable / failed.
 
-Theory of operation (DESIGN §6; seed 000: "suspicion instead of false
-certainty"): a phi-accrual failure detector (Hayashibara et al., SRDS 2004) per
+Theory of operation (docs/design.md, Liveness: suspicion instead of false
+certainty): a phi-accrual failure detector (Hayashibara et al., SRDS 2004) per
 neighbour. Every time we hear from a neighbour (a sync frame, or gossip it
 relayed: evidence is the connection's traffic, never a gossip originator's,
 who may be hops away) we record the gap since the last time; phi(now) =

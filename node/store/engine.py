@@ -40,8 +40,12 @@ class Engine:
         decode: Callable[[bytes], wire.Token] = wire.decode_token,
         trust_params: trust.Params | None = None,
         on_failure: Callable[[EngineFailed], None] | None = None,
+        debug: bool = False,
     ) -> None:
         self.store = store
+        # Debug mode: assert the core's invariants after every batch. It costs
+        # O(tokens held) per batch, so it is for tests and for debugging.
+        self._debug = debug
         self.failed: EngineFailed | None = None
         self._on_failure = on_failure
         self.identity = identity
@@ -53,6 +57,8 @@ class Engine:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
         self.core = Core(identity, params, decode=decode, trust_params=trust_params)
         self.core.restore(store.log())
+        if debug:
+            self.core.check_invariants()
 
     @classmethod
     def open(cls, path: str | Path, identity: wire.Identity | None,
@@ -83,7 +89,10 @@ class Engine:
         if self.failed is not None:
             raise EngineFailed(f"the engine stopped after a failure: {self.failed}")
         try:
-            return fn(*args, **kw)
+            outs = fn(*args, **kw)
+            if self._debug:
+                self.core.check_invariants()  # a broken one fails the engine, as below
+            return outs
         except ValueError:
             raise  # misuse refused before any change (unknown deps, bad claims)
         except Exception as exc:  # noqa: BLE001 - a half-applied change

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
 
+import trust
 import wire
+
+
+def feed(observer: trust.Observer, tokens: Iterable[wire.Token]) -> None:
+    """Observe `tokens` in order as the node core feeds its observer: each with
+    its rivals, the cids fed before at the same issuer and seq. (The core's
+    token index finds them; the observer does not look for equivocation.)"""
+    at: dict[tuple[str, int], list[str]] = {}
+    for t in tokens:
+        seen = at.setdefault((t.issuer, t.seq), [])
+        observer.observe(t, tuple(c for c in seen if c != t.cid))
+        if t.cid not in seen:
+            seen.append(t.cid)
 
 NAMES = ("alice", "bob", "carol", "dave", "eve", "olivia", "pat", "mallory")
 

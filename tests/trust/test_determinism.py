@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import wire
 from trust import Observer, Params
 
-from .conftest import World
+from .conftest import World, feed
 
 NOWS = (0, 99, 131, 170, 1000, 5000)
 
@@ -63,8 +63,7 @@ def answers(o: Observer) -> Any:
 
 def run(tokens: list[wire.Token], params: Params | None = None) -> Observer:
     o = Observer(WORLD.id("olivia"), params)
-    for t in tokens:
-        o.observe(t)
+    feed(o, tokens)
     return o
 
 

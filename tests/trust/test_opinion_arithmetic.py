@@ -19,6 +19,8 @@ import pytest
 import trust
 from trust import Opinion, Params
 
+from .conftest import feed
+
 
 def close(o: Opinion, b: float, d: float, u: float) -> None:
     assert math.isclose(o.belief, b, abs_tol=1e-12), (o, b)
@@ -78,8 +80,7 @@ def test_observer_trust_is_brs_over_direct_verdicts(world) -> None:  # type: ign
         p = world.promise("alice", 10 * i, due=1000)
         world.fulfil("alice", 10 * i + 5, p)
     world.promise("alice", 50, due=100)
-    for t in world.tokens:
-        o.observe(t)
+    feed(o, world.tokens)
     op = o.trust(world.id("alice"), now=200)
     close(op, 3 / 6, 1 / 6, 2 / 6)
     assert op.expectation == pytest.approx(4 / 6, abs=1e-15)
@@ -94,8 +95,7 @@ def test_forgetting_factor_halves_day_old_evidence(world) -> None:  # type: igno
     world.fulfil("alice", 0, p1)
     p2 = world.promise("alice", 86_400)
     world.fulfil("alice", 86_400, p2)
-    for t in world.tokens:
-        o.observe(t)
+    feed(o, world.tokens)
     close(o.trust(world.id("alice"), now=86_400), 1.5 / 3.5, 0, 2 / 3.5)
 
 
@@ -104,8 +104,7 @@ def test_equivocation_is_the_floor(world) -> None:  # type: ignore[no-untyped-de
     world.promise("eve", 1)
     world.promise("eve", 2, text="a")
     world.tok("eve", "promise", 2, body={"text": "b"}, seq=2, prev=world.tokens[0].cid)
-    for t in world.tokens:
-        o.observe(t)
+    feed(o, world.tokens)
     op = o.trust(world.id("eve"), now=10)
     assert (op.belief, op.disbelief, op.uncertainty, op.expectation) == (0, 1, 0, 0)
 

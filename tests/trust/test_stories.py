@@ -12,11 +12,11 @@ import pytest
 from trust import Observer, Params, SeqKey, SlotKey
 
 from .conftest import World
+from .conftest import feed as feed_tokens
 
 
 def feed(o: Observer, w: World) -> None:
-    for t in w.tokens:
-        o.observe(t)
+    feed_tokens(o, w.tokens)
 
 
 def test_alice_keeps_her_promise_on_time(world: World) -> None:
@@ -112,9 +112,7 @@ def test_carol_bad_mouths_alice_and_loses_referral_trust(world: World) -> None:
     assert v.state == "kept" and len(v.evidence) == 1
     # Carol's hearsay adds nothing to Alice's trust; Bob's adds a little
     direct_only = Observer(world.id("olivia"))
-    for t in world.tokens:
-        if t.issuer != world.id("bob"):
-            direct_only.observe(t)
+    feed_tokens(direct_only, (t for t in world.tokens if t.issuer != world.id("bob")))
     assert direct_only.trust(world.id("alice"), now).belief == pytest.approx(10 / 12)
     assert o.trust(world.id("alice"), now).belief > 10 / 12
 

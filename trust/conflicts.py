@@ -1,0 +1,134 @@
+"""Conflict sets and their consensus: who leads among rival tokens.
+
+Theory of operation (docs/trust.md, Consensus). A conflict set is either one
+chain position of an issuer (`SeqKey`: two members are an equivocation) or
+one `slot` declared in one scope (`SlotKey`). Members are watched in the
+acceptance graph (trust/accept.py: who built on what); the support of a
+member is the weighted share of the electorate accepting it, an agent that
+also accepts a rival counting for neither, and the leader is the member with
+the most support (`settled` past `consensus_threshold`).
+
+`ConflictSets` does not judge equivocation: whoever indexes chains does (the
+node core's token index) and says so with `equivocation(token, rivals)`. It
+keeps the first token seen at every chain position, so a position with one
+member answers `consensus` too (the simulator asks how fast an honest token
+settles), and the members of every equivocated one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import wire
+
+from .accept import AcceptanceGraph
+from .values import ConflictKey, Consensus, ConsensusState, Effects, SeqKey, SlotKey
+
+__all__ = ["ConflictSets"]
+
+
+class ConflictSets:
+    """The conflict sets over the tokens observed, and the acceptance graph."""
+
+    __slots__ = ("graph", "charters", "_slots", "_keys_of", "_first_at", "_rivals")
+
+    def __init__(self) -> None:
+        self.graph = AcceptanceGraph()
+        self.charters: dict[str, tuple[str, ...]] = {}  # scope cid -> members
+        self._slots: dict[SlotKey, list[str]] = {}
+        self._keys_of: dict[str, list[ConflictKey]] = {}  # member cid -> its conflict keys
+        self._first_at: dict[tuple[str, int], str] = {}  # (issuer, seq) -> first cid seen
+        self._rivals: dict[tuple[str, int], list[str]] = {}  # equivocated: all cids, sorted
+
+    def add(self, token: wire.Token, fx: Effects) -> None:
+        """Index a new token: its acceptance edges, its chain position, its slot."""
+        fx.conflicts.update(self.keys_for(self.graph.add(token.cid, token.issuer, token.deps)))
+        self._first_at.setdefault((token.issuer, token.seq), token.cid)
+        slot = token.body.get("slot")
+        if token.scope is not None and isinstance(slot, str):
+            key = SlotKey(token.scope, slot)
+            self._slots.setdefault(key, []).append(token.cid)
+            self._keys_of.setdefault(token.cid, []).append(key)
+            self.graph.watch(token.cid)
+            fx.conflicts.add(key)
+
+    def add_charter(self, token: wire.Token, fx: Effects) -> None:
+        members = token.body.get("members")
+        if isinstance(members, tuple) and all(isinstance(m, str) for m in members):
+            self.charters[token.cid] = tuple(sorted(set(members)))
+            fx.conflicts.update(k for k in self._slots if k.scope == token.cid)
+
+    def equivocation(self, token: wire.Token, rivals: Sequence[str], fx: Effects) -> list[str]:
+        """`token` shares its chain position with `rivals` (observed before):
+        make the position a conflict set. Returns all its members, sorted."""
+        cids = sorted((*rivals, token.cid))
+        self._rivals[(token.issuer, token.seq)] = cids
+        skey = SeqKey(token.issuer, token.seq)
+        fx.conflicts.add(skey)
+        for c in cids:
+            keys = self._keys_of.setdefault(c, [])
+            if skey not in keys:
+                keys.append(skey)
+        for c in cids:
+            fx.conflicts.update(self.keys_for(self.graph.watch(c)))
+        return cids
+
+    def rivals_at(self, issuer: str, seq: int) -> list[str]:
+        """Every token at an equivocated chain position (empty: not equivocated)."""
+        return self._rivals.get((issuer, seq), [])
+
+    def keys_for(self, cids: Iterable[str]) -> set[ConflictKey]:
+        out: set[ConflictKey] = set()
+        for c in cids:
+            out.update(self._keys_of.get(c, ()))
+        return out
+
+    def keys_of(self, cid: str) -> Sequence[ConflictKey]:
+        return self._keys_of.get(cid, ())
+
+    def keys(self) -> frozenset[ConflictKey]:
+        """Every conflict set with a rival or a slot (a lone chain position is none)."""
+        keys: set[ConflictKey] = set(self._slots)
+        keys.update(SeqKey(i, s) for i, s in self._rivals)
+        return frozenset(keys)
+
+    def members(self, key: ConflictKey) -> list[str]:
+        if isinstance(key, SeqKey):
+            rivals = self._rivals.get((key.issuer, key.seq))
+            if rivals is not None:
+                return rivals
+            first = self._first_at.get((key.issuer, key.seq))
+            return [first] if first is not None else []
+        return self._slots.get(key, [])
+
+    def support(self, cid: str, weights: Mapping[str, float]) -> float:
+        """Weighted share of `weights` accepting `cid` and no rival of it."""
+        total = math.fsum(weights.values())
+        if total <= 0:
+            return 0.0
+        voters = set(self.graph.accepters(cid))
+        for key in self._keys_of.get(cid, ()):
+            for rival in self.members(key):
+                if rival != cid:
+                    voters -= self.graph.accepters(rival)
+        return math.fsum(weights[a] for a in voters if a in weights) / total
+
+    def consensus(self, key: ConflictKey, members: list[str], weights: Mapping[str, float],
+                  threshold: float) -> Consensus:
+        """Leader of a (non-empty, sorted) conflict set by support."""
+        total = math.fsum(weights.values())
+        accepters = {m: self.graph.accepters(m) for m in members}
+        count: dict[str, int] = {}
+        for acc in accepters.values():
+            for a in acc:
+                count[a] = count.get(a, 0) + 1
+        ranked = []
+        for m in members:
+            w = math.fsum(weights[a] for a in accepters[m] if count[a] == 1 and a in weights)
+            ranked.append((-(w / total) if total > 0 else -0.0, m))
+        ranked.sort()
+        lead_support = -ranked[0][0]
+        state: ConsensusState = "settled" if lead_support >= threshold else "contested"
+        return Consensus(key=key, state=state, leader=ranked[0][1], support=lead_support,
+                         alternatives=tuple((m, -s) for s, m in ranked[1:]))

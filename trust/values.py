@@ -1,0 +1,99 @@
+"""The observer's answers and its change reports, as values.
+
+Theory of operation. `Verdict`, `Consensus` (with its keys `SeqKey` and
+`SlotKey`) are what `Observer` answers; `ObservationEffects` is what an
+observation may have changed (the node core asks again about exactly those:
+node/core/view.py). `Effects` is its mutable builder, used while one token is
+taken in. All frozen values but the builder; formulas in docs/trust.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Verdict", "VerdictState", "SeqKey", "SlotKey", "ConflictKey", "Consensus",
+           "ConsensusState", "ObservationEffects", "Effects"]
+
+VerdictState = Literal["kept", "broken", "pending"]
+ConsensusState = Literal["settled", "contested", "empty"]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """This observer's judgement of one promise at one `now`."""
+
+    cid: str
+    state: VerdictState
+    confidence: float
+    evidence: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SeqKey:
+    """Conflict set of one issuer's chain position: two members = equivocation."""
+
+    issuer: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SlotKey:
+    """Conflict set of tokens declaring the same `slot` in one scope."""
+
+    scope: str
+    slot: str
+
+
+ConflictKey = SeqKey | SlotKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consensus:
+    """Who leads a conflict set, by the electorate's weighted acceptance."""
+
+    key: ConflictKey
+    state: ConsensusState
+    leader: str | None
+    support: float
+    alternatives: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservationEffects:
+    """What may have changed: ask the observer again about exactly these.
+
+    A superset (a verdict listed may turn out unchanged), never a subset of the
+    first-order changes. `referrals` are assessors whose referral trust moved:
+    their hearsay reweighs; `Observer.expand` turns that into promises and
+    agents (cost: their assessment counts).
+    """
+
+    promises: frozenset[str] = frozenset()
+    agents: frozenset[str] = frozenset()
+    referrals: frozenset[str] = frozenset()
+    conflicts: frozenset[ConflictKey] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.promises or self.agents or self.referrals or self.conflicts)
+
+    def __or__(self, other: ObservationEffects) -> ObservationEffects:
+        return ObservationEffects(promises=self.promises | other.promises,
+                                  agents=self.agents | other.agents,
+                                  referrals=self.referrals | other.referrals,
+                                  conflicts=self.conflicts | other.conflicts)
+
+
+@dataclass(slots=True)
+class Effects:
+    promises: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    referrals: set[str] = field(default_factory=set)
+    conflicts: set[ConflictKey] = field(default_factory=set)
+
+    def freeze(self) -> ObservationEffects:
+        return ObservationEffects(promises=frozenset(self.promises),
+                                  agents=frozenset(self.agents),
+                                  referrals=frozenset(self.referrals),
+                                  conflicts=frozenset(self.conflicts))
+
