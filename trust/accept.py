@@ -1,6 +1,6 @@
 """Acceptance through `deps`: who builds on which watched token.
 
-Theory of operation (DESIGN s7, "Consensus"). Agent a accepts token T when some
+Theory of operation (docs/design.md, Consensus). Agent a accepts token T when some
 token of a reaches T through `deps`, transitively; issuing T is accepting it.
 Materialising every (agent, token) pair would cost agents x tokens, so only
 *watched* tokens (members of conflict sets: slot claims, equivocating pairs)
