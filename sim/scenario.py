@@ -15,7 +15,7 @@ before validation, so they are checked exactly like the file.
     [dissemination]   gossipsub mesh (degree, lazy gossip) or push/pull/push-pull
     [core]            the node core's own parameters (anti-entropy sync)
     [workload]        promises, fulfilments, assessments, what tokens build on
-    [[agents]]        groups of nodes with a behaviour (sim/agents.py) and its params
+    [[agents]]        groups of nodes with a behaviour (sim/behaviours.py) and its params
     [faults]          [[faults.partitions]], [faults.churn], [[faults.crashes]],
                       [faults.clock]
     [checks]          convergence bound, driver order (a deliberate bug for tests)
@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .agents import BEHAVIOURS
+from .behaviours import BEHAVIOURS
 from .spec import Spec, spec
 
 __all__ = [
@@ -126,7 +126,7 @@ FIELDS: dict[str, dict[str, Spec]] = {
         "payload_bytes": _f(int, 32, "Size of the free text in a promise body.", 0, 100_000),
     },
     "agents": {
-        "behaviour": _f(str, "honest", "Behaviour of the group (sim/agents.py).",
+        "behaviour": _f(str, "honest", "Behaviour of the group (sim/behaviours.py).",
                         choices=tuple(sorted(BEHAVIOURS)), required=True),
         "count": _f(int, 1, "Nodes in the group.", 1, 10**6, required=True),
         "name": _f(str, "", "Group name (defaults to the behaviour)."),

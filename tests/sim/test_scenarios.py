@@ -64,7 +64,7 @@ def test_no_promise_is_made_after_the_workload_stops() -> None:
                                     ("scenario.duration_s", 300.0)], nodes=64)
     w = World(sc, 3)
     assert w.run().violation is None
-    promises = [t for c, t in w.issue_t.items() if w.kind_of[c] == "promise"]
+    promises = [t for c, t in w.record.issue_t.items() if w.record.kind_of[c] == "promise"]
     assert promises and max(promises) < 100.0
 
 
