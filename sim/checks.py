@@ -15,6 +15,10 @@ Invariants (docs/sim.md, "Checkers"):
 3. Convergence: once no partition is active, `converge_within_s` after the
    last disruption (a token issued, a heal, a restart) all faithful live nodes
    hold the same token set (same frontier digest and token count).
+4. With `World(..., check_invariants=True)` (off by default: it costs about
+   as much as the run), every live core an event ran outputs of passes
+   `Core.check_invariants()` after the event ("core-invariants"; sim/world.py
+   turns its AssertionError into a violation here, via `fail`).
 """
 
 from __future__ import annotations
