@@ -8,7 +8,8 @@ invariants checked while it runs. Entry points: `troth sim run|sweep|replay`
 
 from .checks import InvariantViolation
 from .runner import Outcome, run_one
-from .scenario import Scenario, ScenarioError, load_scenario, scenario_names
+from .scenario import Scenario
+from .scenario_file import ScenarioError, load_scenario, scenario_names
 from .world import World
 
 __all__ = ["World", "Scenario", "ScenarioError", "load_scenario", "scenario_names", "run_one",

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from .runner import run_one
-from .scenario import load_scenario
+from .scenario_file import load_scenario
 
 __all__ = ["expected_rounds", "measure_rounds", "Calibration"]
 

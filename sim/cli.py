@@ -24,14 +24,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .scenario import (
-    Scenario,
-    ScenarioError,
-    describe_fields,
-    load_scenario,
-    parse_override,
-    scenario_names,
-)
+from .fields import describe_fields
+from .scenario import Scenario
+from .scenario_file import ScenarioError, load_scenario, parse_override, scenario_names
 
 if TYPE_CHECKING:
     from .world import World

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .metrics import summarize
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario
+from .scenario_file import load_scenario
 from .world import RunResult, World
 
 __all__ = ["Outcome", "run_one", "run_job"]
