@@ -1,4 +1,4 @@
-"""troth's deterministic network simulator (DESIGN §9, docs/sim.md).
+"""troth's deterministic network simulator (docs/sim.md; docs/design.md, "Simulator").
 
 One real `node.core.Core` per simulated node, driven by a seeded discrete-event
 loop under virtual time, with a modelled network, faults and adversaries;

@@ -30,7 +30,6 @@ class Recorder:
     def __init__(self, nodes: int) -> None:
         self.nodes = nodes
         self.issue_t: dict[str, float] = {}
-        self.issuer_of: dict[str, int] = {}
         self.kind_of: dict[str, str] = {}
         self.truth: dict[str, bool] = {}  # promise cid -> fulfilled on time
         self.delivered: dict[str, bytearray] = {}  # cid -> per node, 1 once accepted
@@ -49,10 +48,9 @@ class Recorder:
         self.last_heal_s: float | None = None  # the last partition heal
         self.converged_after_heal_at: float | None = None  # first converged sample after it
 
-    def issued(self, node: int, cid: str, kind: str, t: float) -> None:
-        """A token was made (and is durable) at `node`: an issue is a disruption."""
+    def issued(self, cid: str, kind: str, t: float) -> None:
+        """A token was made (and is durable): an issue is a disruption."""
         self.issue_t[cid] = t
-        self.issuer_of[cid] = node
         self.kind_of[cid] = kind
         self.delivered[cid] = bytearray(self.nodes)
         self.last_disruption_s = t

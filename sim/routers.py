@@ -93,7 +93,7 @@ class Router:
             node.mark(mid)
         node.inflight.pop(mid, None)
         # The topic validator: a token that does not verify is neither delivered
-        # nor forwarded (docs/design.md, "Gossip").
+        # nor forwarded (as the node's gossipsub validator does, docs/architecture.md).
         if self.codec.valid[mid] != 1:
             self.counts["invalid_gossip"] += 1
             return

@@ -1,4 +1,4 @@
-"""The `[vote]` scenario section: a community vote played by simulated agents (issue 6).
+"""The `[vote]` scenario section: a community vote played by simulated agents.
 
 Theory of operation (docs/sim.md, "Votes"). `VotePlay` is the script and the
 record of one vote; the world calls it from its agent actions and samples.

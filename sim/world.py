@@ -317,10 +317,6 @@ class World:
                     self.checker.fail("core-invariants", f"node {node.index}: {exc}")
         touched.clear()
 
-    def current_event(self) -> tuple[int, float, str, int, Any]:
-        """(index, time, kind, node, argument) of the event being handled."""
-        return self.loop.current_event()
-
     # -- executing a core's outputs ----------------------------------------------
     def execute(self, node: SimNode, outs: list[Output], t: float) -> None:
         """Execute `outs` of `node`'s core in order; an armed crash may cut them."""
@@ -392,7 +388,7 @@ class World:
             self.loop.schedule(tv, Tick(node.index, node.incarnation))
 
     def issued(self, node: SimNode, tok: wire.Token, t: float) -> None:
-        self.record.issued(node.index, tok.cid, tok.kind, t)
+        self.record.issued(tok.cid, tok.kind, t)
         self.loop.note(t, f"i {node.index} {tok.cid}")
 
     def _accepted(self, node: SimNode, tok: wire.Token, t: float) -> None:
