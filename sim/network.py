@@ -192,6 +192,7 @@ class Network:
         loss, reorder, reorder_s, duplicate, latency = self._flood_law
         counts = self.counts
         schedule = self.loop.schedule
+        new = tuple.__new__  # Gossip(j, src, mid) without the NamedTuple's Python-level __new__
         src = node.index
         inf = math.inf
         sent = 0
@@ -227,7 +228,7 @@ class Network:
                 counts["gossip_duplicates"] += 1
             else:
                 inflight[mid] = arrive
-                schedule(arrive, Gossip(j, src, mid))
+                schedule(arrive, new(Gossip, (j, src, mid)))
             if again is not None:  # rare: the general path
                 self.gossip_copy(node, target, mid, again)
         node.msgs_out += sent

@@ -397,8 +397,8 @@ class World:
         if cid not in checker.signed_cids:
             checker.accepted(node, tok)  # fails the run
         self.record.accepted(node.index, cid, t)
-        if tok.issuer != node.agent:
-            self.agents.accepted(node, tok, t)
+        if tok.issuer != node.agent and (node.keeps_recent or node.assesses):
+            self.agents.accepted(node, tok, t)  # (a benchmark node does neither)
 
     def _send_frame(self, node: SimNode, o: Send, t: float) -> None:
         beh = node.behaviour
