@@ -66,12 +66,12 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     t0 = time.perf_counter()
     res = w.run()
     wall = time.perf_counter() - t0
-    deliveries = len(w.latencies)
-    pushes = w._seq
+    deliveries = len(w.record.latencies)
+    pushes = w.loop.scheduled
     heap_same_s = bare_heap(pushes)
     heap_per_delivery_s = bare_heap(deliveries)
     rate = deliveries / wall
-    print(f"nodes {nodes}, tokens {len(w.issue_t)}, mesh D={mesh}")
+    print(f"nodes {nodes}, tokens {len(w.record.issue_t)}, mesh D={mesh}")
     print(f"deliveries {deliveries:,} (expected {nodes * tokens:,}), events {res.events:,} "
           f"({res.events / max(1, deliveries):.2f} per delivery), heap pushes {pushes:,}")
     print(f"wall {wall:.1f} s; bare heap loop with the same pushes/pops {heap_same_s:.1f} s "
@@ -102,8 +102,8 @@ def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
     w = World(sc, 1, progress=_progress(t0))
     res = w.run()
     wall = time.perf_counter() - t0
-    print(f"baseline at {nodes} nodes: {len(w.issue_t)} tokens, {res.events:,} events, "
-          f"{len(w.latencies):,} deliveries, virtual {res.end_s:.0f} s, violation "
+    print(f"baseline at {nodes} nodes: {len(w.record.issue_t)} tokens, {res.events:,} events, "
+          f"{len(w.record.latencies):,} deliveries, virtual {res.end_s:.0f} s, violation "
           f"{res.violation}")
     print(f"wall {wall:.1f} s ({res.events / wall:,.0f} events/s)")
     print(f"digest {res.digest}")

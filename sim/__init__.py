@@ -1,4 +1,4 @@
-"""troth's deterministic network simulator (DESIGN §9, docs/sim.md).
+"""troth's deterministic network simulator (docs/sim.md; docs/design.md, "Simulator").
 
 One real `node.core.Core` per simulated node, driven by a seeded discrete-event
 loop under virtual time, with a modelled network, faults and adversaries;
@@ -8,7 +8,8 @@ invariants checked while it runs. Entry points: `troth sim run|sweep|replay`
 
 from .checks import InvariantViolation
 from .runner import Outcome, run_one
-from .scenario import Scenario, ScenarioError, load_scenario, scenario_names
+from .scenario import Scenario
+from .scenario_file import ScenarioError, load_scenario, scenario_names
 from .world import World
 
 __all__ = ["World", "Scenario", "ScenarioError", "load_scenario", "scenario_names", "run_one",

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from .runner import run_one
-from .scenario import load_scenario
+from .scenario_file import load_scenario
 
 __all__ = ["expected_rounds", "measure_rounds", "Calibration"]
 
@@ -55,8 +55,8 @@ def measure_rounds(model: str, nodes: int, seeds: list[int]) -> Calibration:
         run_one(sc, seed, keep_world=kept)
         w = kept[0]
         r = sc.dissemination.round_s
-        for cid, full in w.full_at.items():
-            first = math.ceil(w.issue_t[cid] / r - 1e-9) * r
+        for cid, full in w.record.full_at.items():
+            first = math.ceil(w.record.issue_t[cid] / r - 1e-9) * r
             rounds.append(int((full - first) // r) + 1)
     return Calibration(model=model, nodes=nodes, rumors=len(rounds),
                        mean_rounds=sum(rounds) / len(rounds) if rounds else math.nan,

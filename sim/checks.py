@@ -15,18 +15,24 @@ Invariants (docs/sim.md, "Checkers"):
 3. Convergence: once no partition is active, `converge_within_s` after the
    last disruption (a token issued, a heal, a restart) all faithful live nodes
    hold the same token set (same frontier digest and token count).
+4. With `World(..., check_invariants=True)` (off by default: it costs about
+   as much as the run), every live core an event ran outputs of passes
+   `Core.check_invariants()` after the event ("core-invariants"; sim/world.py
+   turns its AssertionError into a violation here, via `fail`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import wire
 
+from .recorder import Recorder
+from .simnode import SimNode
+
 if TYPE_CHECKING:
     from node.core import EquivocationDetected
-
-    from .world import SimNode, World
 
 __all__ = ["Checker", "InvariantViolation"]
 
@@ -51,17 +57,26 @@ class InvariantViolation(Exception):
 
 
 class Checker:
-    def __init__(self, world: World) -> None:
-        self.world = world
+    """The invariants of one run. `where` names the event being handled (the
+    loop's `current_event`); `record` holds the convergence record it keeps."""
+
+    def __init__(self, *, seed: int, nodes: list[SimNode], by_agent: dict[str, int],
+                 record: Recorder, converge_within_s: float,
+                 where: Callable[[], tuple[int, float, str, int, Any]]) -> None:
+        self.seed = seed
+        self.nodes = nodes
+        self.by_agent = by_agent
+        self.record = record
+        self.converge_within_s = converge_within_s
+        self.where = where
         self.signed_cids: set[str] = set()
         self._own: dict[tuple[str, int], str] = {}
-        self.checked_convergence = 0
 
     def fail(self, invariant: str, message: str) -> None:
-        idx, t, kind, node, arg = self.world.current_event()
+        idx, t, kind, node, arg = self.where()
         what = (kind if node < 0 else f"{kind} at node {node}") + (
             f" ({arg})" if arg is not None else "")
-        raise InvariantViolation(invariant, message, seed=self.world.seed, event_index=idx,
+        raise InvariantViolation(invariant, message, seed=self.seed, event_index=idx,
                                  time_s=t, event=what)
 
     # -- 1. no forgery -------------------------------------------------------------
@@ -88,9 +103,8 @@ class Checker:
                       f"(crashes so far: {node.crashes})")
 
     def equivocation(self, node: SimNode, ev: EquivocationDetected) -> None:
-        w = self.world
-        culprit = w.by_agent.get(ev.issuer)
-        if culprit is None or w.nodes[culprit].behaviour.name != "equivocator":
+        culprit = self.by_agent.get(ev.issuer)
+        if culprit is None or self.nodes[culprit].behaviour.name != "equivocator":
             self.fail("no-honest-equivocation",
                       f"node {node.index} detected node {culprit} equivocating at seq "
                       f"{ev.seq}: {', '.join(ev.cids)}")
@@ -108,7 +122,7 @@ class Checker:
     # -- 3. convergence ------------------------------------------------------------
     def converged(self) -> bool:
         views = set()
-        for node in self.world.nodes:
+        for node in self.nodes:
             if node.up and node.behaviour.faithful and node.core is not None:
                 views.add((node.core.digest(), len(node.core.tokens)))
                 if len(views) > 1:
@@ -116,7 +130,7 @@ class Checker:
         return True
 
     def convergence(self, t: float) -> None:
-        w = self.world
+        w = self.record
         if w.partitioned:
             w.converged_at = None
             return
@@ -127,10 +141,9 @@ class Checker:
                 w.converged_after_heal_at = t
             return
         w.converged_at = None
-        bound = w.sc.checks.converge_within_s
+        bound = self.converge_within_s
         if t - w.last_disruption_s > bound:
-            self.checked_convergence += 1
-            faithful = [n for n in w.nodes if n.up and n.behaviour.faithful and n.core]
+            faithful = [n for n in self.nodes if n.up and n.behaviour.faithful and n.core]
             counts = sorted({len(n.core.tokens) for n in faithful if n.core})
             self.fail("convergence",
                       f"{t - w.last_disruption_s:.1f}s after the last disruption "

@@ -20,18 +20,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .scenario import (
-    Scenario,
-    ScenarioError,
-    describe_fields,
-    load_scenario,
-    parse_override,
-    scenario_names,
-)
+from .fields import describe_fields
+from .scenario import Scenario
+from .scenario_file import ScenarioError, load_scenario, parse_override, scenario_names
+
+if TYPE_CHECKING:
+    from .world import World
 
 __all__ = ["sim"]
 
@@ -440,7 +438,6 @@ def replay_cmd(ctx: click.Context, scenario: str, seed: int | None, until: int,
                node_ids: tuple[int, ...], sets: tuple[str, ...], nodes: int | None) -> None:
     """Re-run SCENARIO with SEED up to event UNTIL and dump chosen nodes' state."""
     from .runner import run_one
-    from .world import World
 
     sc = _load(ctx, scenario, sets, nodes)
     seed = sc.seed if seed is None else seed
@@ -463,10 +460,13 @@ def replay_cmd(ctx: click.Context, scenario: str, seed: int | None, until: int,
     click.echo(json.dumps(_clean(dump), indent=2, sort_keys=True, default=str))
 
 
-def _next_event(w: Any) -> str | None:
-    from .world import EV_NAMES
+def _next_event(w: World) -> str | None:
+    from .events import Frame, Gossip, describe
 
-    if not w._heap:
+    nxt = w.loop.peek()
+    if nxt is None:
         return None
-    t, _s, kind, i, a, _b = w._heap[0]
-    return f"t={t:.6f} {EV_NAMES[kind]} node {i}" + (f" from {a}" if kind < 2 else "")
+    t, ev = nxt
+    kind, i, _arg = describe(ev)
+    return f"t={t:.6f} {kind} node {i}" + (
+        f" from {ev.src}" if isinstance(ev, Gossip | Frame) else "")

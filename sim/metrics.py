@@ -23,12 +23,49 @@ into the flat dict written to metrics.json. Definitions (docs/sim.md):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trust import SeqKey
 
 if TYPE_CHECKING:
-    from .world import World
+    from .checks import Checker
+    from .recorder import Recorder
+    from .scenario import Scenario
+    from .simnode import SimNode
+
+
+class VoteView(Protocol):
+    """What the metrics ask of a run's vote (sim/vote.py's VotePlay)."""
+
+    def sample(self, t: float) -> None: ...
+
+    def metrics(self, t: float) -> dict[str, Any]: ...
+
+
+class RunView(Protocol):
+    """What the metrics read of a run (sim/world.py's World): its nodes, its
+    record, its checker, its scenario and where its loop stands."""
+
+    @property
+    def sc(self) -> Scenario: ...
+
+    @property
+    def nodes(self) -> list[SimNode]: ...
+
+    @property
+    def record(self) -> Recorder: ...
+
+    @property
+    def checker(self) -> Checker: ...
+
+    @property
+    def vote(self) -> VoteView | None: ...
+
+    @property
+    def events(self) -> int: ...
+
+    @property
+    def now(self) -> float: ...
 
 __all__ = ["sample", "summarize", "percentile", "auc", "trust_metrics"]
 
@@ -64,14 +101,14 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return u / (len(pos) * len(neg))
 
 
-def _observers(world: World) -> list[Any]:
+def _observers(world: RunView) -> list[Any]:
     return [n for n in world.nodes if n.observes and n.up and n.core is not None]
 
 
-def sample(world: World, t: float) -> None:
+def sample(world: RunView, t: float) -> None:
     nodes = world.nodes
     faithful = [n for n in nodes if n.behaviour.faithful and n.up and n.core is not None]
-    issued = len(world.issue_t)
+    issued = len(world.record.issue_t)
     held = sum(len(n.core.tokens) for n in faithful if n.core is not None)
     row = {
         "t_s": t,
@@ -84,39 +121,39 @@ def sample(world: World, t: float) -> None:
         "pending": float(sum(n.core.pending_count() for n in faithful if n.core is not None)),
         "events": float(world.events),
     }
-    world.timeline.append(row)
+    world.record.timeline.append(row)
     _follow_consensus(world, t)
     if world.vote is not None:
         world.vote.sample(t)
     every = world.sc.metrics.trust_every_s
-    if every > 0 and t > 0 and len(world.trust_samples) < t / every:
+    if every > 0 and t > 0 and len(world.record.trust_samples) < t / every:
         m = trust_metrics(world, t)
         m["t_s"] = t
-        world.trust_samples.append(m)
+        world.record.trust_samples.append(m)
 
 
-def _follow_consensus(world: World, t: float) -> None:
-    if not world.tracked:
+def _follow_consensus(world: RunView, t: float) -> None:
+    if not world.record.tracked:
         return
     for node in _observers(world):
         assert node.core is not None
         obs = node.core.observer
         local = node.local(t)
-        for cid in world.tracked:
+        for cid in world.record.tracked:
             key = (node.index, cid)
-            if key in world.settle or cid not in node.core.tokens:
+            if key in world.record.settle or cid not in node.core.tokens:
                 continue
             tok = node.core.tokens[cid]
             c = obs.consensus(SeqKey(tok.issuer, tok.seq), local)
             if c.state == "settled" and c.leader == cid:
-                world.settle[key] = t - world.issue_t[cid]
+                world.record.settle[key] = t - world.record.issue_t[cid]
 
 
 TRUST_KEYS = ("verdict_agreement", "verdict_accuracy", "verdicts_decided_frac", "trust_auc",
               "referral_auc", "trust_honest_mean", "trust_malicious_mean")
 
 
-def trust_metrics(world: World, t: float) -> dict[str, float]:
+def trust_metrics(world: RunView, t: float) -> dict[str, float]:
     """Verdict agreement/accuracy and trust AUC over the observer nodes at time t."""
     obs_nodes = _observers(world)
     out: dict[str, float] = {"observers": float(len(obs_nodes))}
@@ -126,8 +163,8 @@ def trust_metrics(world: World, t: float) -> dict[str, float]:
     wl = world.sc.workload
     # Promises surely past due (plus the observer's skew allowance) everywhere.
     settled_before = t - wl.due_s - 60.0 - world.sc.clock.skew_max_s
-    promises = sorted(c for c, k in world.kind_of.items()
-                      if k == "promise" and world.issue_t[c] < settled_before)
+    promises = sorted(c for c, k in world.record.kind_of.items()
+                      if k == "promise" and world.record.issue_t[c] < settled_before)
     promises = promises[:EVAL_PROMISES_MAX]
     agree = pairs = correct = decided = 0
     for cid in promises:
@@ -140,7 +177,7 @@ def trust_metrics(world: World, t: float) -> dict[str, float]:
             states.append(v.state)
             if v.state != "pending":
                 decided += 1
-                correct += (v.state == "kept") == world.truth.get(cid, False)
+                correct += (v.state == "kept") == world.record.truth.get(cid, False)
         for a in range(len(states)):
             for b in range(a + 1, len(states)):
                 pairs += 1
@@ -191,19 +228,19 @@ def _dist(xs: list[float], prefix: str) -> dict[str, float]:
             f"{prefix}_max": xs[-1] if xs else math.nan}
 
 
-def summarize(world: World) -> dict[str, Any]:
+def summarize(world: RunView) -> dict[str, Any]:
     """The flat metrics of a finished run (JSON-ready; nan where undefined)."""
     nodes = world.nodes
-    lat = sorted(world.latencies)
+    lat = sorted(world.record.latencies)
     faithful = [n for n in nodes if n.behaviour.faithful]
     fidx = [n.index for n in faithful]
-    pairs = sum(1 for bm in world.delivered.values() for i in fidx if bm[i])
+    pairs = sum(1 for bm in world.record.delivered.values() for i in fidx if bm[i])
     m: dict[str, Any] = {
         "nodes": len(nodes),
-        "tokens_issued": len(world.issue_t),
-        "promises": sum(1 for k in world.kind_of.values() if k == "promise"),
-        "delivery_ratio": pairs / (len(world.delivered) * len(fidx))
-        if world.delivered and fidx else math.nan,
+        "tokens_issued": len(world.record.issue_t),
+        "promises": sum(1 for k in world.record.kind_of.values() if k == "promise"),
+        "delivery_ratio": pairs / (len(world.record.delivered) * len(fidx))
+        if world.record.delivered and fidx else math.nan,
         "latency_p50_s": percentile(lat, 50), "latency_p90_s": percentile(lat, 90),
         "latency_p99_s": percentile(lat, 99), "latency_max_s": lat[-1] if lat else math.nan,
         "events": world.events,
@@ -213,29 +250,29 @@ def summarize(world: World) -> dict[str, Any]:
     m.update(_dist([float(n.bytes_out) for n in nodes], "bytes_per_node"))
     m["bytes_total"] = sum(n.bytes_out for n in nodes)
     m["msgs_total"] = sum(n.msgs_out for n in nodes)
-    conv = world.converged_at
-    if conv is not None and conv < world.last_disruption_s:
+    conv = world.record.converged_at
+    if conv is not None and conv < world.record.last_disruption_s:
         conv = None  # converged once, but not since the last disruption (a stopped run)
     m["converged"] = conv is not None and world.checker.converged()
-    m["converge_after_last_disruption_s"] = (conv - world.last_disruption_s
+    m["converge_after_last_disruption_s"] = (conv - world.record.last_disruption_s
                                              if conv is not None else math.nan)
-    m["last_disruption_s"] = world.last_disruption_s
+    m["last_disruption_s"] = world.record.last_disruption_s
     m["converge_bound_s"] = world.sc.checks.converge_within_s
-    m["convergence_checked"] = (world.now - world.last_disruption_s
+    m["convergence_checked"] = (world.now - world.record.last_disruption_s
                                 >= world.sc.checks.converge_within_s)
-    heal, healed = world.last_heal_s, world.converged_after_heal_at
+    heal, healed = world.record.last_heal_s, world.record.converged_after_heal_at
     m["last_heal_s"] = heal if heal is not None else math.nan
     m["converge_after_heal_s"] = (healed - heal if heal is not None and healed is not None
                                   else math.nan)
     m.update(trust_metrics(world, world.now))
-    settle = sorted(world.settle.values())
+    settle = sorted(world.record.settle.values())
     obs = sum(1 for n in nodes if n.observes)
-    m["consensus_tracked"] = len(world.tracked)
-    m["consensus_settled_frac"] = (len(settle) / (len(world.tracked) * obs)
-                                   if world.tracked and obs else math.nan)
+    m["consensus_tracked"] = len(world.record.tracked)
+    m["consensus_settled_frac"] = (len(settle) / (len(world.record.tracked) * obs)
+                                   if world.record.tracked and obs else math.nan)
     m["consensus_settle_p50_s"] = percentile(settle, 50)
     m["consensus_settle_p90_s"] = percentile(settle, 90)
-    for k, v in sorted(world.counts.items()):
+    for k, v in sorted(world.record.counts.items()):
         m[f"count_{k}"] = v
     if world.vote is not None:
         m.update(world.vote.metrics(world.now))

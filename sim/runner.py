@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .metrics import summarize
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario
+from .scenario_file import load_scenario
 from .world import RunResult, World
 
 __all__ = ["Outcome", "run_one", "run_job"]
@@ -34,9 +35,10 @@ class Outcome:
 
 def run_one(sc: Scenario, seed: int, *, clock: Callable[[], float] | None = None,
             progress: Callable[[float, int], None] | None = None,
-            until_event: int | None = None, keep_world: list[World] | None = None) -> Outcome:
+            until_event: int | None = None, keep_world: list[World] | None = None,
+            check_invariants: bool = False) -> Outcome:
     t0 = clock() if clock else 0.0
-    world = World(sc, seed, progress=progress)
+    world = World(sc, seed, progress=progress, check_invariants=check_invariants)
     result = world.run(until_event=until_event)
     wall = (clock() - t0) if clock else 0.0
     metrics = summarize(world)
@@ -58,8 +60,9 @@ def run_one(sc: Scenario, seed: int, *, clock: Callable[[], float] | None = None
                 by_label.setdefault(n.group, []).append(e)
     if keep_world is not None:
         keep_world.append(world)
-    return Outcome(result=result, metrics=metrics, timeline=world.timeline,
-                   trust_samples=world.trust_samples, latencies=list(world.latencies),
+    return Outcome(result=result, metrics=metrics, timeline=world.record.timeline,
+                   trust_samples=world.record.trust_samples,
+                   latencies=list(world.record.latencies),
                    msgs_per_node=[n.msgs_out for n in world.nodes],
                    bytes_per_node=[n.bytes_out for n in world.nodes], trust_by_label=by_label)
 

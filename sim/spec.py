@@ -1,6 +1,6 @@
 """The declaration of one scenario field (type, default, bounds, doc).
 
-Shared by sim/scenario.py (tables) and sim/agents.py (behaviour parameters) so
+Shared by sim/fields.py (scenario tables) and sim/behaviours.py (behaviour parameters) so
 that both are validated, documented and listed the same way.
 """
 

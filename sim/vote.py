@@ -1,4 +1,4 @@
-"""The `[vote]` scenario section: a community vote played by simulated agents (issue 6).
+"""The `[vote]` scenario section: a community vote played by simulated agents.
 
 Theory of operation (docs/sim.md, "Votes"). `VotePlay` is the script and the
 record of one vote; the world calls it from its agent actions and samples.
@@ -13,7 +13,7 @@ record of one vote; the world calls it from its agent actions and samples.
   closes + skew allowance (late: kept, never counted). Ballot stuffers
   (non-member groups) vote for the last option. Equivocating voters (member
   groups of behaviour `equivocator`) sign a ballot, lose it by a lost write
-  (`World._lost_write`, the existing mechanism), restart and sign another
+  (`Agents.lost_write`, the existing mechanism), restart and sign another
   ballot at the same seq: both must be void.
 - Every ballot that became durable is recorded with what it was meant to be
   (`BallotRecord.what`). The ground truth of a proposal is computed from that
@@ -40,13 +40,17 @@ from typing import TYPE_CHECKING, Any
 import trust
 from trust.governance import ballot_body, charter_body, proposal_body
 
+from .events import A_BALLOT, A_CHARTER, A_PROPOSAL, Act
+from .loop import Loop
+from .metrics import percentile
 from .rng import Random, stream
+from .simnode import SimNode
 
 if TYPE_CHECKING:
     from node.core import Core
 
+    from .agents import Agents
     from .scenario import VoteConfig
-    from .world import SimNode, World
 
 __all__ = ["VotePlay", "BallotRecord", "truth_count", "QUORUM", "THRESHOLD", "PASS_SHARE",
            "FIRST", "REVOTE", "LATE", "STUFFED", "EQUIVOCATED"]
@@ -118,10 +122,14 @@ def truth_count(method: str, options: int, electorate: int,
 class VotePlay:
     """The vote of one run: its script (agent actions) and its record (ground truth)."""
 
-    def __init__(self, world: World, cfg: VoteConfig) -> None:
-        self.world = world
+    def __init__(self, cfg: VoteConfig, *, name: str, seed: int, nodes: list[SimNode],
+                 loop: Loop, agents: Agents) -> None:
         self.cfg = cfg
-        nodes = world.nodes
+        self.name = name  # the scenario's (the charter is named after it)
+        self.seed = seed
+        self.nodes = nodes
+        self.loop = loop
+        self.agents = agents  # who issues the tokens (and loses the equivocators' writes)
         self.members = [n.index for n in nodes if n.group in cfg.members]
         self.member_set = frozenset(self.members)
         self.equivocators = frozenset(i for i in self.members
@@ -144,25 +152,21 @@ class VotePlay:
     def _rng(self, i: int) -> Random:
         r = self._rngs.get(i)
         if r is None:
-            r = self._rngs[i] = stream(self.world.seed, "vote", i)
+            r = self._rngs[i] = stream(self.seed, "vote", i)
         return r
 
     def schedule(self) -> None:
-        from .world import A_CHARTER, A_PROPOSAL, EV_AGENT
-
-        w, cfg = self.world, self.cfg
-        w._push(cfg.charter_at_s, EV_AGENT, self.proposer, A_CHARTER)
-        w._push(cfg.propose_at_s, EV_AGENT, self.proposer, A_PROPOSAL)
+        cfg, schedule = self.cfg, self.loop.schedule
+        schedule(cfg.charter_at_s, Act(self.proposer, A_CHARTER))
+        schedule(cfg.propose_at_s, Act(self.proposer, A_PROPOSAL))
 
     def act(self, node: SimNode, action: int, arg: Any, t: float) -> None:
-        from .world import A_CHARTER, A_PROPOSAL
-
         if not node.up or node.core is None:
             return
         if action == A_CHARTER:
-            members = [self.world.nodes[i].agent for i in self.members]
-            tok = self.world.issue(node, t, kind="charter", body=charter_body(
-                f"sim-{self.world.sc.name}", members, quorum=QUORUM, threshold=THRESHOLD,
+            members = [self.nodes[i].agent for i in self.members]
+            tok = self.agents.issue(node, t, kind="charter", body=charter_body(
+                f"sim-{self.name}", members, quorum=QUORUM, threshold=THRESHOLD,
                 pass_share=PASS_SHARE))
             if tok is not None:
                 self.scope = tok.cid
@@ -183,7 +187,7 @@ class VotePlay:
                 return
             closes = int(node.local(t) + cfg.closes_after_s)
             body = proposal_body(f"proposal {k + 1}", cfg.options, cfg.method, closes)
-            tok = self.world.issue(node, t, kind="proposal", body=body, deps=(view.cid,),
+            tok = self.agents.issue(node, t, kind="proposal", body=body, deps=(view.cid,),
                                    scope=self.scope)
             if tok is None:
                 return
@@ -193,30 +197,28 @@ class VotePlay:
             self._schedule_ballots(len(self.proposals) - 1, t)
 
     def _schedule_ballots(self, k: int, t: float) -> None:
-        from .world import A_BALLOT, EV_AGENT
-
-        w, cfg = self.world, self.cfg
+        cfg, schedule = self.cfg, self.loop.schedule
         end = t + cfg.vote_window_s
         late_local = self.closes[k] + SKEW_S + cfg.late_after_s
         for i in self.members:
-            node = w.nodes[i]
+            node = self.nodes[i]
             if not node.behaviour.issues:
                 continue
             rng = self._rng(i)
             if i in self.equivocators:
                 at = cfg.equivocate_at_s or end - cfg.vote_window_s * rng.random()
-                w._push(at, EV_AGENT, i, A_BALLOT, (k, EQUIVOCATED))
+                schedule(at, Act(i, A_BALLOT, (k, EQUIVOCATED)))
                 continue
             first = end - cfg.vote_window_s * rng.random()  # in (t, end]
-            w._push(first, EV_AGENT, i, A_BALLOT, (k, FIRST))
+            schedule(first, Act(i, A_BALLOT, (k, FIRST)))
             if rng.random() < cfg.revote_prob:
-                w._push(end - (end - first) * rng.random(), EV_AGENT, i, A_BALLOT, (k, REVOTE))
+                schedule(end - (end - first) * rng.random(), Act(i, A_BALLOT, (k, REVOTE)))
             if rng.random() < cfg.late_prob:
-                w._push(node.virtual(late_local), EV_AGENT, i, A_BALLOT, (k, LATE))
+                schedule(node.virtual(late_local), Act(i, A_BALLOT, (k, LATE)))
         for i in self.stuffers:
-            if w.nodes[i].behaviour.issues:
+            if self.nodes[i].behaviour.issues:
                 at = end - cfg.vote_window_s * self._rng(i).random()
-                w._push(at, EV_AGENT, i, A_BALLOT, (k, STUFFED))
+                schedule(at, Act(i, A_BALLOT, (k, STUFFED)))
 
     def _choice(self, rng: Random, what: str, last: tuple[int, ...] | None) -> tuple[int, ...]:
         cfg = self.cfg
@@ -245,13 +247,11 @@ class VotePlay:
         return tuple(reversed(last))
 
     def _ballot(self, node: SimNode, k: int, what: str, t: float) -> None:
-        from .world import A_BALLOT, EV_AGENT
-
         core = node.core
         assert core is not None
         p = self.proposals[k]
         if not core.has(p):  # not here yet (a partition, a slow link): try again soon
-            self.world._push(t + RETRY_S, EV_AGENT, node.index, A_BALLOT, (k, what))
+            self.loop.schedule(t + RETRY_S, Act(node.index, A_BALLOT, (k, what)))
             return
         rng = self._rng(node.index)
         key = (node.index, k)
@@ -260,7 +260,7 @@ class VotePlay:
             if self._cast(node, k, (0,) if self.cfg.method != "ranked" else
                           tuple(range(len(self.cfg.options))), what, t) is None:
                 return
-            self.world._lost_write(node, t)
+            self.agents.lost_write(node, t)
             if node.core is not None and node.core.has(p):
                 self._cast(node, k, self._choice(rng, what, None), what, t)
             return
@@ -272,7 +272,7 @@ class VotePlay:
               t: float) -> str | None:
         p = self.proposals[k]
         names = [self.cfg.options[i] for i in choice]
-        tok = self.world.issue(node, t, kind="ballot", body=ballot_body(names), deps=(p,),
+        tok = self.agents.issue(node, t, kind="ballot", body=ballot_body(names), deps=(p,),
                                about=p, scope=self.scope)
         if tok is None:
             return None
@@ -301,7 +301,7 @@ class VotePlay:
     def _live_observers(self, t: float) -> Iterator[tuple[int, Core, float]]:
         """(index, core, local time at `t`) of each observer node that is up."""
         for i in self.observers:
-            node = self.world.nodes[i]
+            node = self.nodes[i]
             if node.up and node.core is not None:
                 yield i, node.core, node.local(t)
 
@@ -316,8 +316,6 @@ class VotePlay:
                     self.decided_at[(i, k)] = t
 
     def metrics(self, t: float) -> dict[str, Any]:
-        from .metrics import percentile
-
         cfg = self.cfg
         by_what = {w: sum(1 for b in self.ballots if b.what == w)
                    for w in (FIRST, REVOTE, LATE, STUFFED, EQUIVOCATED)}

@@ -22,7 +22,7 @@ def test_a_restarted_sim_node_keeps_when_each_ballot_arrived() -> None:
         g = node.core.governance
         for raw, at in node.durable():
             assert at is not None  # every Persist of a running core carries it
-            tok = w._decode(raw)
+            tok = w.codec.decode(raw)
             if tok.kind == "ballot":
                 assert g.seen_at(tok.cid) == at
                 checked += 1

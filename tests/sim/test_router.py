@@ -1,12 +1,15 @@
 """The gossip router counts sure duplicates at send time, and a crash puts the
-ones still in flight back on the heap (sim/world.py, `_gossip_copy`)."""
+ones still in flight back on the heap (sim/network.py, `Network.gossip_copy`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from sim import load_scenario, run_one
-from sim.world import EV_MSG, World
+from sim.events import Gossip
+from sim.network import Network
+from sim.simnode import SimNode
+from sim.world import World
 
 
 def _world(crashes: bool) -> World:
@@ -18,50 +21,51 @@ def _world(crashes: bool) -> World:
 
 
 def _msgs_in_heap(w: World, dst: int) -> list[tuple[float, int]]:
-    return sorted((e[0], e[5]) for e in w._heap if e[2] == EV_MSG and e[3] == dst)
+    return sorted((t, ev.mid) for t, ev in w.loop.pending()
+                  if isinstance(ev, Gossip) and ev.dst == dst)
 
 
 def test_a_copy_to_a_node_that_saw_it_is_counted_not_scheduled() -> None:
     w = _world(crashes=False)
     src, dst = w.nodes[0], w.nodes[1]
-    mid = w._mid(src.core.issue(kind="promise", now=src.local(0.0),  # type: ignore[union-attr]
+    mid = w.codec.mid(src.core.issue(kind="promise", now=src.local(0.0),  # type: ignore[union-attr]
                                 body={"due": 1})[0].token.raw)  # type: ignore[union-attr]
     dst.mark(mid)
-    before = w.counts["gossip_duplicates"]
-    w._gossip_copy(src, dst, mid, arrive=1.0)
-    assert w.counts["gossip_duplicates"] == before + 1
+    before = w.record.counts["gossip_duplicates"]
+    w.network.gossip_copy(src, dst, mid, arrive=1.0)
+    assert w.record.counts["gossip_duplicates"] == before + 1
     assert _msgs_in_heap(w, 1) == [] and dst.ghosts == []  # nothing can crash: not kept
 
 
 def test_only_the_earliest_copy_in_flight_is_scheduled() -> None:
     w = _world(crashes=False)
     src, dst = w.nodes[0], w.nodes[1]
-    mid = w._mid(b"\xd2not-a-token")
-    w._gossip_copy(src, dst, mid, arrive=3.0)
-    w._gossip_copy(src, dst, mid, arrive=4.0)  # later than one in flight: a duplicate
-    w._gossip_copy(src, dst, mid, arrive=2.5)  # earlier: scheduled too
-    w._gossip_copy(src, dst, mid, arrive=2.5)  # a tie arrives after the first: duplicate
+    mid = w.codec.mid(b"\xd2not-a-token")
+    w.network.gossip_copy(src, dst, mid, arrive=3.0)
+    w.network.gossip_copy(src, dst, mid, arrive=4.0)  # later than one in flight: a duplicate
+    w.network.gossip_copy(src, dst, mid, arrive=2.5)  # earlier: scheduled too
+    w.network.gossip_copy(src, dst, mid, arrive=2.5)  # a tie arrives after the first
     assert _msgs_in_heap(w, 1) == [(2.5, mid), (3.0, mid)]
-    assert w.counts["gossip_duplicates"] == 2
+    assert w.record.counts["gossip_duplicates"] == 2
     assert dst.msgs_in == 2
 
 
 def test_a_crash_puts_suppressed_copies_still_in_flight_back() -> None:
     w = _world(crashes=True)
-    assert w._may_crash
+    assert w.network.may_crash
     src, dst = w.nodes[0], w.nodes[1]
-    mid = w._mid(b"\xd2not-a-token")
+    mid = w.codec.mid(b"\xd2not-a-token")
     dst.mark(mid)
-    w.now = 1.0
-    w._gossip_copy(src, dst, mid, arrive=1.5)  # arrives before the crash
-    w._gossip_copy(src, dst, mid, arrive=2.5)  # still in flight when it strikes
-    assert w.counts["gossip_duplicates"] == 2 and _msgs_in_heap(w, 1) == []
-    w.now = 2.0
-    w._crash(dst, 2.0, restart_in_s=0.1)
+    w.loop.now = 1.0
+    w.network.gossip_copy(src, dst, mid, arrive=1.5)  # arrives before the crash
+    w.network.gossip_copy(src, dst, mid, arrive=2.5)  # still in flight when it strikes
+    assert w.record.counts["gossip_duplicates"] == 2 and _msgs_in_heap(w, 1) == []
+    w.loop.now = 2.0
+    w.faults.crash(dst, 2.0, restart_in_s=0.1)
     # The copy arriving at 2.5 was not a duplicate after all: the node forgot
     # what it saw. It is back in flight, and no longer counted.
     assert _msgs_in_heap(w, 1) == [(2.5, mid)]
-    assert w.counts["gossip_duplicates"] == 1
+    assert w.record.counts["gossip_duplicates"] == 1
     assert dst.ghosts == [] and dst.inflight == {} and not dst.saw(mid)
 
 
@@ -79,18 +83,19 @@ def test_churn_runs_with_suppression_pass_every_checker() -> None:
 @pytest.mark.parametrize("name", ["baseline", "partition-heal"])
 def test_the_inlined_mesh_push_matches_the_general_path(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # `_flood` inlines `_transmit` for speed: same draws, same order, same
+    # `Network.flood` inlines `Network.transmit` for speed: same draws, same order, same
     # counts, so the same trace digest.
     sc = load_scenario(name, [("scenario.duration_s", 120.0), ("workload.stop_s", 60.0),
                               ("checks.converge_within_s", 60.0)], nodes=12)
     fast = run_one(sc, 4)
 
-    def general(self: World, node: object, mid: int, size: int, t: float, skip: int) -> None:
-        for j in node.mesh:  # type: ignore[attr-defined]
+    def general(self: Network, node: SimNode, mid: int, size: int, t: float,
+                skip: int) -> None:
+        for j in node.mesh:
             if j != skip:
-                self._transmit(node, j, EV_MSG, mid, size, t)  # type: ignore[arg-type]
+                self.transmit(node, j, Gossip(j, node.index, mid), size, t)
 
-    monkeypatch.setattr(World, "_flood", general)
+    monkeypatch.setattr(Network, "flood", general)
     slow = run_one(sc, 4)
     assert fast.result.violation is None
     assert fast.result.digest == slow.result.digest

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from node.app.cli import cli
 from sim import ScenarioError, load_scenario
 from sim.cli import sim as sim_group
-from sim.scenario import parse_override
+from sim.scenario_file import parse_override
 
 GOOD = """
 [scenario]

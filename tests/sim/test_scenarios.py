@@ -25,9 +25,11 @@ def test_every_shipped_scenario_has_a_small_version() -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_scenario_runs_twice_to_the_same_digest(name: str) -> None:
+    # The second run also checks every touched core's invariants after every
+    # event (Core.check_invariants): checking changes nothing, and nothing breaks.
     sc = small(name)
     a = run_one(sc, 7)
-    b = run_one(sc, 7)
+    b = run_one(sc, 7, check_invariants=True)
     assert a.result.violation is None, a.result.violation
     assert a.result.digest == b.result.digest
     assert a.metrics == b.metrics
@@ -64,7 +66,7 @@ def test_no_promise_is_made_after_the_workload_stops() -> None:
                                     ("scenario.duration_s", 300.0)], nodes=64)
     w = World(sc, 3)
     assert w.run().violation is None
-    promises = [t for c, t in w.issue_t.items() if w.kind_of[c] == "promise"]
+    promises = [t for c, t in w.record.issue_t.items() if w.record.kind_of[c] == "promise"]
     assert promises and max(promises) < 100.0
 
 
@@ -94,3 +96,21 @@ def test_convergence_after_the_heal_is_measured_from_the_heal() -> None:
     base = run_one(load_scenario("baseline", [("scenario.duration_s", 60.0),
                                               ("workload.stop_s", 20.0)], nodes=6), 1).metrics
     assert math.isnan(base["last_heal_s"]) and math.isnan(base["converge_after_heal_s"])
+
+
+def test_a_broken_core_invariant_stops_the_run_as_a_violation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from node.core import Core
+
+    calls = []
+
+    def broken(self: Core) -> None:
+        calls.append(self)
+        assert len(calls) < 50, "a planted failure"
+
+    monkeypatch.setattr(Core, "check_invariants", broken)
+    out = run_one(small("baseline"), 1, check_invariants=True)
+    v = out.result.violation
+    assert v is not None and v.invariant == "core-invariants"
+    assert "a planted failure" in str(v) and v.event_index > 0
+    assert run_one(small("baseline"), 1).result.violation is None  # off by default

@@ -1,0 +1,128 @@
+"""The event loop and the trace: virtual time, one heap, one digest.
+
+Theory of operation (docs/sim.md, "Event loop" and "Determinism"). `Loop`
+owns the heap of `(time_s, seq, event)` entries: `seq` is a counter bumped by
+every `schedule`, unique, so entries never compare beyond it, simultaneous
+events run in scheduling order, and a run is a pure function of (scenario,
+master seed). Nothing else touches the heap: components `schedule`, the
+replay command `peek`s, and `run` pops each event and hands it to one
+dispatch function (the world's).
+
+The trace is what the run digest hashes, in order: every handled network
+message as five little-endian doubles (`nums`, extended directly by the
+delivery hot path) and every rare event as a text line (`note`), whose place
+among the numbers is recorded too. It is fed to sha256 in chunks, which gives
+the same digest as feeding it whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import sys
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+from .events import Event, describe
+
+__all__ = ["Loop", "TRACE_CHUNK"]
+
+# The trace digest is fed in chunks of this many numbers (same digest, fewer calls).
+TRACE_CHUNK = 5 * 4096
+
+
+class Loop:
+    """Virtual time, the event heap and the trace of one run."""
+
+    def __init__(self, progress: Callable[[float, int], None] | None = None) -> None:
+        self.now = 0.0
+        self.events = 0  # events popped so far
+        self.progress = progress
+        self._heap: list[tuple[float, int, Event]] = []
+        self._seq = 0
+        self._current: tuple[float, Event] | None = None
+        # The trace: numbers (time, code, node, arg, size) per message, plus text
+        # lines for the rare events; both go into the digest in order.
+        self.nums = array("d")
+        self._notes: list[str] = []
+        self._hash = hashlib.sha256()
+
+    # -- the heap ----------------------------------------------------------------
+    def schedule(self, t: float, ev: Event) -> None:
+        """Run `ev` at virtual time `t` (after everything already scheduled for `t`)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, ev))
+
+    @property
+    def scheduled(self) -> int:
+        """Events scheduled so far (the benchmark compares with a bare heap loop)."""
+        return self._seq
+
+    def peek(self) -> tuple[float, Event] | None:
+        """The next event and its time, or None when nothing is left."""
+        if not self._heap:
+            return None
+        t, _seq, ev = self._heap[0]
+        return t, ev
+
+    def pending(self) -> list[tuple[float, Event]]:
+        """Every scheduled event with its time, in no particular order (tests)."""
+        return [(t, ev) for t, _seq, ev in self._heap]
+
+    def run(self, dispatch: Callable[[float, Event], None], end_s: float,
+            until_event: int | None = None) -> None:
+        """Pop and dispatch events until the heap is empty, the next one lies past
+        `end_s`, or `until_event` events have run."""
+        heap = self._heap
+        pop = heapq.heappop
+        nums = self.nums
+        progress = self.progress
+        limit = until_event if until_event is not None else math.inf
+        while heap:
+            if self.events >= limit:
+                return
+            if heap[0][0] > end_s:
+                return
+            t, _s, ev = pop(heap)
+            self._current = (t, ev)
+            self.now = t
+            self.events += 1
+            if progress is not None and not self.events & 0xFFFF:
+                progress(t, self.events)
+            dispatch(t, ev)
+            if len(nums) >= TRACE_CHUNK:
+                self.flush()
+
+    def current_event(self) -> tuple[int, float, str, int, Any]:
+        """(index, time, kind, node, argument) of the event being handled (the checkers)."""
+        if self._current is None:
+            return (0, 0.0, "setup", -1, None)
+        t, ev = self._current
+        kind, node, arg = describe(ev)
+        return (self.events, t, kind, node, arg)
+
+    # -- the trace ---------------------------------------------------------------
+    def note(self, t: float, text: str) -> None:
+        """A rare event's trace line; its place among the numbers is recorded too."""
+        self.nums.extend((t, -1, len(self._notes)))
+        self._notes.append(text)
+
+    def flush(self) -> None:
+        """Feed the trace so far to the digest."""
+        nums = self.nums
+        if nums:
+            if sys.byteorder != "little":
+                nums.byteswap()  # the digest is the same on every machine
+            self._hash.update(nums.tobytes())
+            del nums[:]
+        if self._notes:
+            self._hash.update(("\n".join(self._notes) + "\n").encode())
+            self._notes.clear()
+
+    def digest(self, final: str) -> str:
+        """The run digest: the whole trace, then the `final` line (the state digest)."""
+        self.flush()
+        self._hash.update(final.encode())
+        return self._hash.hexdigest()
