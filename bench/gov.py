@@ -1,6 +1,6 @@
 """Benchmark of governance tallies (trust/governance/): full count vs one more ballot.
 
-Workload (seeded, synthetic; issue 6): one charter with 10,000 members, one
+Workload (seeded, synthetic): one charter with 10,000 members, one
 proposal, 10,000 ballots: 8,900 voters with one ballot, 500 who re-vote (500
 superseded ballots) and 50 who equivocate (100 ballots at a forked seq).
 Tokens are built as `wire.Token` values with real cids but no signatures:

@@ -1,4 +1,4 @@
-"""Simulator benchmarks (issue 4). Run: .venv/bin/python -m bench.sim [throughput|scale].
+"""Simulator benchmarks. Run: .venv/bin/python -m bench.sim [throughput|scale].
 
 throughput: 1,000 nodes, 10,000 tokens, every token to every node over a
 gossipsub mesh (no loss, no sync, no lazy gossip): token deliveries (a core
