@@ -10,7 +10,9 @@ answers, at a given `now`:
   discounted hearsay (subjective logic); `referral(agent_id, now)` is the
   trust in the agent as an assessor;
 - `support(cid, now=None) -> float` and `consensus(key, now=None) -> Consensus`
-  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`).
+  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`);
+  `rivals(key, now=None) -> [Rival]` (each member's support and accepters,
+  for users) and `accepters(cid)`.
 
 Every answer is a pure function of (tokens observed, now, params). Formulas,
 sources and token conventions: docs/trust.md.
@@ -54,6 +56,7 @@ from .governance import (
     TallyResult,
     View,
 )
+from .conflicts import Rival
 from .observer import (
     ConflictKey,
     Consensus,
@@ -76,6 +79,7 @@ __all__ = [
     "ConflictKey",
     "SeqKey",
     "SlotKey",
+    "Rival",
     "from_evidence",
     "to_evidence",
     "discount",

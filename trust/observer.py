@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 
 import wire
 
-from .conflicts import ConflictSets
+from .conflicts import ConflictSets, Rival
 from .evidence import (
     Hearsay,
     Promise,
@@ -219,6 +219,22 @@ class Observer:
         scope = key.scope if isinstance(key, SlotKey) else None
         return self._conflicts.consensus(key, members, self._electorate(scope, t),
                                          self.params.consensus_threshold)
+
+    def rivals(self, key: ConflictKey, now: float | None = None) -> list[Rival]:
+        """Each member of a conflict set with its support and who builds on it,
+        the leader first (the ranking of `consensus`)."""
+        t = self._horizon if now is None else now
+        scope = key.scope if isinstance(key, SlotKey) else None
+        return self._conflicts.rivals(sorted(self._conflicts.members(key)),
+                                      self._electorate(scope, t))
+
+    def accepters(self, cid: str) -> frozenset[str]:
+        """Agents whose tokens build on `cid` through `deps` (its issuer included)."""
+        return self._conflicts.graph.accepters(cid)
+
+    def conflict_keys_of(self, cid: str) -> tuple[ConflictKey, ...]:
+        """The conflict sets `cid` is a member of."""
+        return tuple(self._conflicts.keys_of(cid))
 
     # -- the hook for the node core ---------------------------------------------
 
