@@ -45,6 +45,7 @@ query costs O(log n) (verdict) or O(assessors * log n) (trust); consensus
 weighs the whole electorate, memoised per (now, tokens observed).
 """
 
+from .conflicts import Rival
 from .governance import (
     GOVERNANCE_KINDS,
     Explanation,
@@ -56,7 +57,6 @@ from .governance import (
     TallyResult,
     View,
 )
-from .conflicts import Rival
 from .observer import (
     ConflictKey,
     Consensus,
