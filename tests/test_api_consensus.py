@@ -220,7 +220,7 @@ async def test_a_slow_subscriber_loses_events_with_a_marker_not_the_node() -> No
     engine = Engine(Store(":memory:"), ident(1))
     hub = EventHub(queue_max=3)
     slow = hub.subscribe()
-    outs = []
+    outs: list[Output] = []
     for k in range(6):
         t, o = engine.issue(kind="promise", now=NOW, body={"text": f"p{k}"})
         outs.extend(x for x in o if isinstance(x, TokenAccepted))
