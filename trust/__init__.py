@@ -4,7 +4,9 @@
 answers, at a given `now`:
 
 - `verdict(cid, now) -> Verdict` (`kept` / `broken` / `pending`, confidence,
-  evidence cids, reason) for a promise;
+  evidence cids, reason, and `basis`: the kind of evidence that decided, one of
+  `own`, `verified`, `witnessed`, `claimed`, `deadline`, `retracted`,
+  `equivocation`, `none`) for a promise;
 - `trust(agent_id, now) -> Opinion` (belief, disbelief, uncertainty,
   base_rate, expectation): Beta Reputation System evidence fused with
   discounted hearsay (subjective logic); `referral(agent_id, now)` is the
@@ -68,11 +70,13 @@ from .observer import (
 )
 from .opinion import Opinion, discount, from_evidence, fuse, to_evidence
 from .params import Params
+from .values import VerdictBasis
 
 __all__ = [
     "Observer",
     "Params",
     "Verdict",
+    "VerdictBasis",
     "Opinion",
     "Consensus",
     "ObservationEffects",

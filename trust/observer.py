@@ -147,7 +147,7 @@ class Observer:
         d = p.static
         if d is not None:
             return Verdict(cid=cid, state=d.state, confidence=d.confidence, evidence=d.evidence,
-                           reason=d.reason)
+                           reason=d.reason, basis=d.basis)
         if p.deadline is not None and now > p.deadline:
             late_s = now - (p.deadline - self.params.skew_allowance_s)
             skew = self.params.skew_allowance_s
@@ -156,7 +156,7 @@ class Observer:
             conf = late_s / (late_s + skew) if skew > 0 else 1.0
             return Verdict(cid=cid, state="broken", confidence=conf, evidence=(cid,),
                            reason=f"due {p.token.body['due']} passed with no fulfilment "
-                                  f"(skew allowance {skew:g} s)")
+                                  f"(skew allowance {skew:g} s)", basis="deadline")
         return self._hearsay_verdict(p, now)
 
     def trust(self, agent_id: str, now: float) -> Opinion:
@@ -454,11 +454,13 @@ class Observer:
         cid = p.token.cid
         if margin >= prm.hearsay_margin:
             return Verdict(cid=cid, state="kept", confidence=conf, evidence=tuple(sorted(kept_ev)),
-                           reason=f"trusted assessors say kept ({k:.3g} against {b:.3g})")
+                           reason=f"trusted assessors say kept ({k:.3g} against {b:.3g})",
+                           basis="witnessed")
         if -margin >= prm.hearsay_margin:
             return Verdict(cid=cid, state="broken", confidence=conf,
                            evidence=tuple(sorted(broken_ev)),
-                           reason=f"trusted assessors say broken ({b:.3g} against {k:.3g})")
+                           reason=f"trusted assessors say broken ({b:.3g} against {k:.3g})",
+                           basis="witnessed")
         if kept or broken:
             why = f"hearsay inconclusive ({k:.3g} kept, {b:.3g} broken)"
         elif p.deadline is not None:
