@@ -27,6 +27,8 @@ from tests.test_api import TOKEN, UNKNOWN, Served
 from wire.limits import TOKEN_SIZE_MAX_BYTES
 
 NOW = 1_800_000_000.0
+BASES = {"own", "verified", "witnessed", "claimed", "deadline", "retracted", "equivocation",
+         "none"}
 
 
 class Node(Served):
@@ -83,6 +85,7 @@ async def test_a_transition_promise_and_its_delivered_artifacts(node: Node) -> N
     d = shown["delivery"]
     assert d["out"] == out and d["delivered"] == [{"fulfil": f["cid"], "artifacts": [out[0]]}]
     assert d["missing"] == [out[1]] and d["unpromised"] == []
+    assert shown["verdict"]["basis"] in BASES  # what kind of evidence decided
     assert shown["accepted_by"] == [node.service.agent_id]
 
 
@@ -199,6 +202,7 @@ async def test_events_stream_tokens_verdicts_trust_and_consensus(node: Node) -> 
     assert {"verdict", "trust"} <= set(kinds), kinds
     verdict = next(e for e in got if e["event"] == "verdict")
     assert verdict["cid"] == p["cid"] and verdict["state"] == "pending"
+    assert verdict["basis"] in BASES
     with trio.fail_after(5):
         while len(node.hub):  # the stream's end unsubscribed it
             await trio.sleep(0.01)

@@ -39,6 +39,8 @@ def test_a_transition_promise_fulfilled_with_artifacts(tmp_path: Path, node: Pat
     human = troth(node, "show", p["cid"]).stdout
     assert "promised -> delivered" in human and f"{other}  not delivered" in human
     assert "accepted by" in human
+    basis = shown["verdict"]["basis"]
+    assert basis and f"[{basis}]" in human  # the verdict's basis beside promised/delivered
 
 
 def test_bad_transition_input_is_a_usage_error_and_signs_nothing(

@@ -119,12 +119,8 @@ def token_json(t: wire.Token) -> dict[str, Any]:
 
 
 def verdict_json(v: trust.Verdict) -> dict[str, Any]:
-    out = {"cid": v.cid, "state": v.state, "confidence": round(v.confidence, 4),
-           "evidence": list(v.evidence), "reason": v.reason}
-    basis = getattr(v, "basis", None)  # (verdicts say their basis since issue 11)
-    if basis is not None:
-        out["basis"] = basis
-    return out
+    return {"cid": v.cid, "state": v.state, "confidence": round(v.confidence, 4),
+            "evidence": list(v.evidence), "reason": v.reason, "basis": v.basis}
 
 
 def key_json(key: trust.ConflictKey) -> dict[str, Any]:
