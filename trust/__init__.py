@@ -4,13 +4,17 @@
 answers, at a given `now`:
 
 - `verdict(cid, now) -> Verdict` (`kept` / `broken` / `pending`, confidence,
-  evidence cids, reason) for a promise;
+  evidence cids, reason, and `basis`: the kind of evidence that decided, one of
+  `own`, `verified`, `witnessed`, `claimed`, `deadline`, `retracted`,
+  `equivocation`, `none`) for a promise;
 - `trust(agent_id, now) -> Opinion` (belief, disbelief, uncertainty,
   base_rate, expectation): Beta Reputation System evidence fused with
   discounted hearsay (subjective logic); `referral(agent_id, now)` is the
   trust in the agent as an assessor;
 - `support(cid, now=None) -> float` and `consensus(key, now=None) -> Consensus`
-  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`).
+  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`);
+  `rivals(key, now=None) -> [Rival]` (each member's support and accepters,
+  for users) and `accepters(cid)`.
 
 Every answer is a pure function of (tokens observed, now, params). Formulas,
 sources and token conventions: docs/trust.md.
@@ -43,6 +47,7 @@ query costs O(log n) (verdict) or O(assessors * log n) (trust); consensus
 weighs the whole electorate, memoised per (now, tokens observed).
 """
 
+from .conflicts import Rival
 from .governance import (
     GOVERNANCE_KINDS,
     Explanation,
@@ -65,17 +70,20 @@ from .observer import (
 )
 from .opinion import Opinion, discount, from_evidence, fuse, to_evidence
 from .params import Params
+from .values import VerdictBasis
 
 __all__ = [
     "Observer",
     "Params",
     "Verdict",
+    "VerdictBasis",
     "Opinion",
     "Consensus",
     "ObservationEffects",
     "ConflictKey",
     "SeqKey",
     "SlotKey",
+    "Rival",
     "from_evidence",
     "to_evidence",
     "discount",

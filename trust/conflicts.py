@@ -19,13 +19,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import wire
 
 from .accept import AcceptanceGraph
 from .values import ConflictKey, Consensus, ConsensusState, Effects, SeqKey, SlotKey
 
-__all__ = ["ConflictSets"]
+__all__ = ["ConflictSets", "Rival"]
+
+
+class Rival(NamedTuple):
+    """One member of a conflict set, as `ConflictSets.rivals` reports it.
+
+    `accepters`: agents whose tokens build on it (its issuer included);
+    `split`: those of them that accept a rival too, and so count for neither.
+    """
+
+    cid: str
+    support: float
+    accepters: frozenset[str]
+    split: frozenset[str]
 
 
 class ConflictSets:
@@ -132,3 +146,21 @@ class ConflictSets:
         state: ConsensusState = "settled" if lead_support >= threshold else "contested"
         return Consensus(key=key, state=state, leader=ranked[0][1], support=lead_support,
                          alternatives=tuple((m, -s) for s, m in ranked[1:]))
+
+    def rivals(self, members: Sequence[str], weights: Mapping[str, float]) -> list[Rival]:
+        """Every member's support and accepters, the leader first (the order of
+        `consensus`: most support, then cid). A read-only query for users."""
+        total = math.fsum(weights.values())
+        accepters = {m: self.graph.accepters(m) for m in members}
+        out = []
+        for m in members:
+            others: set[str] = set()
+            for r in members:
+                if r != m:
+                    others |= accepters[r]
+            split = accepters[m] & others
+            w = math.fsum(weights[a] for a in accepters[m] - split if a in weights)
+            out.append(Rival(cid=m, support=w / total if total > 0 else 0.0,
+                             accepters=accepters[m], split=frozenset(split)))
+        out.sort(key=lambda r: (-r.support, r.cid))
+        return out

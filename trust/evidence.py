@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import wire
 
+from .values import VerdictBasis
+
 __all__ = ["Decision", "Promise", "Promiser", "Referee", "Hearsay", "bag", "at_or_after",
            "verdict_of", "newer", "static_decision"]
 
@@ -36,6 +38,7 @@ class Decision:
     evidence: tuple[str, ...]
     reason: str
     at: float  # when the evidence dates from (for forgetting)
+    basis: VerdictBasis
 
 
 class Promise:
@@ -122,11 +125,12 @@ def static_decision(p: Promise, rivals_at: Callable[[str, int], Sequence[str]]) 
     if p.own is not None:
         v: Literal["kept", "broken"] = (
             "kept" if verdict_of(p.own) == "kept" else "broken")
-        return Decision(v, 1.0, (p.own.cid,), f"own assessment: {v}", p.own.iat)
+        return Decision(v, 1.0, (p.own.cid,), f"own assessment: {v}", p.own.iat,
+                        "own")
     rivals = rivals_at(tok.issuer, tok.seq)
     if rivals:
         return Decision("broken", 1.0, tuple(rivals), f"promiser equivocated at seq {tok.seq}",
-                        tok.iat)
+                        tok.iat, "equivocation")
     if not p.retracts and not p.fulfils:
         return None  # (every new promise: no sorting of nothing)
     retracts = sorted((t for t in p.retracts if not rivals_at(t.issuer, t.seq)),
@@ -139,12 +143,14 @@ def static_decision(p: Promise, rivals_at: Callable[[str, int], Sequence[str]]) 
     if on_time:
         f = on_time[0]
         return Decision("kept", 1.0, (f.cid,), "fulfilled by the promiser"
-                        + ("" if due is None else " on time"), f.iat)
+                        + ("" if due is None else " on time"), f.iat, "claimed")
     if retracts:
         r = retracts[0]
-        return Decision("broken", 1.0, (r.cid,), "retracted by the promiser", r.iat)
+        return Decision("broken", 1.0, (r.cid,), "retracted by the promiser", r.iat,
+                        "retracted")
     if fulfils:
         f = fulfils[0]
         return Decision("broken", 1.0, (f.cid,),
-                        f"fulfilled late: dated {f.iat}, due {tok.body['due']}", f.iat)
+                        f"fulfilled late: dated {f.iat}, due {tok.body['due']}", f.iat,
+                        "deadline")
     return None

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 
 import wire
 
-from .conflicts import ConflictSets
+from .conflicts import ConflictSets, Rival
 from .evidence import (
     Hearsay,
     Promise,
@@ -147,7 +147,7 @@ class Observer:
         d = p.static
         if d is not None:
             return Verdict(cid=cid, state=d.state, confidence=d.confidence, evidence=d.evidence,
-                           reason=d.reason)
+                           reason=d.reason, basis=d.basis)
         if p.deadline is not None and now > p.deadline:
             late_s = now - (p.deadline - self.params.skew_allowance_s)
             skew = self.params.skew_allowance_s
@@ -156,7 +156,7 @@ class Observer:
             conf = late_s / (late_s + skew) if skew > 0 else 1.0
             return Verdict(cid=cid, state="broken", confidence=conf, evidence=(cid,),
                            reason=f"due {p.token.body['due']} passed with no fulfilment "
-                                  f"(skew allowance {skew:g} s)")
+                                  f"(skew allowance {skew:g} s)", basis="deadline")
         return self._hearsay_verdict(p, now)
 
     def trust(self, agent_id: str, now: float) -> Opinion:
@@ -219,6 +219,22 @@ class Observer:
         scope = key.scope if isinstance(key, SlotKey) else None
         return self._conflicts.consensus(key, members, self._electorate(scope, t),
                                          self.params.consensus_threshold)
+
+    def rivals(self, key: ConflictKey, now: float | None = None) -> list[Rival]:
+        """Each member of a conflict set with its support and who builds on it,
+        the leader first (the ranking of `consensus`)."""
+        t = self._horizon if now is None else now
+        scope = key.scope if isinstance(key, SlotKey) else None
+        return self._conflicts.rivals(sorted(self._conflicts.members(key)),
+                                      self._electorate(scope, t))
+
+    def accepters(self, cid: str) -> frozenset[str]:
+        """Agents whose tokens build on `cid` through `deps` (its issuer included)."""
+        return self._conflicts.graph.accepters(cid)
+
+    def conflict_keys_of(self, cid: str) -> tuple[ConflictKey, ...]:
+        """The conflict sets `cid` is a member of."""
+        return tuple(self._conflicts.keys_of(cid))
 
     # -- the hook for the node core ---------------------------------------------
 
@@ -438,11 +454,13 @@ class Observer:
         cid = p.token.cid
         if margin >= prm.hearsay_margin:
             return Verdict(cid=cid, state="kept", confidence=conf, evidence=tuple(sorted(kept_ev)),
-                           reason=f"trusted assessors say kept ({k:.3g} against {b:.3g})")
+                           reason=f"trusted assessors say kept ({k:.3g} against {b:.3g})",
+                           basis="witnessed")
         if -margin >= prm.hearsay_margin:
             return Verdict(cid=cid, state="broken", confidence=conf,
                            evidence=tuple(sorted(broken_ev)),
-                           reason=f"trusted assessors say broken ({b:.3g} against {k:.3g})")
+                           reason=f"trusted assessors say broken ({b:.3g} against {k:.3g})",
+                           basis="witnessed")
         if kept or broken:
             why = f"hearsay inconclusive ({k:.3g} kept, {b:.3g} broken)"
         elif p.deadline is not None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Verdict", "VerdictState", "SeqKey", "SlotKey", "ConflictKey", "Consensus",
-           "ConsensusState", "ObservationEffects", "Effects"]
+__all__ = ["Verdict", "VerdictState", "VerdictBasis", "SeqKey", "SlotKey", "ConflictKey",
+           "Consensus", "ConsensusState", "ObservationEffects", "Effects"]
 
 VerdictState = Literal["kept", "broken", "pending"]
+# What kind of evidence decided a verdict (docs/trust.md, Verdicts).
+VerdictBasis = Literal["own", "verified", "witnessed", "claimed", "deadline", "retracted",
+                       "equivocation", "none"]
 ConsensusState = Literal["settled", "contested", "empty"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +30,7 @@ class Verdict:
     confidence: float
     evidence: tuple[str, ...]
     reason: str
+    basis: VerdictBasis = "none"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "TOKEN_SIZE_MAX_BYTES", "DEPS_MAX", "KIND_MAX_CHARS", "IAT_MAX_S", "SEQ_MAX",
-    "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX",
+    "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX", "TRANSITION_ITEMS_MAX",
 ]
 
 # -- the profile: checked by decode_token ---------------------------------
@@ -55,3 +55,8 @@ TEXT_MAX_CHARS = 4096
 # handful; 256 x 36 bytes = 9 KiB keeps one request's token small. Tallies,
 # which need thousands, are built by the node itself, bounded by DEPS_MAX.
 PROMISE_DEPS_MAX = 256
+# Items of a promise's `in` and `out` lists and of a fulfil's `artifacts`, as
+# this node's user writes them: a transition names a handful of inputs and
+# outputs; the token's size cap still bounds their bytes (the service checks
+# it before signing).
+TRANSITION_ITEMS_MAX = 64

@@ -21,23 +21,27 @@ The API listens on loopback only (node/store/home.py refuses other hosts).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
+import trio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.store.engine import EngineFailed
 from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
-from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS
+from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS, TRANSITION_ITEMS_MAX
 
+from .events import EventHub, Subscription, TooManySubscribers
 from .service import DUE_MAX, NodeService, ServiceError
 from .web import PAGE, graph_svg
 
@@ -69,7 +73,8 @@ _ERROR_TEXT = {
     403: "Not allowed for this node's agent",
     404: "Unknown token, proposal or community",
     409: "The current state does not allow it",
-    413: f"Request body over {BODY_MAX_BYTES} bytes",
+    413: f"Request body over {BODY_MAX_BYTES} bytes, or a token over the size limit",
+    429: "Too many event watchers at once",
     503: "The node is stopping after a failure; nothing was published",
 }
 
@@ -156,6 +161,32 @@ class _Gate:
         await self.app(scope, replay, send)
 
 
+# With nothing to report, a comment line this often: a watcher whose connection
+# died is noticed (the write fails) and idle proxies keep the stream open.
+EVENT_KEEPALIVE_S = 15.0
+
+
+async def _sse(sub: Subscription) -> AsyncIterator[bytes]:
+    """One subscription as Server-Sent Events (`event:` type, `data:` JSON)."""
+    try:
+        yield b": subscribed\n\n"  # the subscription exists from here on
+        n = 0
+        while True:
+            event = None
+            with trio.move_on_after(EVENT_KEEPALIVE_S) as idle:
+                event = await sub.get()
+            if idle.cancelled_caught:
+                yield b": keepalive\n\n"
+                continue
+            if event is None:
+                return  # the node is stopping
+            n += 1
+            yield (f"id: {n}\nevent: {event['event']}\n"
+                   f"data: {json.dumps(event, sort_keys=True)}\n\n").encode()
+    finally:
+        sub.close()
+
+
 class NetView:
     """The runtime's network facts, as the API shows them (overridden by the runtime)."""
 
@@ -175,12 +206,36 @@ class PromiseIn(BaseModel, extra="forbid", strict=True):
     deps: list[str] = Field(default_factory=list, max_length=PROMISE_DEPS_MAX,
                             description="cids this promise builds on (accepts)")
     scope: str | None = Field(default=None, description="community (charter cid)")
-    slot: str | None = None
+    slot: str | None = Field(default=None, max_length=TEXT_MAX_CHARS,
+                             description="claim this slot: rival claims form a conflict set")
+    # The seed's transition tuple: f1, given `in`, will produce `out` and state f2.
+    f1: str | None = Field(default=None, max_length=TEXT_MAX_CHARS,
+                           description="the function or current state: text or a cid")
+    inputs: list[str] | None = Field(default=None, alias="in", max_length=TRANSITION_ITEMS_MAX,
+                                     description="inputs: text or cids")
+    out: list[str] | None = Field(default=None, max_length=TRANSITION_ITEMS_MAX,
+                                  description="cids of the artifacts to deliver")
+    f2: str | None = Field(default=None, max_length=TEXT_MAX_CHARS,
+                           description="the next state: text or a cid")
 
 
 class FulfilIn(BaseModel, extra="forbid", strict=True):
     cid: str
     evidence: str | None = Field(default=None, max_length=TEXT_MAX_CHARS)
+    artifacts: list[str] | None = Field(default=None, max_length=TRANSITION_ITEMS_MAX,
+                                        description="the delivered artifacts, base64")
+
+
+def _artifacts(items: list[str] | None) -> list[bytes] | None:
+    if items is None:
+        return None
+    out = []
+    for i, text in enumerate(items):
+        try:
+            out.append(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            raise ServiceError(400, "bad-artifact", f"artifacts.{i} is not base64") from None
+    return out
 
 
 class AssessIn(BaseModel, extra="forbid", strict=True):
@@ -225,8 +280,10 @@ class BallotIn(BaseModel, extra="forbid", strict=True):
                                      description="option names or indexes; ranked: best first")
 
 
-def make_app(service: NodeService, token: str, net: NetView | None = None) -> FastAPI:
+def make_app(service: NodeService, token: str, net: NetView | None = None,
+             events: EventHub | None = None) -> FastAPI:
     net = net or NetView()
+    hub = events if events is not None else EventHub()
     app = FastAPI(title="troth node API", version="1",
                   description="The local API of one troth node. Bearer token: the node "
                               "home's `api-token` file.")
@@ -318,12 +375,13 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
               responses=_errors(404, 503))
     async def post_promise(body: PromiseIn) -> dict[str, Any]:
         return service.promise(body.text, due=body.due, to=body.to, deps=body.deps,
-                               scope=body.scope, slot=body.slot)
+                               scope=body.scope, slot=body.slot, f1=body.f1,
+                               inputs=body.inputs, out=body.out, f2=body.f2)
 
     @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201,
               responses=_errors(403, 404, 409, 503))
     async def post_fulfil(body: FulfilIn) -> dict[str, Any]:
-        return service.fulfil(body.cid, body.evidence)
+        return service.fulfil(body.cid, body.evidence, _artifacts(body.artifacts))
 
     @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201,
               responses=_errors(404, 503))
@@ -347,6 +405,24 @@ def make_app(service: NodeService, token: str, net: NetView | None = None) -> Fa
     @app.get("/v1/verdicts", dependencies=guarded, tags=["view"], responses=_errors())
     async def get_verdicts(agent: str | None = None) -> list[dict[str, Any]]:
         return service.verdicts(agent)
+
+    @app.get("/v1/conflicts", dependencies=guarded, tags=["view"], responses=_errors(404))
+    async def get_conflicts(scope: str | None = None) -> list[dict[str, Any]]:
+        return service.conflicts(scope)
+
+    @app.get("/v1/events", dependencies=guarded, tags=["view"], response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "Server-Sent Events: token, verdict, trust, "
+                                             "consensus, outcome; lost (events dropped for a "
+                                             "slow reader)"},
+                        **_errors(429)})
+    async def get_events() -> StreamingResponse:
+        try:
+            sub = hub.subscribe()
+        except TooManySubscribers as exc:
+            raise ServiceError(429, "too-many-watchers", str(exc)) from None
+        return StreamingResponse(_sse(sub), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/trust", dependencies=guarded, tags=["view"], responses=_errors())
     async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ person can act on: no node running, wrong token, a refused request.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -52,14 +54,35 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach the node at {self.url}: {exc}") from None
         if r.status_code >= 400:
-            try:
-                err = r.json()
-                code, detail = str(err.get("error")), str(err.get("detail"))
-            except (ValueError, AttributeError):
-                code, detail = "refused", r.text[:200]
-            raise ClientError(f"the node refused ({r.status_code}) {code}: {detail}",
-                              status=r.status_code, error=code, detail=detail)
+            self._raise(r)
         return r.json()
+
+    def events(self, path: str = "/v1/events") -> Iterator[dict[str, Any]]:
+        """Server-Sent Events from `path`, each `data:` JSON, until the node ends
+        the stream (comment lines, the keepalives, are skipped)."""
+        try:
+            with self._http.stream("GET", path, timeout=httpx.Timeout(TIMEOUT_S, read=None)) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._raise(r)
+                data: list[str] = []
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield dict(json.loads("\n".join(data)))
+                        data = []
+        except httpx.HTTPError as exc:
+            raise ClientError(f"lost the node at {self.url}: {exc}") from None
+
+    def _raise(self, r: httpx.Response) -> None:
+        try:
+            err = r.json()
+            code, detail = str(err.get("error")), str(err.get("detail"))
+        except (ValueError, AttributeError):
+            code, detail = "refused", r.text[:200]
+        raise ClientError(f"the node refused ({r.status_code}) {code}: {detail}",
+                          status=r.status_code, error=code, detail=detail)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

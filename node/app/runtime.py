@@ -12,12 +12,15 @@ trio tasks:
     dialer    keep bootstrap peers connected, with exponential backoff
     api       hypercorn serving node/api.py on loopback; on SIGINT/SIGTERM it
               stops accepting and lets requests in flight finish (API_GRACE_S)
-              before the rest of the node is cancelled
+              before the rest of the node is cancelled (event streams end
+              at once: node/app/events.py)
 
 Every core call goes through `Engine`, which commits Persist outputs before it
 returns the rest, and `_dispatch` only then queues publishes and sends: a token
 is on disk before the network sees it, so `kill -9` loses nothing accepted or
-signed. The engine is used from one trio thread only (tasks interleave only at
+signed. `_dispatch` also hands every batch to the event hub (node/app/events.py),
+which copies the watchable reports to `GET /v1/events` subscribers without
+ever waiting for them. The engine is used from one trio thread only (tasks interleave only at
 awaits, and no await happens inside an engine call).
 
 Gossip validation: the topic validator runs `wire.decode_token` (signature and
@@ -52,6 +55,7 @@ import trust
 import wire
 from node.core import (
     DEFAULT_TOPIC,
+    ConsensusChanged,
     CoreParams,
     EquivocationDetected,
     FrameRejected,
@@ -61,6 +65,7 @@ from node.core import (
     Send,
     TokenAccepted,
     TokenRejected,
+    TrustChanged,
     VerdictChanged,
     topic_for,
 )
@@ -71,7 +76,8 @@ from node.store.engine import Engine, EngineFailed
 from node.store.home import Config, Home, HomeError
 
 from .api import NetView, make_app
-from .service import NodeService
+from .events import EventHub
+from .service import NodeService, key_json
 
 __all__ = ["Runtime"]
 
@@ -131,6 +137,7 @@ class Runtime(NetView):
         self.failure: EngineFailed | None = None
         self._api_closing = trio.Event()
         self._api_closed = trio.Event()
+        self.events = EventHub()
         # Bootstrap peers being dialled: agent id -> the last dial error (None: no
         # failure yet). `peers` shows those never reached, which liveness cannot.
         self._dialling: dict[str, str | None] = {}
@@ -216,6 +223,16 @@ class Runtime(NetView):
             elif isinstance(o, VerdictChanged):
                 v = o.verdict
                 log.info("event=verdict cid=%s state=%s reason=%r", v.cid, v.state, v.reason)
+            elif isinstance(o, ConsensusChanged):
+                c = o.consensus
+                key = " ".join(f"{k}={v!r}" if k == "slot" else f"{k}={v}"  # (free text)
+                               for k, v in key_json(c.key).items())
+                log.info("event=consensus %s state=%s leader=%s support=%.4f", key, c.state,
+                         c.leader, c.support)
+            elif isinstance(o, TrustChanged):
+                log.debug("event=trust agent=%s expectation=%.4f", o.agent,
+                          o.opinion.expectation)
+        self.events.publish(outs)
         self._wake.set()
 
     def _follow(self, scope: str) -> None:
@@ -389,7 +406,7 @@ class Runtime(NetView):
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
         cfg.graceful_timeout = API_GRACE_S
-        app = make_app(service, self.home.api_token(), self)
+        app = make_app(service, self.home.api_token(), self, self.events)
         try:
             await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
                         task_status=task_status)
@@ -415,6 +432,7 @@ class Runtime(NetView):
         so they complete normally), then everything stops. `stop()` is the
         immediate version."""
         self._api_closing.set()
+        self.events.close()  # event streams never finish by themselves
         with trio.move_on_after(API_GRACE_S + 1.0):
             await self._api_closed.wait()
         self.stop()

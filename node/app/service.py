@@ -21,15 +21,23 @@ import wire
 from node.core import Output
 from node.store.engine import Engine
 from trust import governance as gov
-from wire.limits import IAT_MAX_S, TEXT_MAX_CHARS
+from wire.cbor import dumps as cbor_dumps
+from wire.limits import IAT_MAX_S, TEXT_MAX_CHARS, TOKEN_SIZE_MAX_BYTES, TRANSITION_ITEMS_MAX
 
 __all__ = ["NodeService", "ServiceError", "token_json", "verdict_json", "opinion_json", "plain",
-           "parse_fraction"]
+           "parse_fraction", "consensus_json", "key_json", "CLAIMS_ALLOWANCE_BYTES"]
 
 LOG_LIMIT_MAX = 1000
 # A due date (and a proposal's closing time) is an epoch second like a token's
 # iat, so the profile's bound on iat bounds it too.
 DUE_MAX = IAT_MAX_S
+# A token's claims besides its body and deps (issuer, iat, seq, kind, prev,
+# scope, about, the protected header and the signature) take under 400 bytes
+# (docs/token-profile.md); a body is refused before signing when it and its
+# deps would not fit in TOKEN_SIZE_MAX_BYTES with this much room to spare.
+CLAIMS_ALLOWANCE_BYTES = 1024
+# Bytes a deps entry takes in the token (a binary cid and its CBOR head).
+DEP_BYTES = 40
 
 
 class ServiceError(Exception):
@@ -91,15 +99,41 @@ def parse_fraction(text: object, what: str) -> tuple[int, int]:
 FRACTION_DEN_MAX = 10**6  # finer shares mean nothing for an electorate of <= 4096
 
 
+def artifact_cids(body: Mapping[str, Any]) -> list[str] | None:
+    """The cids of a fulfil body's inline `artifacts` (None: it carries none)."""
+    arts = body.get("artifacts")
+    if not isinstance(arts, (list, tuple)):
+        return None
+    return [wire.cid_of(a) for a in arts if isinstance(a, bytes)]
+
+
 def token_json(t: wire.Token) -> dict[str, Any]:
+    body = _jsonable(t.body)
+    arts = t.body.get("artifacts")
+    if isinstance(arts, (list, tuple)) and all(isinstance(a, bytes) for a in arts):
+        # The artifacts by cid and size, not as hex: they may fill the token.
+        body["artifacts"] = [{"cid": wire.cid_of(a), "size_bytes": len(a)} for a in arts]
     return {"cid": t.cid, "issuer": t.issuer, "seq": t.seq, "iat": t.iat, "kind": t.kind,
             "prev": t.prev, "scope": t.scope, "deps": list(t.deps), "about": t.about,
-            "body": _jsonable(t.body), "size_bytes": len(t.raw)}
+            "body": body, "size_bytes": len(t.raw)}
 
 
 def verdict_json(v: trust.Verdict) -> dict[str, Any]:
     return {"cid": v.cid, "state": v.state, "confidence": round(v.confidence, 4),
-            "evidence": list(v.evidence), "reason": v.reason}
+            "evidence": list(v.evidence), "reason": v.reason, "basis": v.basis}
+
+
+def key_json(key: trust.ConflictKey) -> dict[str, Any]:
+    """A conflict set's key: one slot in a scope, or one issuer's chain position."""
+    if isinstance(key, trust.SlotKey):
+        return {"kind": "slot", "scope": key.scope, "slot": key.slot}
+    return {"kind": "seq", "issuer": key.issuer, "seq": key.seq}
+
+
+def consensus_json(c: trust.Consensus) -> dict[str, Any]:
+    return {"key": key_json(c.key), "state": c.state, "leader": c.leader,
+            "support": round(c.support, 4),
+            "alternatives": [{"cid": cid, "support": round(s, 4)} for cid, s in c.alternatives]}
 
 
 def opinion_json(agent: str, o: trust.Opinion) -> dict[str, Any]:
@@ -146,7 +180,29 @@ class NodeService:
                                                 f"at most {TEXT_MAX_CHARS}")
         return text
 
+    def _fits(self, body: Mapping[str, Any], deps: Sequence[str] = ()) -> None:
+        """Refuse a body that would make a token over the profile's size limit."""
+        size = len(cbor_dumps(dict(body))) + DEP_BYTES * len(deps) + CLAIMS_ALLOWANCE_BYTES
+        if size > TOKEN_SIZE_MAX_BYTES:
+            raise ServiceError(413, "token-too-large",
+                               f"the token would be about {size:,} bytes; a token is at most "
+                               f"{TOKEN_SIZE_MAX_BYTES:,} (wire/limits.py): deliver large "
+                               "artifacts elsewhere and promise their cids in `out`")
+
+    def _text_or_cid(self, value: object, what: str) -> str:
+        """f1, f2 and `in` items: free text, or a cid naming a document."""
+        return str(self._text(value, what))
+
+    def _list(self, items: object, what: str) -> list[object]:
+        if not isinstance(items, (list, tuple)):
+            raise ServiceError(400, "bad-request", f"{what} must be a list")
+        if len(items) > TRANSITION_ITEMS_MAX:
+            raise ServiceError(400, "too-many", f"{what} has {len(items)} items, "
+                                                f"at most {TRANSITION_ITEMS_MAX}")
+        return list(items)
+
     def _issue(self, **kw: Any) -> dict[str, Any]:
+        self._fits(kw.get("body") or {}, kw.get("deps") or ())
         try:
             token, outs = self.engine.issue(now=self.clock(), **kw)
         except ValueError as exc:
@@ -156,8 +212,21 @@ class NodeService:
 
     # -- intents ---------------------------------------------------------
     def promise(self, text: object, *, due: object = None, to: object = None,
-                deps: object = (), scope: object = None, slot: object = None) -> dict[str, Any]:
+                deps: object = (), scope: object = None, slot: object = None,
+                f1: object = None, inputs: object = None, out: object = None,
+                f2: object = None) -> dict[str, Any]:
+        """A promise; with the seed's transition tuple (docs/design.md): "f1, given
+        `in`, will produce `out` and next state f2". `out` names the artifacts
+        by cid (`wire.cid_of` of their bytes) so a fulfil's can be checked."""
         body: dict[str, Any] = {"text": self._text(text, "text")}
+        if f1 is not None:
+            body["f1"] = self._text_or_cid(f1, "f1")
+        if inputs is not None:
+            body["in"] = [self._text_or_cid(x, "in") for x in self._list(inputs, "in")]
+        if out is not None:
+            body["out"] = [self._cid(c, "out") for c in self._list(out, "out")]
+        if f2 is not None:
+            body["f2"] = self._text_or_cid(f2, "f2")
         if due is not None:
             if isinstance(due, bool) or not isinstance(due, int) or not 0 <= due < DUE_MAX:
                 raise ServiceError(400, "bad-due", "due must be epoch seconds (an integer "
@@ -179,16 +248,28 @@ class NodeService:
         sc = self._held(scope, "scope").cid if scope is not None else None
         return self._issue(kind="promise", body=body, deps=dep_cids, scope=sc)
 
-    def fulfil(self, cid: object, evidence: object = None) -> dict[str, Any]:
-        """Evidence that your promise was kept (again: more evidence is allowed)."""
+    def fulfil(self, cid: object, evidence: object = None,
+               artifacts: object = None) -> dict[str, Any]:
+        """Evidence that your promise was kept (again: more evidence is allowed).
+
+        `artifacts`: the delivered outputs, inline (byte strings); an observer
+        hashes them and compares with the promise's `out` cids."""
+        arts: list[bytes] = []
+        if artifacts is not None:
+            for a in self._list(artifacts, "artifacts"):
+                if not isinstance(a, bytes) or not a:
+                    raise ServiceError(400, "bad-artifact", "each artifact is non-empty bytes")
+                arts.append(a)
         p = self._own_promise(cid, "fulfil")
         _fulfils, retracts = self.core.observer.followups(p.cid)
         if retracts:
             raise ServiceError(409, "already-retracted", f"you retracted {p.cid} "
                                f"({retracts[0]}): a fulfilment now would contradict it")
-        body = {}
+        body: dict[str, Any] = {}
         if evidence is not None:
             body["evidence"] = self._text(evidence, "evidence")
+        if arts:
+            body["artifacts"] = arts
         return self._issue(kind="fulfil", about=p.cid, deps=(p.cid,), body=body, scope=p.scope)
 
     def retract(self, cid: object) -> dict[str, Any]:
@@ -409,10 +490,51 @@ class NodeService:
         tok = self._held(cid)
         out = token_json(tok)
         now = self.clock()
+        obs = self.core.observer
         if tok.kind == "promise":
-            out["verdict"] = verdict_json(self.core.observer.verdict(tok.cid, now))
-        out["support"] = round(self.core.observer.support(tok.cid, now), 4)
+            out["verdict"] = verdict_json(obs.verdict(tok.cid, now))
+            out["delivery"] = self._delivery(tok)
+        out["support"] = round(obs.support(tok.cid, now), 4)
+        out["accepted_by"] = sorted(obs.accepters(tok.cid))
+        out["conflicts"] = [consensus_json(obs.consensus(k, now))
+                            for k in obs.conflict_keys_of(tok.cid)]
         return out
+
+    def _delivery(self, p: wire.Token) -> dict[str, Any]:
+        """Promised `out` cids beside the artifacts the promiser's fulfils delivered."""
+        promised = p.body.get("out")
+        fulfils, _retracts = self.core.observer.followups(p.cid)
+        delivered = []
+        for f in fulfils:
+            cids = artifact_cids(self.core.tokens[f].body)
+            if cids is not None:
+                delivered.append({"fulfil": f, "artifacts": cids})
+        got = {c for d in delivered for c in d["artifacts"]}
+        out = {"out": list(promised) if isinstance(promised, (list, tuple)) else [],
+               "delivered": delivered}
+        out["missing"] = [c for c in out["out"] if c not in got]
+        out["unpromised"] = sorted(got - set(out["out"]))
+        return out
+
+    def conflicts(self, scope: object = None) -> list[dict[str, Any]]:
+        """Every conflict set (slot claims in a scope, equivocated chain positions)
+        with its leader, state and each rival's support and accepters."""
+        sc = self._held(scope, "scope").cid if scope is not None else None
+        obs = self.core.observer
+        now = self.clock()
+        rows = []
+        for key in sorted(obs.conflict_keys(), key=repr):
+            rivals = [r for r in obs.rivals(key, now) if r.cid in self.core.tokens]
+            if sc is not None and not (key.scope == sc if isinstance(key, trust.SlotKey) else
+                                       any(self.core.tokens[r.cid].scope == sc for r in rivals)):
+                continue
+            c = consensus_json(obs.consensus(key, now))
+            c["threshold"] = round(obs.params.consensus_threshold, 4)
+            c["rivals"] = [{"cid": r.cid, "issuer": self.core.tokens[r.cid].issuer,
+                            "support": round(r.support, 4), "accepted_by": sorted(r.accepters),
+                            "split": sorted(r.split)} for r in rivals]
+            rows.append(c)
+        return rows
 
     def verdicts(self, agent: object = None) -> list[dict[str, Any]]:
         obs = self.core.observer

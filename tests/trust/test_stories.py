@@ -260,3 +260,23 @@ def test_tokens_about_unseen_promises_wait_for_them(world: World) -> None:
     assert o.verdict(p.cid, 50).reason == "promise not seen"
     fx = o.observe(p)
     assert o.verdict(p.cid, 50).state == "kept" and p.cid in fx.promises
+
+
+def test_every_verdict_names_its_basis(world: World) -> None:
+    # Olivia's reasons, by kind of evidence: a fulfil, a retraction, a lapse,
+    # her own check, and a promise nobody has spoken of yet.
+    kept = world.promise("alice", 100, "a", due=1000)
+    world.fulfil("alice", 900, kept)
+    gone = world.promise("alice", 110, "b", due=1000)
+    world.retract("alice", 120, gone)
+    lapsed = world.promise("alice", 130, "c", due=1000)
+    mine = world.promise("alice", 140, "d", due=5000)
+    world.assess("olivia", 150, mine, "broken")
+    quiet = world.promise("alice", 160, "e", due=5000)
+    o = Observer(world.id("olivia"))
+    feed(o, world)
+    assert o.verdict(gone.cid, now=2000).basis == "retracted"
+    assert o.verdict(lapsed.cid, now=2000).basis == "deadline"
+    assert o.verdict(mine.cid, now=2000).basis == "own"
+    assert o.verdict(quiet.cid, now=2000).basis == "none"
+    assert o.verdict(kept.cid, now=2000).basis in ("claimed", "verified")
