@@ -1,4 +1,4 @@
-"""`troth sim`: run, sweep and replay simulations (plugs into node/cli.py).
+"""`troth sim`: run, sweep and replay simulations (plugs into node/app/cli.py).
 
 Theory of operation: thin click commands over sim.runner / sim.sweep /
 sim.plots. This is the only layer of sim/ that reads the wall clock (for

@@ -15,7 +15,7 @@ Two kinds of limit live here, and the difference matters:
 Pure constants: wire/token.py, node/app/service.py and node/app/api.py import
 them instead of typing the numbers again. The limits of the CBOR codec itself
 (nesting depth, items per container) stay in wire/cbor.py, and those of a
-governance body (charter, proposal, ballot) in trust/governance.py.
+governance body (charter, proposal, ballot) in trust/governance/.
 """
 
 from __future__ import annotations

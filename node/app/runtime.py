@@ -1,6 +1,6 @@
 """The running node: trio + libp2p around the sans-IO core.
 
-Theory of operation: `Runtime.run()` owns one `P2PNode` (node/p2p.py, the only
+Theory of operation: `Runtime.run()` owns one `P2PNode` (node/net/p2p.py, the only
 libp2p importer), one `Engine` (core + SQLite store), the HTTP API, and these
 trio tasks:
 
@@ -10,7 +10,7 @@ trio tasks:
     publish   hand Publish outputs to gossipsub, in order
     senders   one per peer: Send outputs -> frames on a /troth/sync/1 stream
     dialer    keep bootstrap peers connected, with exponential backoff
-    api       hypercorn serving node/api.py on loopback; on SIGINT/SIGTERM it
+    api       hypercorn serving node/app/api.py on loopback; on SIGINT/SIGTERM it
               stops accepting and lets requests in flight finish (API_GRACE_S)
               before the rest of the node is cancelled (event streams end
               at once: node/app/events.py)
