@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["Verdict", "VerdictState", "VerdictBasis", "SeqKey", "SlotKey", "ConflictKey",
-           "Consensus", "ConsensusState", "ObservationEffects", "Effects"]
+           "Consensus", "ConsensusState", "ObservationEffects", "Effects", "PromiseDetail"]
 
 VerdictState = Literal["kept", "broken", "pending"]
 # What kind of evidence decided a verdict (docs/trust.md, Verdicts).
@@ -31,6 +31,27 @@ class Verdict:
     evidence: tuple[str, ...]
     reason: str
     basis: VerdictBasis = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromiseDetail:
+    """What a promise says it will deliver and what its fulfils delivered.
+
+    The seed's transition tuple (f1, in, out, f2) as the promise body carries
+    it (`inputs` is `in`); `delivered`: for each of the promiser's fulfils,
+    (fulfil cid, cids of the artifacts it carries inline), sorted; `claim`: the
+    fulfil weighed as an unchecked claim, if any (docs/trust.md, Verdicts).
+    """
+
+    cid: str
+    promiser: str
+    promisee: str | None
+    f1: str | None
+    inputs: tuple[object, ...]
+    out: tuple[str, ...]
+    f2: str | None
+    delivered: tuple[tuple[str, tuple[str, ...]], ...]
+    claim: str | None
 
 
 @dataclass(frozen=True, slots=True, order=True)
