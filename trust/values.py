@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["Verdict", "VerdictState", "VerdictBasis", "SeqKey", "SlotKey", "ConflictKey",
-           "Consensus", "ConsensusState", "ObservationEffects", "Effects", "PromiseDetail"]
+           "Consensus", "ConsensusState", "ObservationEffects", "Effects", "PromiseDetail",
+           "NETWORK_SCOPE"]
 
 VerdictState = Literal["kept", "broken", "pending"]
 # What kind of evidence decided a verdict (docs/trust.md, Verdicts).
@@ -62,9 +63,17 @@ class SeqKey:
     seq: int
 
 
+# The scope of slots declared by tokens without a scope: the whole network.
+# Not a cid, so it cannot collide with a real scope (docs/trust.md, Consensus).
+NETWORK_SCOPE = ""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class SlotKey:
-    """Conflict set of tokens declaring the same `slot` in one scope."""
+    """Conflict set of tokens declaring the same `slot` in one scope.
+
+    `scope` is the scope's cid, or NETWORK_SCOPE for unscoped tokens.
+    """
 
     scope: str
     slot: str

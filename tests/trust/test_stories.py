@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from trust import Observer, Params, SeqKey, SlotKey
+from trust import NETWORK_SCOPE, Observer, Params, SeqKey, SlotKey
 
 from .conftest import World
 from .conftest import feed as feed_tokens
@@ -284,3 +284,22 @@ def test_every_verdict_names_its_basis(world: World) -> None:
     assert o.verdict(mine.cid, now=2000).basis == "own"
     assert o.verdict(quiet.cid, now=2000).basis == "none"
     assert o.verdict(kept.cid, now=2000).basis in ("claimed", "verified")
+
+
+def test_an_unscoped_slot_is_the_whole_networks(world: World) -> None:
+    # Alice and Bob claim the slot "name/alice" with no scope; Olivia builds on
+    # Alice's. A scoped claim of the same name is another set.
+    x = world.tok("alice", "claim", 2, body={"slot": "name/alice"})
+    y = world.tok("bob", "claim", 2, body={"slot": "name/alice"})
+    scope = world.promise("carol", 1).cid
+    z = world.tok("carol", "claim", 3, scope=scope, body={"slot": "name/alice"})
+    o = Observer(world.id("olivia"))
+    feed(o, world)
+    key = SlotKey(NETWORK_SCOPE, "name/alice")
+    assert key in o.conflict_keys() and SlotKey(scope, "name/alice") in o.conflict_keys()
+    fx = o.observe(world.tok("olivia", "build", 4, deps=(x.cid,)))
+    assert key in fx.conflicts
+    c = o.consensus(key, now=5)
+    assert (c.state, c.leader, c.support) == ("settled", x.cid, 1.0)
+    assert c.alternatives == ((y.cid, 0.0),)
+    assert o.consensus(SlotKey(scope, "name/alice"), now=5).leader == z.cid
