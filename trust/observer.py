@@ -7,20 +7,24 @@ that inserting tokens in any order reaches the same value; float results are
 built only at query time, from integer counters or with math.fsum (correctly
 rounded, hence order-free), so answers are bit-identical across arrival orders.
 
-Three layers, evaluated without cycles:
+Layers, evaluated without cycles (docs/trust.md, Verdicts and Trust):
 
-1. Direct verdicts (this observer's own evidence): own `assess` > the
-   promiser's equivocation at the promise's seq > the promiser's `fulfil` /
-   `retract` in chain order (a fulfil dated after due + skew is late) > `due`
-   passed on this clock beyond the skew allowance. The first four are *static*
-   (a function of the tokens alone, cached per promise: trust/evidence.py); the
-   last depends on `now` and is answered by bisecting sorted deadlines.
-2. Referral trust in an assessor X: beta evidence of X's assessments agreeing
-   (r) or disagreeing (s) with layer 1. Only layer 1, so bad-mouthing and
-   ballot-stuffing are measured against what this observer saw itself.
-3. Hearsay: where layer 1 is silent, X's assessments weigh by the belief of
+1. Static verdicts (a function of the tokens alone, cached per promise:
+   trust/evidence.py `classify`): own `assess` > the promiser's equivocation
+   at the promise's seq > delivered artifacts checked against the promised
+   `out` (verified) > retraction or late fulfil; or else the promiser's
+   unchecked on-time fulfil: a *claim*. `due` passed on this clock beyond the
+   skew allowance, with neither, is a lapse (bisecting sorted deadlines).
+2. First-hand verdicts: static, lapses, and claims the promisee does not
+   dispute. They calibrate referral trust in an assessor X (X's assessments
+   agreeing (r) or disagreeing (s)) and give first-hand trust in a promiser.
+3. A claim's verdict: the claim weighed by first-hand trust in the promiser,
+   the promisee's and witnesses' reports by referral trust, fused. Elsewhere
+   hearsay: where layer 1 is silent, X's assessments weigh by the belief of
    the referral opinion; they decide a verdict past `hearsay_margin`, and feed
    trust as X's opinion on the promiser, discounted and fused (cumulative).
+4. Trust: the verdicts of layers 1 and 3 on the agent's promises plus
+   discounted hearsay.
 
 Consensus over conflict sets is trust/conflicts.py. Equivocation is not judged
 here: the caller that indexes chains (the node core) passes each token's
@@ -28,7 +32,8 @@ here: the caller that indexes chains (the node core) passes each token's
 
 Per new token the work is O(assessments of the promise it touches) plus the
 acceptance-graph update (trust/accept.py); queries are O(log n) per verdict
-and O(assessors of the agent * log n) per trust opinion, with forgetting off.
+(O(its reports) for a claim) and O((assessors + contested claims of the
+agent) * log n) per trust opinion, with forgetting off.
 """
 
 from __future__ import annotations
