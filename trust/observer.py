@@ -400,15 +400,21 @@ class Observer:
         old = p.assessments.get(t.issuer)
         if not newer(t, old):
             return
-        # A report may contest or dispute the promiser's claim, which moves the
-        # claim's first-hand standing: take the promise out and put it back
-        # (O(its assessments)).
         first = p.first
-        self._contribute(p, -1)
-        p.assessments[t.issuer] = t
         self._assessed_by.setdefault(t.issuer, set()).add(p.token.cid)
-        self._classify(p)
-        self._contribute(p, +1)
+        if p.claim is None:
+            if old is not None:
+                self._contribute_assessment(p, t.issuer, old, -1)
+            p.assessments[t.issuer] = t
+            self._contribute_assessment(p, t.issuer, t, +1)
+        else:
+            # A report may contest or dispute the promiser's claim, which moves
+            # the claim's first-hand standing: take the promise out and put it
+            # back (O(its assessments)).
+            self._contribute(p, -1)
+            p.assessments[t.issuer] = t
+            self._standing(p)
+            self._contribute(p, +1)
         fx.promises.add(p.token.cid)
         fx.agents.update((promiser, t.issuer))
         if p.first is not first:
@@ -419,6 +425,10 @@ class Observer:
     def _classify(self, p: Promise) -> None:
         """Recompute p's static verdict or claim and the standing of the claim."""
         p.static, p.claim = classify(p, self._rivals_at)
+        self._standing(p)
+
+    def _standing(self, p: Promise) -> None:
+        """Whether p's claim is contested (anyone says broken) or disputed (the promisee)."""
         denied = {x for x, t in p.assessments.items() if verdict_of(t) == "broken"}
         p.contested = p.claim is not None and bool(denied)
         p.disputed = p.contested and p.promisee in denied
