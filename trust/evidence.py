@@ -75,14 +75,14 @@ class Promise:
 class Promiser:
     """Direct evidence counters for one agent's promises."""
 
-    __slots__ = ("kept", "broken", "claims_first", "claims_clean", "contested", "open")
+    __slots__ = ("kept", "broken", "claims_first", "disputed", "contested", "open")
 
     def __init__(self) -> None:
         self.kept = 0  # static verdicts (own, equivocation, verified, retracted, late)
         self.broken = 0
-        self.claims_first = 0  # claims the promisee does not dispute
-        self.claims_clean = 0  # claims nobody contradicts: kept whatever the weights
-        self.contested: set[str] = set()  # claims somebody contradicts: weighed at query
+        self.claims_first = 0  # claims the promisee does not dispute: kept first-hand
+        self.disputed: set[str] = set()  # claims the promisee denies: weighed at query
+        self.contested: set[str] = set()  # claims anyone denies (their verdicts reweigh)
         self.open: list[float] = []  # deadlines of promises with no static verdict, no claim
 
 

@@ -182,11 +182,11 @@ class Observer:
         ss: list[float] = []
         c = self._promisers.get(agent_id)
         if c is not None:
-            # Claims follow their verdicts: a claim nobody contradicts is kept
-            # whatever the weights; a contested one is weighed now (docs/trust.md).
-            kept = c.kept + c.claims_clean
+            # Claims: an undisputed one is kept, a disputed one is weighed now
+            # (docs/trust.md, Trust).
+            kept = c.kept + c.claims_first
             broken = c.broken + bisect_left(c.open, now)
-            for pc in c.contested:
+            for pc in c.disputed:
                 state = self._claim_verdict(self._promises[pc], now).state
                 kept += state == "kept"
                 broken += state == "broken"
@@ -452,13 +452,18 @@ class Observer:
             else:
                 c.broken += sign
         elif p.claim is not None:
-            c.claims_first += sign * (not p.disputed)
-            if not p.contested:
-                c.claims_clean += sign
+            # Trust counts an undisputed claim as kept; a disputed one by its
+            # verdict at query time (docs/trust.md, Trust). Witnesses who only
+            # contest it move its verdict, not the count: that keeps a trust
+            # query O(disputed claims), not O(every contested claim).
+            if not p.disputed:
+                c.claims_first += sign
             elif sign > 0:
-                c.contested.add(p.token.cid)
+                c.disputed.add(p.token.cid)
             else:
-                c.contested.discard(p.token.cid)
+                c.disputed.discard(p.token.cid)
+            if p.contested:
+                (c.contested.add if sign > 0 else c.contested.discard)(p.token.cid)
         elif p.deadline is not None:
             bag(c.open, p.deadline, sign)
             bag(self._open, (p.deadline, p.token.cid), sign)
@@ -663,7 +668,7 @@ class Observer:
         said: dict[str, tuple[list[float], list[float]]] = {}
         for pc in self._promises_of.get(agent_id, ()):
             p = self._promises[pc]
-            if p.claim is not None and p.contested:
+            if p.claim is not None and p.disputed:
                 claimed = self._claim_verdict(p, now).state
                 if claimed != "pending":
                     (r_dir if claimed == "kept" else s_dir).append(
