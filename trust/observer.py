@@ -475,6 +475,8 @@ class Observer:
         d = p.first
         if d is None and p.claim is not None:
             return  # a disputed claim: the reports weigh in its verdict only
+        if d is not None and d.basis == "claimed" and said == "kept":
+            return  # agreeing with an unchecked claim is free for colluders: no credit
         ref = self._referees.get(x)
         if ref is None:
             ref = self._referees[x] = Referee()
@@ -655,6 +657,8 @@ class Observer:
             if state is None:
                 continue
             t = p.assessments[x]
+            if p.first is not None and p.first.basis == "claimed" and verdict_of(t) == "kept":
+                continue  # no credit for agreeing with a claim (see _contribute_assessment)
             (agree if verdict_of(t) == state else disagree).append(self._age_weight(t.iat, now))
         return math.fsum(agree), math.fsum(disagree)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+import wire
 from trust import NETWORK_SCOPE, Observer, Params, SeqKey, SlotKey
 
 from .conftest import World
@@ -94,10 +95,14 @@ def test_carol_bad_mouths_alice_and_loses_referral_trust(world: World) -> None:
     # Alice fulfils ten promises; Bob says kept, Carol says broken. Then Alice
     # makes an open-ended promise nobody can check directly: Bob says kept and
     # Carol says broken; Olivia follows the assessor whose word matched hers.
+    # Her deliveries are checked (artifacts against the promised out): agreeing
+    # with an unchecked claim would earn Bob nothing (docs/trust.md, Trust).
     kept = []
     for i in range(10):
-        p = world.promise("alice", 10 * i, due=10_000)
-        world.fulfil("alice", 10 * i + 1, p)
+        art = b"release %d" % i
+        p = world.tok("alice", "promise", 10 * i,
+                      body={"text": "p", "due": 10_000, "out": [wire.cid_of(art)]})
+        world.tok("alice", "fulfil", 10 * i + 1, about=p.cid, body={"artifacts": [art]})
         world.assess("bob", 10 * i + 2, p, "kept")
         world.assess("carol", 10 * i + 3, p, "broken")
         kept.append(p)
