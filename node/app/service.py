@@ -99,14 +99,6 @@ def parse_fraction(text: object, what: str) -> tuple[int, int]:
 FRACTION_DEN_MAX = 10**6  # finer shares mean nothing for an electorate of <= 4096
 
 
-def artifact_cids(body: Mapping[str, Any]) -> list[str] | None:
-    """The cids of a fulfil body's inline `artifacts` (None: it carries none)."""
-    arts = body.get("artifacts")
-    if not isinstance(arts, (list, tuple)):
-        return None
-    return [wire.cid_of(a) for a in arts if isinstance(a, bytes)]
-
-
 def token_json(t: wire.Token) -> dict[str, Any]:
     body = _jsonable(t.body)
     arts = t.body.get("artifacts")
@@ -501,20 +493,16 @@ class NodeService:
         return out
 
     def _delivery(self, p: wire.Token) -> dict[str, Any]:
-        """Promised `out` cids beside the artifacts the promiser's fulfils delivered."""
-        promised = p.body.get("out")
-        fulfils, _retracts = self.core.observer.followups(p.cid)
-        delivered = []
-        for f in fulfils:
-            cids = artifact_cids(self.core.tokens[f].body)
-            if cids is not None:
-                delivered.append({"fulfil": f, "artifacts": cids})
+        """Promised `out` cids beside the artifacts the promiser's fulfils
+        delivered, as the observer reads them (the one reader of both)."""
+        detail = self.core.observer.promise_detail(p.cid)
+        promised = list(detail.out) if detail is not None else []
+        delivered = [{"fulfil": f, "artifacts": list(cids)}
+                     for f, cids in (detail.delivered if detail is not None else ()) if cids]
         got = {c for d in delivered for c in d["artifacts"]}
-        out = {"out": list(promised) if isinstance(promised, (list, tuple)) else [],
-               "delivered": delivered}
-        out["missing"] = [c for c in out["out"] if c not in got]
-        out["unpromised"] = sorted(got - set(out["out"]))
-        return out
+        return {"out": promised, "delivered": delivered,
+                "missing": [c for c in promised if c not in got],
+                "unpromised": sorted(got - set(promised))}
 
     def conflicts(self, scope: object = None) -> list[dict[str, Any]]:
         """Every conflict set (slot claims in a scope, equivocated chain positions)
