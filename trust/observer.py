@@ -418,7 +418,10 @@ class Observer:
             return
         first = p.first
         self._assessed_by.setdefault(t.issuer, set()).add(p.token.cid)
-        if p.claim is None:
+        if p.claim is None or (old is not None and verdict_of(old) == "broken") == (
+                verdict_of(t) == "broken"):
+            # No claim, or the set of assessors saying broken is unchanged: the
+            # claim's standing cannot move; only this assessor's share changes.
             if old is not None:
                 self._contribute_assessment(p, t.issuer, old, -1)
             p.assessments[t.issuer] = t
@@ -445,10 +448,14 @@ class Observer:
 
     def _standing(self, p: Promise) -> None:
         """Whether p's claim is contested (anyone says broken) or disputed (the promisee)."""
+        if p.claim is None:  # most promises: nothing to weigh, no set to build
+            p.contested = p.disputed = False
+            p.first = p.static
+            return
         denied = {x for x, t in p.assessments.items() if verdict_of(t) == "broken"}
-        p.contested = p.claim is not None and bool(denied)
-        p.disputed = p.contested and p.promisee in denied
-        p.first = p.static if p.static is not None else claim_decision(p)
+        p.contested = bool(denied)
+        p.disputed = p.promisee in denied
+        p.first = claim_decision(p)
 
     def _reclassify(self, p: Promise, fx: Effects) -> None:
         self._contribute(p, -1)
