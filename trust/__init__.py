@@ -12,9 +12,12 @@ answers, at a given `now`:
   discounted hearsay (subjective logic); `referral(agent_id, now)` is the
   trust in the agent as an assessor;
 - `support(cid, now=None) -> float` and `consensus(key, now=None) -> Consensus`
-  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`);
+  over conflict sets (`SeqKey(issuer, seq)`, `SlotKey(scope, slot)`; an
+  unscoped slot is `SlotKey(NETWORK_SCOPE, slot)`);
   `rivals(key, now=None) -> [Rival]` (each member's support and accepters,
   for users) and `accepters(cid)`.
+- `promise_detail(cid) -> PromiseDetail | None`: the transition tuple
+  (f1, in, out, f2) promised and the artifact cids each fulfil delivered.
 
 Every answer is a pure function of (tokens observed, now, params). Formulas,
 sources and token conventions: docs/trust.md.
@@ -70,13 +73,15 @@ from .observer import (
 )
 from .opinion import Opinion, discount, from_evidence, fuse, to_evidence
 from .params import Params
-from .values import VerdictBasis
+from .values import NETWORK_SCOPE, PromiseDetail, VerdictBasis
 
 __all__ = [
     "Observer",
     "Params",
     "Verdict",
     "VerdictBasis",
+    "PromiseDetail",
+    "NETWORK_SCOPE",
     "Opinion",
     "Consensus",
     "ObservationEffects",

@@ -2,7 +2,8 @@
 
 Theory of operation (docs/trust.md, Consensus). A conflict set is either one
 chain position of an issuer (`SeqKey`: two members are an equivocation) or
-one `slot` declared in one scope (`SlotKey`). Members are watched in the
+one `slot` declared in one scope (`SlotKey`; unscoped tokens share the
+network-wide scope NETWORK_SCOPE). Members are watched in the
 acceptance graph (trust/accept.py: who built on what); the support of a
 member is the weighted share of the electorate accepting it, an agent that
 also accepts a rival counting for neither, and the leader is the member with
@@ -24,7 +25,15 @@ from typing import NamedTuple
 import wire
 
 from .accept import AcceptanceGraph
-from .values import ConflictKey, Consensus, ConsensusState, Effects, SeqKey, SlotKey
+from .values import (
+    NETWORK_SCOPE,
+    ConflictKey,
+    Consensus,
+    ConsensusState,
+    Effects,
+    SeqKey,
+    SlotKey,
+)
 
 __all__ = ["ConflictSets", "Rival"]
 
@@ -60,8 +69,10 @@ class ConflictSets:
         fx.conflicts.update(self.keys_for(self.graph.add(token.cid, token.issuer, token.deps)))
         self._first_at.setdefault((token.issuer, token.seq), token.cid)
         slot = token.body.get("slot")
-        if token.scope is not None and isinstance(slot, str):
-            key = SlotKey(token.scope, slot)
+        if isinstance(slot, str):
+            # An unscoped slot is the whole network's: every unscoped token
+            # declaring it competes (docs/trust.md, Consensus).
+            key = SlotKey(NETWORK_SCOPE if token.scope is None else token.scope, slot)
             self._slots.setdefault(key, []).append(token.cid)
             self._keys_of.setdefault(token.cid, []).append(key)
             self.graph.watch(token.cid)

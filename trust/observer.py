@@ -7,20 +7,24 @@ that inserting tokens in any order reaches the same value; float results are
 built only at query time, from integer counters or with math.fsum (correctly
 rounded, hence order-free), so answers are bit-identical across arrival orders.
 
-Three layers, evaluated without cycles:
+Layers, evaluated without cycles (docs/trust.md, Verdicts and Trust):
 
-1. Direct verdicts (this observer's own evidence): own `assess` > the
-   promiser's equivocation at the promise's seq > the promiser's `fulfil` /
-   `retract` in chain order (a fulfil dated after due + skew is late) > `due`
-   passed on this clock beyond the skew allowance. The first four are *static*
-   (a function of the tokens alone, cached per promise: trust/evidence.py); the
-   last depends on `now` and is answered by bisecting sorted deadlines.
-2. Referral trust in an assessor X: beta evidence of X's assessments agreeing
-   (r) or disagreeing (s) with layer 1. Only layer 1, so bad-mouthing and
-   ballot-stuffing are measured against what this observer saw itself.
-3. Hearsay: where layer 1 is silent, X's assessments weigh by the belief of
+1. Static verdicts (a function of the tokens alone, cached per promise:
+   trust/evidence.py `classify`): own `assess` > the promiser's equivocation
+   at the promise's seq > delivered artifacts checked against the promised
+   `out` (verified) > retraction or late fulfil; or else the promiser's
+   unchecked on-time fulfil: a *claim*. `due` passed on this clock beyond the
+   skew allowance, with neither, is a lapse (bisecting sorted deadlines).
+2. First-hand verdicts: static, lapses, and claims the promisee does not
+   dispute. They calibrate referral trust in an assessor X (X's assessments
+   agreeing (r) or disagreeing (s)) and give first-hand trust in a promiser.
+3. A claim's verdict: the claim weighed by first-hand trust in the promiser,
+   the promisee's and witnesses' reports by referral trust, fused. Elsewhere
+   hearsay: where layer 1 is silent, X's assessments weigh by the belief of
    the referral opinion; they decide a verdict past `hearsay_margin`, and feed
    trust as X's opinion on the promiser, discounted and fused (cumulative).
+4. Trust: the verdicts of layers 1 and 3 on the agent's promises plus
+   discounted hearsay.
 
 Consensus over conflict sets is trust/conflicts.py. Equivocation is not judged
 here: the caller that indexes chains (the node core) passes each token's
@@ -28,7 +32,8 @@ here: the caller that indexes chains (the node core) passes each token's
 
 Per new token the work is O(assessments of the promise it touches) plus the
 acceptance-graph update (trust/accept.py); queries are O(log n) per verdict
-and O(assessors of the agent * log n) per trust opinion, with forgetting off.
+(O(its reports) for a claim) and O((assessors + contested claims of the
+agent) * log n) per trust opinion, with forgetting off.
 """
 
 from __future__ import annotations
@@ -47,8 +52,11 @@ from .evidence import (
     Referee,
     at_or_after,
     bag,
+    claim_decision,
+    classify,
+    delivered,
     newer,
-    static_decision,
+    promised_out,
     verdict_of,
 )
 from .opinion import FLOOR, Opinion, discount, from_evidence, to_evidence
@@ -58,6 +66,7 @@ from .values import (
     Consensus,
     Effects,
     ObservationEffects,
+    PromiseDetail,
     SeqKey,
     SlotKey,
     Verdict,
@@ -148,6 +157,8 @@ class Observer:
         if d is not None:
             return Verdict(cid=cid, state=d.state, confidence=d.confidence, evidence=d.evidence,
                            reason=d.reason, basis=d.basis)
+        if p.claim is not None:
+            return self._claim_verdict(p, now)
         if p.deadline is not None and now > p.deadline:
             late_s = now - (p.deadline - self.params.skew_allowance_s)
             skew = self.params.skew_allowance_s
@@ -171,8 +182,16 @@ class Observer:
         ss: list[float] = []
         c = self._promisers.get(agent_id)
         if c is not None:
-            rs.append(c.kept)
-            ss.append(c.broken + bisect_left(c.open, now))
+            # Claims: an undisputed one is kept, a disputed one is weighed now
+            # (docs/trust.md, Trust).
+            kept = c.kept + c.claims_first
+            broken = c.broken + bisect_left(c.open, now)
+            for pc in c.disputed:
+                state = self._claim_verdict(self._promises[pc], now).state
+                kept += state == "kept"
+                broken += state == "broken"
+            rs.append(kept)
+            ss.append(broken)
         for x, h in self._hearsay.get(agent_id, {}).items():
             hk = h.kept + at_or_after(h.kept_due, now)
             hb = h.broken + at_or_after(h.broken_due, now)
@@ -257,6 +276,11 @@ class Observer:
                 if p.static is None:
                     promises.add(pc)
                     agents.add(p.token.issuer)
+        # An agent whose first-hand trust moved reweighs its contested claims.
+        for a in sorted(agents):
+            c = self._promisers.get(a)
+            if c is not None:
+                promises.update(c.contested)
         conflicts = set(effects.conflicts)
         for a in agents | effects.referrals:
             for m in self._conflicts.graph.accepted_by(a):
@@ -306,6 +330,29 @@ class Observer:
             return (), ()
         return tuple(t.cid for t in p.fulfils), tuple(t.cid for t in p.retracts)
 
+    def promise_detail(self, cid: str) -> PromiseDetail | None:
+        """What promise `cid` says it will deliver and what its fulfils delivered.
+
+        For showing promised and delivered side by side (the verdict's basis
+        says whether they were checked): the seed's transition tuple (`f1`,
+        `in`, `out`, `f2`) as the body carries it, and for each of the
+        promiser's fulfils the cids of the artifacts it carries inline.
+        None if `cid` is not a promise seen.
+        """
+        p = self._promises.get(cid)
+        if p is None:
+            return None
+        body = p.token.body
+        f1, f2, inp = body.get("f1"), body.get("f2"), body.get("in")
+        return PromiseDetail(
+            cid=cid, promiser=p.token.issuer, promisee=p.promisee,
+            f1=f1 if isinstance(f1, str) else None,
+            inputs=tuple(inp) if isinstance(inp, tuple) else (),
+            out=promised_out(p.token) or (),
+            f2=f2 if isinstance(f2, str) else None,
+            delivered=tuple(sorted((t.cid, delivered(t) or ()) for t in p.fulfils)),
+            claim=p.claim.cid if p.claim is not None else None)
+
     def conflict_keys(self) -> frozenset[ConflictKey]:
         return self._conflicts.keys()
 
@@ -342,7 +389,7 @@ class Observer:
         self._promises[token.cid] = p
         self._promises_of.setdefault(token.issuer, []).append(token.cid)
         self._promisers.setdefault(token.issuer, Promiser())
-        p.static = static_decision(p, self._rivals_at)
+        self._classify(p)
         self._contribute(p, +1)
         fx.promises.add(token.cid)
         fx.agents.add(token.issuer)
@@ -369,19 +416,43 @@ class Observer:
         old = p.assessments.get(t.issuer)
         if not newer(t, old):
             return
-        if old is not None:
-            self._contribute_assessment(p, t.issuer, old, -1)
-        p.assessments[t.issuer] = t
+        first = p.first
         self._assessed_by.setdefault(t.issuer, set()).add(p.token.cid)
-        self._contribute_assessment(p, t.issuer, t, +1)
+        if p.claim is None:
+            if old is not None:
+                self._contribute_assessment(p, t.issuer, old, -1)
+            p.assessments[t.issuer] = t
+            self._contribute_assessment(p, t.issuer, t, +1)
+        else:
+            # A report may contest or dispute the promiser's claim, which moves
+            # the claim's first-hand standing: take the promise out and put it
+            # back (O(its assessments)).
+            self._contribute(p, -1)
+            p.assessments[t.issuer] = t
+            self._standing(p)
+            self._contribute(p, +1)
         fx.promises.add(p.token.cid)
         fx.agents.update((promiser, t.issuer))
-        if p.static is not None or p.deadline is not None:
+        if p.first is not first:
+            fx.referrals.update(p.assessments)
+        elif p.first is not None or p.deadline is not None:
             fx.referrals.add(t.issuer)
+
+    def _classify(self, p: Promise) -> None:
+        """Recompute p's static verdict or claim and the standing of the claim."""
+        p.static, p.claim = classify(p, self._rivals_at)
+        self._standing(p)
+
+    def _standing(self, p: Promise) -> None:
+        """Whether p's claim is contested (anyone says broken) or disputed (the promisee)."""
+        denied = {x for x, t in p.assessments.items() if verdict_of(t) == "broken"}
+        p.contested = p.claim is not None and bool(denied)
+        p.disputed = p.contested and p.promisee in denied
+        p.first = p.static if p.static is not None else claim_decision(p)
 
     def _reclassify(self, p: Promise, fx: Effects) -> None:
         self._contribute(p, -1)
-        p.static = static_decision(p, self._rivals_at)
+        self._classify(p)
         self._contribute(p, +1)
         fx.promises.add(p.token.cid)
         fx.agents.add(p.token.issuer)
@@ -396,6 +467,19 @@ class Observer:
                 c.kept += sign
             else:
                 c.broken += sign
+        elif p.claim is not None:
+            # Trust counts an undisputed claim as kept; a disputed one by its
+            # verdict at query time (docs/trust.md, Trust). Witnesses who only
+            # contest it move its verdict, not the count: that keeps a trust
+            # query O(disputed claims), not O(every contested claim).
+            if not p.disputed:
+                c.claims_first += sign
+            elif sign > 0:
+                c.disputed.add(p.token.cid)
+            else:
+                c.disputed.discard(p.token.cid)
+            if p.contested:
+                (c.contested.add if sign > 0 else c.contested.discard)(p.token.cid)
         elif p.deadline is not None:
             bag(c.open, p.deadline, sign)
             bag(self._open, (p.deadline, p.token.cid), sign)
@@ -404,7 +488,11 @@ class Observer:
 
     def _contribute_assessment(self, p: Promise, x: str, t: wire.Token, sign: int) -> None:
         said = verdict_of(t)
-        d = p.static
+        d = p.first
+        if d is None and p.claim is not None:
+            return  # a disputed claim: the reports weigh in its verdict only
+        if d is not None and d.basis == "claimed" and said == "kept":
+            return  # agreeing with an unchecked claim is free for colluders: no credit
         ref = self._referees.get(x)
         if ref is None:
             ref = self._referees[x] = Referee()
@@ -470,6 +558,84 @@ class Observer:
         return Verdict(cid=cid, state="pending", confidence=0.0,
                        evidence=tuple(sorted(kept_ev + broken_ev)), reason=why)
 
+    def _claim_verdict(self, p: Promise, now: float) -> Verdict:
+        """Fuse the promiser's claim with the promisee's and witnesses' reports.
+
+        Each report is one observation (kept or broken), discounted by this
+        observer's trust in its source, and the discounted opinions are fused
+        cumulatively (docs/trust.md, Verdicts: claimed / witnessed). The claim
+        weighs by the projected probability of the promiser's first-hand trust,
+        the promisee by that of its referral trust (their standing comes from
+        the promise itself); other witnesses by referral belief, so fresh
+        identities weigh nothing. Ties go against the claim: a bare claim never
+        outweighs an equal denial (the promiser can deliver checkable evidence).
+        """
+        prm = self.params
+        claim = p.claim
+        assert claim is not None
+        promiser = p.token.issuer
+        w_claim = (0.0 if promiser in self._equivocators
+                   else self._first_hand(promiser, now).expectation)
+        kept = [_report_evidence(w_claim, prm.prior_weight)]
+        kept_ev = [claim.cid] if w_claim > 0 else []
+        broken: list[float] = []
+        broken_ev: list[str] = []
+        by_promisee = False
+        for x, t in p.assessments.items():
+            ref = self.referral(x, now)
+            w = ref.expectation if x == p.promisee else ref.belief
+            if w <= 0:
+                continue
+            if verdict_of(t) == "kept":
+                kept.append(_report_evidence(w, prm.prior_weight))
+                kept_ev.append(t.cid)
+            else:
+                broken.append(_report_evidence(w, prm.prior_weight))
+                broken_ev.append(t.cid)
+                by_promisee = by_promisee or x == p.promisee
+        r, s = math.fsum(kept), math.fsum(broken)
+        fused = from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
+        cid = p.token.cid
+        if r > s:
+            alone = len(kept_ev) == 1
+            return Verdict(cid=cid, state="kept", confidence=fused.belief,
+                           evidence=tuple(sorted(kept_ev)),
+                           reason="claimed by the promiser; no weighed report contradicts it"
+                           if alone and not s
+                           else f"claim and reports say kept ({r:.3g} against {s:.3g})",
+                           basis="claimed" if alone else "witnessed")
+        if s > 0:
+            who = "the promisee" if by_promisee else "witnesses"
+            return Verdict(cid=cid, state="broken", confidence=fused.disbelief,
+                           evidence=tuple(sorted(broken_ev)),
+                           reason=f"{who} contradict the promiser's claim "
+                                  f"({s:.3g} against {r:.3g})", basis="witnessed")
+        return Verdict(cid=cid, state="pending", confidence=0.0, evidence=(claim.cid,),
+                       reason="a claim by a promiser this observer gives no weight",
+                       basis="none")
+
+    def _first_hand(self, agent_id: str, now: float) -> Opinion:
+        """Trust in `agent_id` from first-hand verdicts only: static ones, undisputed
+        claims, lapses. It weighs the agent's claims; it excludes the contested
+        claims it weighs, so there is no cycle (docs/trust.md, Verdicts)."""
+        prm = self.params
+        if prm.forgetting_factor != 1.0:
+            r_dir: list[float] = []
+            s_dir: list[float] = []
+            for pc in self._promises_of.get(agent_id, ()):
+                state, at = self._direct(self._promises[pc], now)
+                if state is not None:
+                    (r_dir if state == "kept" else s_dir).append(self._age_weight(at, now))
+            r, s = math.fsum(r_dir), math.fsum(s_dir)
+        else:
+            c = self._promisers.get(agent_id)
+            if c is None:
+                r = s = 0.0
+            else:
+                r = c.kept + c.claims_first
+                s = c.broken + bisect_left(c.open, now)
+        return from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
+
     def _add_advice(self, x: str, kept: float, broken: float, now: float,
                     rs: list[float], ss: list[float]) -> None:
         """Discount assessor x's evidence on an agent and add it to rs/ss."""
@@ -490,10 +656,11 @@ class Observer:
         return float(prm.forgetting_factor ** (max(0.0, now - at) / prm.forgetting_period_s))
 
     def _direct(self, p: Promise, now: float) -> tuple[str | None, float]:
-        d = p.static
+        """The first-hand verdict (static, undisputed claim, or lapse) and its date."""
+        d = p.first
         if d is not None:
             return d.state, d.at
-        if p.deadline is not None and now > p.deadline:
+        if p.claim is None and p.deadline is not None and now > p.deadline:
             return "broken", p.deadline
         return None, 0.0
 
@@ -506,6 +673,8 @@ class Observer:
             if state is None:
                 continue
             t = p.assessments[x]
+            if p.first is not None and p.first.basis == "claimed" and verdict_of(t) == "kept":
+                continue  # no credit for agreeing with a claim (see _contribute_assessment)
             (agree if verdict_of(t) == state else disagree).append(self._age_weight(t.iat, now))
         return math.fsum(agree), math.fsum(disagree)
 
@@ -519,6 +688,12 @@ class Observer:
         said: dict[str, tuple[list[float], list[float]]] = {}
         for pc in self._promises_of.get(agent_id, ()):
             p = self._promises[pc]
+            if p.claim is not None and p.disputed:
+                claimed = self._claim_verdict(p, now).state
+                if claimed != "pending":
+                    (r_dir if claimed == "kept" else s_dir).append(
+                        self._age_weight(p.claim.iat, now))
+                continue
             state, at = self._direct(p, now)
             if state is not None:
                 (r_dir if state == "kept" else s_dir).append(self._age_weight(at, now))
@@ -555,3 +730,13 @@ class Observer:
         weights[self.agent_id] = self.params.self_weight
         self._weights_memo = (memo_key, weights)
         return weights
+
+
+def _report_evidence(weight: float, prior_weight: float) -> float:
+    """Evidence left of one report (one observation) after discounting by `weight`.
+
+    A report is the opinion from_evidence(1, 0): b = 1/(1+W), u = W/(1+W).
+    Discounted by weight w (b' = w·b, u' = 1 - w·b) it maps back to
+    r' = W·b'/u' = W·w / (1 + W - w): 1 at w = 1, 0 at w = 0 (docs/trust.md).
+    """
+    return prior_weight * weight / (1 + prior_weight - weight)

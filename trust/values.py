@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["Verdict", "VerdictState", "VerdictBasis", "SeqKey", "SlotKey", "ConflictKey",
-           "Consensus", "ConsensusState", "ObservationEffects", "Effects"]
+           "Consensus", "ConsensusState", "ObservationEffects", "Effects", "PromiseDetail",
+           "NETWORK_SCOPE"]
 
 VerdictState = Literal["kept", "broken", "pending"]
 # What kind of evidence decided a verdict (docs/trust.md, Verdicts).
@@ -33,6 +34,27 @@ class Verdict:
     basis: VerdictBasis = "none"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromiseDetail:
+    """What a promise says it will deliver and what its fulfils delivered.
+
+    The seed's transition tuple (f1, in, out, f2) as the promise body carries
+    it (`inputs` is `in`); `delivered`: for each of the promiser's fulfils,
+    (fulfil cid, cids of the artifacts it carries inline), sorted; `claim`: the
+    fulfil weighed as an unchecked claim, if any (docs/trust.md, Verdicts).
+    """
+
+    cid: str
+    promiser: str
+    promisee: str | None
+    f1: str | None
+    inputs: tuple[object, ...]
+    out: tuple[str, ...]
+    f2: str | None
+    delivered: tuple[tuple[str, tuple[str, ...]], ...]
+    claim: str | None
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class SeqKey:
     """Conflict set of one issuer's chain position: two members = equivocation."""
@@ -41,9 +63,17 @@ class SeqKey:
     seq: int
 
 
+# The scope of slots declared by tokens without a scope: the whole network.
+# Not a cid, so it cannot collide with a real scope (docs/trust.md, Consensus).
+NETWORK_SCOPE = ""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class SlotKey:
-    """Conflict set of tokens declaring the same `slot` in one scope."""
+    """Conflict set of tokens declaring the same `slot` in one scope.
+
+    `scope` is the scope's cid, or NETWORK_SCOPE for unscoped tokens.
+    """
 
     scope: str
     slot: str
