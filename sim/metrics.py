@@ -12,10 +12,12 @@ into the flat dict written to metrics.json. Definitions (docs/sim.md):
   included; mean, p50, p99, max over nodes.
 - verdict agreement: over promises past due, the share of observer pairs that
   hold the same verdict state; verdict accuracy: share of decided verdicts
-  that match what happened.
+  that match the ground truth (`Recorder.truth`), over all observers and per
+  observer (mean, min).
 - trust separation: AUC (Mann-Whitney) of the trust expectation observers
   give honest vs malicious agents; 1 = perfectly separated, 0.5 = chance.
-  `referral_auc` is the same for referral trust (trust as an assessor).
+  `referral_auc` is the same for referral trust (trust as an assessor);
+  `false_fulfiller_auc` takes only false fulfillers as the negatives.
 - consensus settle time: from a tracked honest promise's issue until an
   observer's `consensus(SeqKey)` on it is `settled` with it as leader.
 """
