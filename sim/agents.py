@@ -6,11 +6,17 @@ node's first promise (a Poisson process at `promise_rate_per_s * rate_mult`
 until the workload stops) and its periodic adversary actions (forks,
 forgeries); `on_act` plays one action. Every token goes through `issue`,
 which asks the node's core to sign it and has the world execute the outputs.
-A promise is kept (a `fulfil` before due) with `keep_prob`; a promise
+A promise is kept with `keep_prob`; a promise
 received from another node may be assessed (`accepted`): truthfully, or as a
 sybil's praise or a bad-mouther's slander. "What happened" is the ground
-truth the recorder keeps: a promise was kept iff its promiser issued the
-fulfilment. Every decision draws from the node's own `agent/i` stream.
+truth the recorder keeps apart from any token (`Recorder.truth`): the
+behaviour decides when it promises whether it will keep, and the promise is
+kept when the agent, up at that moment, does the work (`A_FULFIL`). An honest
+agent then issues a `fulfil`, and only then; a false fulfiller issues one for
+the promises it did not keep too (`false_claim_prob`), a claim only the
+truth and the promisee's word contradict. With `promisee_assess_prob` every
+promise names a promisee (`to`), which assesses it from the truth with that
+probability. Every decision draws from the node's own `agent/i` stream.
 
 Equivocation is a lost write (`lost_write`: the node's disk loses its last own
 token and what built on it, then it restarts and signs that seq again),
@@ -55,6 +61,8 @@ class Agents:
         self.record = record
         self.checker = checker
         self.host = host
+        # Who may be named a promisee: every agent that issues tokens.
+        self.issuers = [n.index for n in nodes if n.behaviour.issues]
 
     def start(self, node: SimNode) -> None:
         """Before the run: schedule `node`'s first promise and periodic adversary acts."""
@@ -104,11 +112,14 @@ class Agents:
             if node.up:
                 self._promise(node, t)
         elif action == A_FULFIL:
-            if node.up and node.core is not None and node.core.has(arg):
-                tok = self.issue(node, t, kind="fulfil", body={"evidence": "done"},
-                                 deps=(arg,), about=arg)
-                if tok is not None:
-                    self.record.truth[arg] = True
+            cid, kept = arg
+            if node.up and node.core is not None and node.core.has(cid):
+                # The work is done now or never (a crashed agent does nothing);
+                # the fulfil that reports it may still be cut by a crash.
+                if kept:
+                    self.record.truth[cid] = True
+                self.issue(node, t, kind="fulfil", body={"evidence": "done"}, deps=(cid,),
+                           about=cid)
         elif action == A_ASSESS:
             cid, verdict = arg
             if node.up and node.core is not None and node.core.has(cid):
@@ -137,7 +148,11 @@ class Agents:
         if wl.deps_max:
             deps = tuple(c for c in list(node.recent)[-wl.deps_max:] if core.has(c))
         local = node.local(t)
-        body = {"text": "p" * wl.payload_bytes, "due": int(local + wl.due_s)}
+        body: dict[str, Any] = {"text": "p" * wl.payload_bytes, "due": int(local + wl.due_s)}
+        if wl.promisee_assess_prob > 0 and len(self.issuers) > 1:
+            k = node.rng.randrange(len(self.issuers) - 1)
+            to = self.issuers[k + (self.issuers[k] >= node.index)]  # anyone but itself
+            body["to"] = self.nodes[to].agent
         tok = self.issue(node, t, kind="promise", body=body, deps=deps)
         if tok is None:
             return
@@ -146,9 +161,11 @@ class Agents:
         if node.behaviour.label == "honest" and len(rec.tracked) < \
                 self.sc.metrics.consensus_track_max:
             rec.tracked.append(tok.cid)
-        if node.rng.random() < node.params.get("keep_prob", 0.0):
+        keeps = node.rng.random() < node.params.get("keep_prob", 0.0)
+        false_claim = node.params.get("false_claim_prob", 0.0)
+        if keeps or (false_claim > 0 and node.rng.random() < false_claim):
             frac = node.rng.uniform(wl.fulfil_min_frac, wl.fulfil_max_frac)
-            self.loop.schedule(t + frac * wl.due_s, Act(node.index, A_FULFIL, tok.cid))
+            self.loop.schedule(t + frac * wl.due_s, Act(node.index, A_FULFIL, (tok.cid, keeps)))
 
     def accepted(self, node: SimNode, tok: wire.Token, t: float) -> None:
         """`node`'s core accepted another agent's `tok`: remember it, maybe assess it."""
@@ -161,8 +178,12 @@ class Agents:
         wl = self.sc.workload
         p = node.params
         promiser = self.by_agent.get(tok.issuer)
-        if promiser is None:
-            return
+        due = tok.body.get("due")
+        if promiser is None or type(due) is not int:
+            return  # only promises that can lapse are judged (a slot claim has no due)
+        # The promisee judges its own promises; witnesses with assess_prob.
+        truth_prob = wl.promisee_assess_prob if tok.body.get("to") == node.agent \
+            else wl.assess_prob
         fellow = self.nodes[promiser].group == node.group
         verdict: str | None = None
         if fellow and p.get("praise_prob", 0.0) > 0:
@@ -171,14 +192,11 @@ class Agents:
         elif not fellow and p.get("badmouth_prob", 0.0) > 0 \
                 and node.rng.random() < p["badmouth_prob"]:
             verdict = "broken"
-        elif wl.assess_prob > 0 and node.rng.random() < wl.assess_prob:
+        elif truth_prob > 0 and node.rng.random() < truth_prob:
             verdict = "truth"
         if verdict is None:
             return
-        due = tok.body.get("due")
-        when = t + wl.assess_delay_s
-        if type(due) is int:
-            when = max(when, node.virtual(float(due)) + wl.assess_delay_s)
+        when = max(t + wl.assess_delay_s, node.virtual(float(due)) + wl.assess_delay_s)
         self.loop.schedule(when, Act(node.index, A_ASSESS, (tok.cid, verdict)))
 
     def lost_write(self, node: SimNode, t: float) -> None:

@@ -3,13 +3,14 @@
 Theory of operation: a behaviour is a named, parameterised policy for the
 *agent* and its *router*, never for the protocol. Honest and dishonest agents
 all run the same `node.core.Core`; they differ in which tokens they choose to
-issue (a liar does not fulfil, a bad-mouther issues false `assess` tokens,
-sybils praise each other), and in what their network layer does with the
-core's outputs (a silent node sends nothing; a free rider relays nothing and
-answers no sync request). Equivocation is produced by a lost write on the
-node's own durable log (the core restarts without its last token and signs
-the same seq again), forgery by tampering bytes on the wire: the core itself
-is never modified. sim/world.py reads these declarations.
+issue (a liar does not fulfil, a false fulfiller fulfils what it did not keep,
+a bad-mouther issues false `assess` tokens, sybils praise each other), and in
+what their network layer does with the core's outputs (a silent node sends
+nothing; a free rider relays nothing and answers no sync request).
+Equivocation is produced by a lost write on the node's own durable log (the
+core restarts without its last token and signs the same seq again), forgery
+by tampering bytes on the wire: the core itself is never modified.
+sim/world.py reads these declarations.
 
 Labels: `honest` agents are the positives of the trust-separation metric,
 `malicious` ones the negatives; `selfish` (silent, free rider) are neither.
@@ -55,6 +56,12 @@ BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in [
     Behaviour(name="liar", label="malicious",
               doc="Makes promises and mostly does not keep them; assesses truthfully.",
               params={"keep_prob": _keep(0.1), "rate_mult": _RATE}),
+    Behaviour(name="false_fulfiller", label="malicious",
+              doc="Keeps promises with keep_prob but issues a `fulfil` for the ones it did "
+                  "not keep too (with false_claim_prob): a claim its promisee may deny.",
+              params={"keep_prob": _keep(0.2), "rate_mult": _RATE,
+                      "false_claim_prob": spec(float, 1.0, "Probability of fulfilling a "
+                                               "promise it did not keep.", 0.0, 1.0)}),
     Behaviour(name="badmouther", label="malicious",
               doc="Keeps its own promises, but assesses others' promises `broken` "
                   "(with badmouth_prob) regardless of the facts.",

@@ -233,7 +233,8 @@ def _summary(sc: Scenario, m: dict[str, Any]) -> str:
         "sent (mean)",
         f"  converged         {_converged(m)}",
         f"  verdicts          agreement {_fmt(m.get('verdict_agreement'))}, accuracy "
-        f"{_fmt(m.get('verdict_accuracy'))}",
+        f"{_fmt(m.get('verdict_accuracy'))} (per observer: mean "
+        f"{_fmt(m.get('verdict_accuracy_mean'))}, min {_fmt(m.get('verdict_accuracy_min'))})",
         f"  trust AUC         {_fmt(m.get('trust_auc'))} as promisers (honest "
         f"{_fmt(m.get('trust_honest_mean'))} vs malicious {_fmt(m.get('trust_malicious_mean'))}), "
         f"{_fmt(m.get('referral_auc'))} as assessors",
@@ -242,6 +243,19 @@ def _summary(sc: Scenario, m: dict[str, Any]) -> str:
         f"  invariants        {'VIOLATED' if m['violation'] else 'ok'}",
         f"trace digest: {m['digest']}",
     ]
+    ff = m.get("false_fulfiller_auc")
+    if isinstance(ff, float) and not math.isnan(ff):
+        lines[-3:-3] = [f"  false fulfillers  trust AUC {_fmt(ff)} (honest vs false fulfillers)"]
+    if "slot_sets" in m:
+        lines[-2:-2] = [
+            f"  slots             {m['slot_sets']} ({m['slot_rivalled']} rivalled, "
+            f"{m['slot_contested']} contested at the end); settled readings agree "
+            f"{_fmt(m['slot_agreement'])} (min {_fmt(m['slot_agreement_min'])}), leaders "
+            f"{_fmt(m['slot_leader_agreement'])}",
+            f"  slot settle       p50 {_fmt(m['slot_settle_p50_s'], ' s')}  p90 "
+            f"{_fmt(m['slot_settle_p90_s'], ' s')} after the first claim "
+            f"({_fmt(m['slot_settled_frac'])} settled at the end)",
+        ]
     if "vote_proposals" in m:
         lines[-2:-2] = [
             f"  vote              {m['vote_proposals']} {m['vote_method']} proposal(s), "

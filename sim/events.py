@@ -22,13 +22,16 @@ from typing import Any, NamedTuple
 
 __all__ = ["Gossip", "Frame", "Tick", "IHave", "IWant", "Pull", "Heartbeat", "Act", "Fault",
            "Sample", "Event", "describe", "A_PROMISE", "A_FULFIL", "A_ASSESS", "A_FORK",
-           "A_FORGE", "A_ONE", "A_CHARTER", "A_PROPOSAL", "A_BALLOT", "F_PART", "F_HEAL",
-           "F_CRASH", "F_RESTART", "F_CUT_TIMEOUT", "F_CHURN", "TRACE_GOSSIP", "TRACE_FRAME"]
+           "A_FORGE", "A_ONE", "A_CHARTER", "A_PROPOSAL", "A_BALLOT", "A_CLAIM", "A_BUILD",
+           "F_PART", "F_HEAL", "F_CRASH", "F_RESTART", "F_CUT_TIMEOUT", "F_CHURN",
+           "TRACE_GOSSIP", "TRACE_FRAME"]
 
 # Agent actions (`Act.action`); the numbers appear in the trace ("a node action").
 A_PROMISE, A_FULFIL, A_ASSESS, A_FORK, A_FORGE, A_ONE = range(6)
 # Vote actions ([vote], sim/vote.py)
 A_CHARTER, A_PROPOSAL, A_BALLOT = range(6, 9)
+# Slot actions ([slots], sim/slots.py)
+A_CLAIM, A_BUILD = range(9, 11)
 # Faults (`Fault.what`); the numbers appear in the trace ("x node what arg").
 F_PART, F_HEAL, F_CRASH, F_RESTART, F_CUT_TIMEOUT, F_CHURN = range(6)
 # The code of a handled network message in the trace's numbers.

@@ -88,6 +88,11 @@ FIELDS: dict[str, dict[str, Spec]] = {
         "stop_s": _f(float, 0.0, "No new promises after this (0 = duration_s / 2); leaves "
                      "time for the network to converge.", 0.0, 1e7),
         "payload_bytes": _f(int, 32, "Size of the free text in a promise body.", 0, 100_000),
+        "promisee_assess_prob": _f(float, 0.0, "Probability the promisee assesses a promise "
+                                   "made to it, from the ground truth, assess_delay_s after it "
+                                   "is due (instead of assess_prob). Above 0 every promise "
+                                   "names a promisee (`to`): another issuing agent drawn "
+                                   "uniformly; at 0 promises name none.", 0.0, 1.0),
     },
     "agents": {
         "behaviour": _f(str, "honest", "Behaviour of the group (sim/behaviours.py).",
@@ -141,6 +146,20 @@ FIELDS: dict[str, dict[str, Spec]] = {
                                   "time.", 0, 100_000),
         "trust_every_s": _f(float, 0.0, "Also compute trust metrics at this period "
                             "(0 = only at the end).", 0.0, 1e7),
+    },
+    # Optional: without a [slots] table no agent claims a slot (sim/slots.py).
+    "slots": {
+        "every_s": _f(float, 20.0, "A new slot opens this often from start_s until stop_s.",
+                      0.01, 1e7),
+        "start_s": _f(float, 5.0, "The first slot opens then.", 0.0, 1e7),
+        "stop_s": _f(float, 0.0, "No slot opens after this (0 = the workload's stop_s).",
+                     0.0, 1e7),
+        "claimants": _f(int, 2, "Agents (honest, drawn uniformly) that claim each slot.",
+                        1, 1000),
+        "spread_s": _f(float, 2.0, "The first claimant claims when the slot opens, the others "
+                       "at uniform times up to this much later.", 0.0, 1e7),
+        "build_delay_s": _f(float, 0.1, "An honest agent builds on (deps) the first claim "
+                            "of a slot it accepts this long after accepting it.", 0.0, 1e7),
     },
     # Optional: without a [vote] table a scenario runs no vote (sim/vote.py).
     "vote": {

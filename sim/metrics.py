@@ -12,10 +12,12 @@ into the flat dict written to metrics.json. Definitions (docs/sim.md):
   included; mean, p50, p99, max over nodes.
 - verdict agreement: over promises past due, the share of observer pairs that
   hold the same verdict state; verdict accuracy: share of decided verdicts
-  that match what happened.
+  that match the ground truth (`Recorder.truth`), over all observers and per
+  observer (mean, min).
 - trust separation: AUC (Mann-Whitney) of the trust expectation observers
   give honest vs malicious agents; 1 = perfectly separated, 0.5 = chance.
-  `referral_auc` is the same for referral trust (trust as an assessor).
+  `referral_auc` is the same for referral trust (trust as an assessor);
+  `false_fulfiller_auc` takes only false fulfillers as the negatives.
 - consensus settle time: from a tracked honest promise's issue until an
   observer's `consensus(SeqKey)` on it is `settled` with it as leader.
 """
@@ -42,6 +44,14 @@ class VoteView(Protocol):
     def metrics(self, t: float) -> dict[str, Any]: ...
 
 
+class SlotsView(Protocol):
+    """What the metrics ask of a run's slot workload (sim/slots.py's SlotPlay)."""
+
+    def sample(self, t: float) -> None: ...
+
+    def metrics(self) -> dict[str, Any]: ...
+
+
 class RunView(Protocol):
     """What the metrics read of a run (sim/world.py's World): its nodes, its
     record, its checker, its scenario and where its loop stands."""
@@ -60,6 +70,9 @@ class RunView(Protocol):
 
     @property
     def vote(self) -> VoteView | None: ...
+
+    @property
+    def slots(self) -> SlotsView | None: ...
 
     @property
     def events(self) -> int: ...
@@ -125,6 +138,8 @@ def sample(world: RunView, t: float) -> None:
     _follow_consensus(world, t)
     if world.vote is not None:
         world.vote.sample(t)
+    if world.slots is not None:
+        world.slots.sample(t)
     every = world.sc.metrics.trust_every_s
     if every > 0 and t > 0 and len(world.record.trust_samples) < t / every:
         m = trust_metrics(world, t)
@@ -149,8 +164,9 @@ def _follow_consensus(world: RunView, t: float) -> None:
                 world.record.settle[key] = t - world.record.issue_t[cid]
 
 
-TRUST_KEYS = ("verdict_agreement", "verdict_accuracy", "verdicts_decided_frac", "trust_auc",
-              "referral_auc", "trust_honest_mean", "trust_malicious_mean")
+TRUST_KEYS = ("verdict_agreement", "verdict_accuracy", "verdict_accuracy_mean",
+              "verdict_accuracy_min", "verdicts_decided_frac", "trust_auc", "referral_auc",
+              "trust_honest_mean", "trust_malicious_mean", "false_fulfiller_auc")
 
 
 def trust_metrics(world: RunView, t: float) -> dict[str, float]:
@@ -163,39 +179,50 @@ def trust_metrics(world: RunView, t: float) -> dict[str, float]:
     wl = world.sc.workload
     # Promises surely past due (plus the observer's skew allowance) everywhere.
     settled_before = t - wl.due_s - 60.0 - world.sc.clock.skew_max_s
-    promises = sorted(c for c, k in world.record.kind_of.items()
-                      if k == "promise" and world.record.issue_t[c] < settled_before)
+    # Promises with a ground truth: a slot claim or a build on one has none.
+    truth = world.record.truth
+    promises = sorted(c for c in truth if world.record.issue_t[c] < settled_before)
     promises = promises[:EVAL_PROMISES_MAX]
     agree = pairs = correct = decided = 0
+    right = [0] * len(obs_nodes)  # per observer: decided verdicts that match the truth
+    judged = [0] * len(obs_nodes)
     for cid in promises:
         states = []
-        for node in obs_nodes:
+        for k, node in enumerate(obs_nodes):
             assert node.core is not None
             if cid not in node.core.tokens:
                 continue
             v = node.core.observer.verdict(cid, node.local(t))
             states.append(v.state)
             if v.state != "pending":
+                hit = (v.state == "kept") == truth[cid]
                 decided += 1
-                correct += (v.state == "kept") == world.record.truth.get(cid, False)
+                correct += hit
+                judged[k] += 1
+                right[k] += hit
         for a in range(len(states)):
             for b in range(a + 1, len(states)):
                 pairs += 1
                 agree += states[a] == states[b]
     out["verdict_agreement"] = agree / pairs if pairs else math.nan
     out["verdict_accuracy"] = correct / decided if decided else math.nan
+    accs = [r / j for r, j in zip(right, judged, strict=True) if j]
+    out["verdict_accuracy_mean"] = sum(accs) / len(accs) if accs else math.nan
+    out["verdict_accuracy_min"] = min(accs) if accs else math.nan
     out["verdicts_decided_frac"] = (decided / (len(promises) * len(obs_nodes))
                                     if promises else math.nan)
     labelled = [n for n in world.nodes if n.behaviour.label in ("honest", "malicious")]
     labelled = labelled[:EVAL_AGENTS_MAX]
     aucs = []
     ref_aucs = []
+    ff_aucs = []  # honest vs false fulfillers only
     hon_e: list[float] = []
     mal_e: list[float] = []
     for node in obs_nodes:
         assert node.core is not None
         pos: list[float] = []
         neg: list[float] = []
+        ff: list[float] = []
         rpos: list[float] = []
         rneg: list[float] = []
         local = node.local(t)
@@ -204,7 +231,10 @@ def trust_metrics(world: RunView, t: float) -> dict[str, float]:
             if other is node:
                 continue
             honest = other.behaviour.label == "honest"
-            (pos if honest else neg).append(obs.trust(other.agent, local).expectation)
+            e = obs.trust(other.agent, local).expectation
+            (pos if honest else neg).append(e)
+            if other.behaviour.name == "false_fulfiller":
+                ff.append(e)
             (rpos if honest else rneg).append(obs.referral(other.agent, local).expectation)
         r = auc(rpos, rneg)
         if not math.isnan(r):
@@ -214,10 +244,14 @@ def trust_metrics(world: RunView, t: float) -> dict[str, float]:
         sep = auc(pos, neg)
         if not math.isnan(sep):
             aucs.append(sep)
+        sep = auc(pos, ff)
+        if not math.isnan(sep):
+            ff_aucs.append(sep)
     out["trust_auc"] = sum(aucs) / len(aucs) if aucs else math.nan
     out["referral_auc"] = sum(ref_aucs) / len(ref_aucs) if ref_aucs else math.nan
     out["trust_honest_mean"] = sum(hon_e) / len(hon_e) if hon_e else math.nan
     out["trust_malicious_mean"] = sum(mal_e) / len(mal_e) if mal_e else math.nan
+    out["false_fulfiller_auc"] = sum(ff_aucs) / len(ff_aucs) if ff_aucs else math.nan
     return out
 
 
@@ -276,4 +310,6 @@ def summarize(world: RunView) -> dict[str, Any]:
         m[f"count_{k}"] = v
     if world.vote is not None:
         m.update(world.vote.metrics(world.now))
+    if world.slots is not None:
+        m.update(world.slots.metrics())
     return m

@@ -31,7 +31,8 @@ class Recorder:
         self.nodes = nodes
         self.issue_t: dict[str, float] = {}
         self.kind_of: dict[str, str] = {}
-        self.truth: dict[str, bool] = {}  # promise cid -> fulfilled on time
+        # promise cid -> kept: the behaviour's decision, apart from any token
+        self.truth: dict[str, bool] = {}
         self.delivered: dict[str, bytearray] = {}  # cid -> per node, 1 once accepted
         self.latencies = array("d")
         self.reach: dict[str, int] = {}  # nodes that accepted each token

@@ -19,6 +19,7 @@ master seed; nothing here reads a file or draws randomness.
     [metrics]         observers, consensus tracking
     [vote]            (optional) a community vote: charter, proposals, ballots,
                       ballot stuffers, equivocating and late voters (sim/vote.py)
+    [slots]           (optional) competing claims on slots (sim/slots.py)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 __all__ = [
     "Scenario", "NetworkConfig", "DisseminationConfig", "CoreConfig", "WorkloadConfig",
     "AgentGroup", "PartitionConfig", "ChurnConfig", "CrashConfig", "ClockConfig",
-    "ChecksConfig", "MetricsConfig", "VoteConfig",
+    "ChecksConfig", "MetricsConfig", "VoteConfig", "SlotsConfig",
 ]
 
 
@@ -82,6 +83,7 @@ class WorkloadConfig:
     start_s: float
     stop_s: float
     payload_bytes: int
+    promisee_assess_prob: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +158,16 @@ class VoteConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SlotsConfig:
+    every_s: float
+    start_s: float
+    stop_s: float
+    claimants: int
+    spread_s: float
+    build_delay_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     name: str
     description: str
@@ -176,6 +188,7 @@ class Scenario:
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     vote: VoteConfig | None = None
+    slots: SlotsConfig | None = None
 
     @property
     def nodes(self) -> int:

@@ -34,6 +34,7 @@ from .scenario import (
     NetworkConfig,
     PartitionConfig,
     Scenario,
+    SlotsConfig,
     VoteConfig,
     WorkloadConfig,
 )
@@ -48,7 +49,7 @@ class ScenarioError(ValueError):
 
 
 _TOP = {"scenario", "network", "dissemination", "core", "workload", "agents", "faults",
-        "checks", "metrics", "vote"}
+        "checks", "metrics", "vote", "slots"}
 _FAULTS = {"partitions", "churn", "crashes", "clock"}
 
 
@@ -192,7 +193,9 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>",
         network=net, dissemination=dis, core=core, workload=wl, agents=tuple(groups),
         partitions=tuple(parts), churn=churn, crashes=tuple(crashes), clock=clock,
         checks=checks, metrics=metrics, source=source, raw=data,
-        vote=_vote(data.get("vote"), where, groups, tuple(parts), sc["duration_s"]))
+        vote=_vote(data.get("vote"), where, groups, tuple(parts), sc["duration_s"]),
+        slots=(SlotsConfig(**_table("slots", data["slots"], where))
+               if data.get("slots") is not None else None))
     if scenario.workload_stop_s > scenario.duration_s:
         raise _err(where, f"workload.stop_s ({scenario.workload_stop_s:g}) is after the end "
                    f"of the run (scenario.duration_s = {scenario.duration_s:g})")

@@ -13,6 +13,7 @@ master seed:
     Recorder  (sim/recorder.py)  the metrics state sim/metrics.py reads
     Checker   (sim/checks.py)    invariants checked while the run goes
     VotePlay  (sim/vote.py)      an optional community vote
+    SlotPlay  (sim/slots.py)     optional competing claims on slots
 
 The world itself dispatches each event to the part that owns it and
 *executes every core's outputs in order*, like the trio runtime does:
@@ -64,6 +65,7 @@ from .checks import Checker, InvariantViolation
 from .codec import Codec
 from .events import (
     A_CHARTER,
+    A_CLAIM,
     TRACE_FRAME,
     TRACE_GOSSIP,
     Act,
@@ -87,6 +89,7 @@ from .rng import seed_bytes, stream
 from .routers import make_router
 from .scenario import Scenario
 from .simnode import EPOCH_S, SimNode
+from .slots import SlotPlay
 from .vote import VotePlay
 
 __all__ = ["World", "SimNode", "RunResult", "EPOCH_S"]
@@ -149,6 +152,10 @@ class World:
         if sc.vote is not None:
             self.vote = VotePlay(sc.vote, name=sc.name, seed=seed, nodes=self.nodes,
                                  loop=self.loop, agents=self.agents)
+        self.slots: SlotPlay | None = None
+        if sc.slots is not None:
+            self.slots = SlotPlay(sc.slots, seed=seed, stop_s=sc.workload_stop_s,
+                                  nodes=self.nodes, loop=self.loop, agents=self.agents)
         self._network_first = sc.checks.driver_order == "network-first"
         # Nodes whose outputs ran during the current event (only with check_invariants).
         self._touched: list[SimNode] | None = [] if check_invariants else None
@@ -183,6 +190,7 @@ class World:
                 # What the agent remembers of others' tokens, only if it uses it.
                 node.keeps_recent = sc.workload.deps_max > 0 or "forge_every_s" in params
                 node.assesses = sc.workload.assess_prob > 0 or \
+                    sc.workload.promisee_assess_prob > 0 or \
                     params.get("praise_prob", 0.0) > 0 or params.get("badmouth_prob", 0.0) > 0
                 self.nodes.append(node)
                 self.by_agent[node.agent] = idx
@@ -220,6 +228,8 @@ class World:
         self.loop.schedule(0.0, Sample())
         if self.vote is not None:
             self.vote.schedule()
+        if self.slots is not None:
+            self.slots.schedule()
 
     # -- the loop --------------------------------------------------------------
     def run(self, until_event: int | None = None) -> RunResult:
@@ -248,7 +258,7 @@ class World:
         router = self.router
         on_gossip = router.on_gossip
         execute = self.execute
-        agents, faults, vote = self.agents, self.faults, self.vote
+        agents, faults, vote, slots = self.agents, self.faults, self.vote, self.slots
         touched = self._touched
 
         def dispatch(t: float, ev: Event) -> None:
@@ -291,7 +301,10 @@ class World:
             elif type(ev) is Act:
                 i, action, arg = ev
                 note(t, f"a {i} {action}")
-                if action >= A_CHARTER:
+                if action >= A_CLAIM:
+                    if slots is not None:
+                        slots.act(nodes[i], action, arg, t)
+                elif action >= A_CHARTER:
                     if vote is not None:
                         vote.act(nodes[i], action, arg, t)
                 else:
@@ -399,6 +412,8 @@ class World:
         self.record.accepted(node.index, cid, t)
         if tok.issuer != node.agent and (node.keeps_recent or node.assesses):
             self.agents.accepted(node, tok, t)  # (a benchmark node does neither)
+        if self.slots is not None and tok.issuer != node.agent:
+            self.slots.accepted(node, tok, t)
 
     def _send_frame(self, node: SimNode, o: Send, t: float) -> None:
         beh = node.behaviour

@@ -22,6 +22,11 @@ SMALL: dict[str, tuple[int, list[tuple[str, Any]]]] = {
     "rumor-push": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
     "rumor-pull": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
     "rumor-push-pull": (64, [("scenario.duration_s", 30.0), ("workload.stop_s", 15.0)]),
+    # 16 promises per agent: the trust AUC of a dozen agents needs that many.
+    "false-fulfil": (12, [("scenario.duration_s", 330.0), ("workload.stop_s", 200.0),
+                          ("workload.promise_rate_per_s", 0.08)]),
+    "slots": (12, [("scenario.duration_s", 300.0), ("workload.stop_s", 150.0),
+                   ("faults.partitions.0.at_s", 60.0), ("faults.partitions.0.heal_s", 110.0)]),
     "vote": (20, [("scenario.duration_s", 230.0), ("workload.stop_s", 100.0),
                   ("vote.closes_after_s", 100.0), ("vote.vote_window_s", 70.0)]),
 }
