@@ -208,7 +208,8 @@ class PromiseIn(BaseModel, extra="forbid", strict=True):
     scope: str | None = Field(default=None, description="community (charter cid)")
     slot: str | None = Field(default=None, max_length=TEXT_MAX_CHARS,
                              description="claim this slot: rival claims form a conflict set")
-    # The seed's transition tuple: f1, given `in`, will produce `out` and state f2.
+    # The transition tuple (docs/design.md, Tokens): f1, given `in`, will produce
+    # `out` and state f2.
     f1: str | None = Field(default=None, max_length=TEXT_MAX_CHARS,
                            description="the function or current state: text or a cid")
     inputs: list[str] | None = Field(default=None, alias="in", max_length=TRANSITION_ITEMS_MAX,

@@ -207,7 +207,7 @@ class NodeService:
                 deps: object = (), scope: object = None, slot: object = None,
                 f1: object = None, inputs: object = None, out: object = None,
                 f2: object = None) -> dict[str, Any]:
-        """A promise; with the seed's transition tuple (docs/design.md): "f1, given
+        """A promise; with the transition tuple (docs/design.md, Tokens): "f1, given
         `in`, will produce `out` and next state f2". `out` names the artifacts
         by cid (`wire.cid_of` of their bytes) so a fulfil's can be checked."""
         body: dict[str, Any] = {"text": self._text(text, "text")}
