@@ -137,7 +137,7 @@ def newer(a: wire.Token, b: wire.Token | None) -> bool:
 
 
 def promised_out(token: wire.Token) -> tuple[str, ...] | None:
-    """The cids a promise names in `out` (the seed's transition tuple), if checkable."""
+    """The cids a promise names in `out` (docs/design.md, Tokens), if checkable."""
     out = token.body.get("out")
     if isinstance(out, tuple) and out and all(isinstance(c, str) for c in out):
         return out

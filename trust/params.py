@@ -18,7 +18,8 @@ class Params:
     # Seconds of clock disagreement forgiven around a `due` time: a promise is
     # broken for lateness only once now > due + skew_allowance_s on this
     # observer's clock, and a fulfilment dated up to due + skew_allowance_s is
-    # on time (seed 003: Bob and Carol may both be right about the same clock).
+    # on time (docs/design.md, Frames of reference: observers on different clocks
+    # may both be right).
     skew_allowance_s: float = 30.0
     # Non-informative prior weight W of the beta / subjective-logic mapping
     # (Josang & Ismail 2002; Josang 2016 s3.5.2). W=2 is the uniform prior.

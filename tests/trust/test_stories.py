@@ -62,7 +62,8 @@ def test_a_late_fulfilment_is_still_a_broken_promise(world: World) -> None:
 def test_dave_runs_ahead_and_two_honest_observers_disagree(world: World) -> None:
     # Dave's clock is 20 s ahead: he fulfils at true time 995 but dates it 1015.
     # Olivia forgives 30 s of skew, Pat only 10: both apply the same rule to the
-    # same tokens; their frames of reference differ, so their verdicts do (seed 003).
+    # same tokens; their frames of reference differ, so their verdicts do
+    # (docs/design.md, Frames of reference).
     p = world.promise("dave", 100, due=1000)
     world.fulfil("dave", 1015, p)
     olivia = Observer(world.id("olivia"), Params(skew_allowance_s=30))
