@@ -265,8 +265,8 @@ class Observer(Weighing):
         """What promise `cid` says it will deliver and what its fulfils delivered.
 
         For showing promised and delivered side by side (the verdict's basis
-        says whether they were checked): the transition tuple (docs/design.md, Tokens) (`f1`,
-        `in`, `out`, `f2`) as the body carries it, and for each of the
+        says whether they were checked): the transition tuple (`f1`,
+        `in`, `out`, `f2`; docs/design.md, Tokens) as the body carries it, and for each of the
         promiser's fulfils the cids of the artifacts it carries inline.
         None if `cid` is not a promise seen.
         """

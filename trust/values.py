@@ -38,7 +38,7 @@ class Verdict:
 class PromiseDetail:
     """What a promise says it will deliver and what its fulfils delivered.
 
-    The transition tuple (docs/design.md, Tokens) (f1, in, out, f2) as the promise body carries
+    The transition tuple (f1, in, out, f2; docs/design.md, Tokens) as the promise body carries
     it (`inputs` is `in`); `delivered`: for each of the promiser's fulfils,
     (fulfil cid, cids of the artifacts it carries inline), sorted; `claim`: the
     fulfil weighed as an unchecked claim, if any (docs/trust.md, Verdicts).
