@@ -78,6 +78,10 @@ def test_conflicts_command(node: Path) -> None:
     rows = tj(node, "conflicts", "--scope", scope)
     assert [(c["key"]["slot"], c["leader"], c["state"]) for c in rows] == [
         ("keys", claim["cid"], "settled")]  # a community of one: its claim is settled
+    for c in rows:  # (the list above may have been empty: check the shape on a real row)
+        assert set(c) >= {"key", "leader", "state", "support", "threshold", "rivals"}
+    every = tj(node, "conflicts")  # unscoped: every conflict set, this one among them
+    assert {"kind": "slot", "scope": scope, "slot": "keys"} in [c["key"] for c in every]
     assert rows[0]["rivals"][0]["accepted_by"] == [claim["issuer"]]
     human = troth(node, "conflicts", "--scope", scope).stdout
     assert human.startswith("settled") and "slot 'keys'" in human
