@@ -32,7 +32,7 @@ from typing import Any
 from . import cbor
 from .errors import InvalidFrame, InvalidIdentity
 from .ids import AGENT_ID_BYTES, cid_from_bytes, cid_to_bytes, is_cid, verify_key_for
-from .token import TOKEN_SIZE_MAX_BYTES
+from .limits import FRAME_SIZE_MAX_BYTES, TOKEN_SIZE_MAX_BYTES
 
 __all__ = [
     "Frame",
@@ -51,10 +51,8 @@ __all__ = [
     "RANGE_SPAN_MAX",
 ]
 
-# One frame on a stream. yamux in py-libp2p 0.8.1 handles reads to ~6.5 MiB and
-# mplex fails past ~400 KiB (docs/libp2p.md, Measured figures); 1 MiB keeps us inside
-# and bounds the work one frame can ask of a peer.
-FRAME_SIZE_MAX_BYTES = 1024 * 1024
+# FRAME_SIZE_MAX_BYTES (one frame on a stream) is in wire/limits.py, shared with
+# node/net/sync.py; it stays importable from here.
 # ~80 bytes an entry: 8,192 entries stay under ~660 KiB. Larger frontiers are
 # sent as several Frontier frames.
 FRONTIER_ENTRIES_MAX = 8192

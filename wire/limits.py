@@ -1,4 +1,4 @@
-"""How much a token may contain: every such number, defined once.
+"""How much a token, or a frame of the sync protocol, may contain: defined once.
 
 Theory of operation
 -------------------
@@ -12,8 +12,9 @@ Two kinds of limit live here, and the difference matters:
   `decode_token` does not check them: a peer may write longer texts, within
   the profile's caps, and its tokens stay valid here.
 
-Pure constants: wire/token.py, node/app/service.py and node/app/api.py import
-them instead of typing the numbers again. The limits of the CBOR codec itself
+Pure constants: wire/token.py, wire/frames.py, node/net/sync.py,
+node/app/service.py and node/app/api.py import them instead of typing the
+numbers again. The limits of the CBOR codec itself
 (nesting depth, items per container) stay in wire/cbor.py, and those of a
 governance body (charter, proposal, ballot) in trust/governance/.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "TOKEN_SIZE_MAX_BYTES", "DEPS_MAX", "KIND_MAX_CHARS", "IAT_MAX_S", "SEQ_MAX",
-    "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX", "TRANSITION_ITEMS_MAX",
+    "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX", "TRANSITION_ITEMS_MAX", "FRAME_SIZE_MAX_BYTES",
 ]
 
 # -- the profile: checked by decode_token ---------------------------------
@@ -60,3 +61,12 @@ PROMISE_DEPS_MAX = 256
 # outputs; the token's size cap still bounds their bytes (the service checks
 # it before signing).
 TRANSITION_ITEMS_MAX = 64
+
+# -- the sync protocol: one frame on a stream -----------------------------
+
+# Checked by wire/frames.py (the codec) and node/net/sync.py (the transport,
+# before a byte of the body is read). yamux in py-libp2p 0.8.1 handles reads to
+# ~6.5 MiB and mplex fails past ~400 KiB (docs/libp2p.md, Measured figures);
+# 1 MiB keeps us inside and bounds the work one frame can ask of a peer. Larger
+# transfers are chunked by the sync protocol into several frames.
+FRAME_SIZE_MAX_BYTES = 1024 * 1024

@@ -22,6 +22,8 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 
+from wire.limits import FRAME_SIZE_MAX_BYTES
+
 from .errors import FrameTimeout, FrameTooLarge, MalformedFrame, StreamClosed, StreamFailed
 
 __all__ = [
@@ -34,10 +36,8 @@ logger = logging.getLogger(__name__)
 
 SYNC_PROTOCOL = "/troth/sync/1"
 
-# Equals wire.FRAME_SIZE_MAX_BYTES (a sync frame never exceeds it); kept here so
-# the transport does not depend on the codec. Larger transfers are chunked by
-# the sync protocol into several frames (yamux reads failed past ~6.5 MiB).
-FRAME_SIZE_MAX_BYTES = 1024 * 1024
+# FRAME_SIZE_MAX_BYTES, the largest frame, is wire/limits.py's (pure constants,
+# not the codec): one number for the transport and wire/frames.py alike.
 # A varint of 5 bytes carries 35 bits: more than enough to *report* an oversize
 # length; a sixth continuation byte is garbage, not a length.
 _VARINT_BYTES_MAX = 5
