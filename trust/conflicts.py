@@ -139,39 +139,30 @@ class ConflictSets:
                     voters -= self.graph.accepters(rival)
         return math.fsum(weights[a] for a in voters if a in weights) / total
 
-    def consensus(self, key: ConflictKey, members: list[str], weights: Mapping[str, float],
+    def consensus(self, key: ConflictKey, members: Sequence[str], weights: Mapping[str, float],
                   threshold: float) -> Consensus:
         """Leader of a (non-empty, sorted) conflict set by support."""
+        ranked = self.rivals(members, weights)
+        lead = ranked[0]
+        state: ConsensusState = "settled" if lead.support >= threshold else "contested"
+        return Consensus(key=key, state=state, leader=lead.cid, support=lead.support,
+                         alternatives=tuple((r.cid, r.support) for r in ranked[1:]))
+
+    def rivals(self, members: Sequence[str], weights: Mapping[str, float]) -> list[Rival]:
+        """Every member's support and accepters, the leader first (most support,
+        then cid): the ranking `consensus` reads its leader from."""
         total = math.fsum(weights.values())
         accepters = {m: self.graph.accepters(m) for m in members}
-        count: dict[str, int] = {}
+        count: dict[str, int] = {}  # accepter -> how many members it accepts
         for acc in accepters.values():
             for a in acc:
                 count[a] = count.get(a, 0) + 1
-        ranked = []
-        for m in members:
-            w = math.fsum(weights[a] for a in accepters[m] if count[a] == 1 and a in weights)
-            ranked.append((-(w / total) if total > 0 else -0.0, m))
-        ranked.sort()
-        lead_support = -ranked[0][0]
-        state: ConsensusState = "settled" if lead_support >= threshold else "contested"
-        return Consensus(key=key, state=state, leader=ranked[0][1], support=lead_support,
-                         alternatives=tuple((m, -s) for s, m in ranked[1:]))
-
-    def rivals(self, members: Sequence[str], weights: Mapping[str, float]) -> list[Rival]:
-        """Every member's support and accepters, the leader first (the order of
-        `consensus`: most support, then cid). A read-only query for users."""
-        total = math.fsum(weights.values())
-        accepters = {m: self.graph.accepters(m) for m in members}
         out = []
         for m in members:
-            others: set[str] = set()
-            for r in members:
-                if r != m:
-                    others |= accepters[r]
-            split = accepters[m] & others
-            w = math.fsum(weights[a] for a in accepters[m] - split if a in weights)
+            acc = accepters[m]
+            split = frozenset(a for a in acc if count[a] > 1)
+            w = math.fsum(weights[a] for a in acc if count[a] == 1 and a in weights)
             out.append(Rival(cid=m, support=w / total if total > 0 else 0.0,
-                             accepters=accepters[m], split=frozenset(split)))
+                             accepters=acc, split=split))
         out.sort(key=lambda r: (-r.support, r.cid))
         return out
