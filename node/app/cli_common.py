@@ -21,9 +21,14 @@ from node.store.home import Home, resolve_home
 __all__ = ["cli", "emit", "passphrase_option"]
 
 
+def _json(ctx: click.Context) -> bool:
+    """Whether --json was given (on the root group)."""
+    return bool(ctx.find_root().params.get("as_json"))
+
+
 def emit(ctx: click.Context, human: str, data: Any) -> None:
     """Print `data` as JSON under --json, else the human text."""
-    if ctx.find_root().params.get("as_json"):
+    if _json(ctx):
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         click.echo(human)
@@ -51,7 +56,7 @@ def _home(ctx: click.Context) -> Home:
 
 def _refused(ctx: click.Context, exc: Any) -> click.ClickException:
     """The one-line error; under --json also the error as JSON on stdout, for scripts."""
-    if ctx.find_root().params.get("as_json"):
+    if _json(ctx):
         click.echo(json.dumps({"error": exc.error, "detail": exc.detail, "status": exc.status},
                               sort_keys=True))
     return click.ClickException(str(exc))
@@ -94,6 +99,3 @@ passphrase_option = click.option(
     "--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the identity passphrase [default: $TROTH_PASSPHRASE].")
 
-
-def _json(ctx: click.Context) -> bool:
-    return bool(ctx.find_root().params.get("as_json"))
