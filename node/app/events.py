@@ -127,7 +127,7 @@ class EventHub:
         for o in outs:
             event = event_of(o)
             if event is not None:
-                for sub in list(self._subscribers):
+                for sub in self._subscribers:  # (put never changes the set)
                     sub.put(event)
 
     def close(self) -> None:
