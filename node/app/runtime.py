@@ -223,8 +223,8 @@ class Runtime(NetView):
             elif isinstance(o, VerdictChanged):
                 v = o.verdict
                 log.info("event=verdict cid=%s state=%s reason=%r", v.cid, v.state, v.reason)
-            elif isinstance(o, ConsensusChanged):
-                c = o.consensus
+            elif isinstance(o, ConsensusChanged) and log.isEnabledFor(logging.INFO):
+                c = o.consensus  # (the key's text is built only when it is logged)
                 key = " ".join(f"{k}={v!r}" if k == "slot" else f"{k}={v}"  # (free text)
                                for k, v in key_json(c.key).items())
                 log.info("event=consensus %s state=%s leader=%s support=%.4f", key, c.state,
