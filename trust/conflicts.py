@@ -84,9 +84,9 @@ class ConflictSets:
             self.charters[token.cid] = tuple(sorted(set(members)))
             fx.conflicts.update(k for k in self._slots if k.scope == token.cid)
 
-    def equivocation(self, token: wire.Token, rivals: Sequence[str], fx: Effects) -> list[str]:
+    def equivocation(self, token: wire.Token, rivals: Sequence[str], fx: Effects) -> None:
         """`token` shares its chain position with `rivals` (observed before):
-        make the position a conflict set. Returns all its members, sorted."""
+        make the position a conflict set."""
         cids = sorted((*rivals, token.cid))
         self._rivals[(token.issuer, token.seq)] = cids
         skey = SeqKey(token.issuer, token.seq)
@@ -97,7 +97,6 @@ class ConflictSets:
                 keys.append(skey)
         for c in cids:
             fx.conflicts.update(self.keys_for(self.graph.watch(c)))
-        return cids
 
     def rivals_at(self, issuer: str, seq: int) -> list[str]:
         """Every token at an equivocated chain position (empty: not equivocated)."""

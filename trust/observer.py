@@ -305,11 +305,11 @@ class Observer(Weighing):
         self._equivocators.add(token.issuer)
         fx.agents.add(token.issuer)
         fx.referrals.add(token.issuer)
-        cids = self._conflicts.equivocation(token, rivals, fx)
-        for c in cids[:]:
+        self._conflicts.equivocation(token, rivals, fx)
+        for c in rivals:
             other = self._tokens[c]
-            target = other.cid if other.kind == "promise" else other.about
-            if c != token.cid and target is not None and target in self._promises:
+            target = c if other.kind == "promise" else other.about
+            if target is not None and target in self._promises:
                 self._reclassify(self._promises[target], fx)
 
     def _add_promise(self, token: wire.Token, fx: Effects) -> None:
