@@ -99,12 +99,17 @@ def parse_fraction(text: object, what: str) -> tuple[int, int]:
 FRACTION_DEN_MAX = 10**6  # finer shares mean nothing for an electorate of <= 4096
 
 
-def token_json(t: wire.Token) -> dict[str, Any]:
-    body = _jsonable(t.body)
-    arts = t.body.get("artifacts")
+def _artifacts_json(arts: Any) -> Any:
+    """Artifacts by cid and size, not as hex: they may fill the token."""
     if isinstance(arts, (list, tuple)) and all(isinstance(a, bytes) for a in arts):
-        # The artifacts by cid and size, not as hex: they may fill the token.
-        body["artifacts"] = [{"cid": wire.cid_of(a), "size_bytes": len(a)} for a in arts]
+        return [{"cid": wire.cid_of(a), "size_bytes": len(a)} for a in arts]
+    return _jsonable(arts)
+
+
+def token_json(t: wire.Token) -> dict[str, Any]:
+    # (artifacts are summarised, never hex-encoded first: this runs per listed token)
+    body = {str(k): _artifacts_json(v) if k == "artifacts" else _jsonable(v)
+            for k, v in t.body.items()}
     return {"cid": t.cid, "issuer": t.issuer, "seq": t.seq, "iat": t.iat, "kind": t.kind,
             "prev": t.prev, "scope": t.scope, "deps": list(t.deps), "about": t.about,
             "body": body, "size_bytes": len(t.raw)}
