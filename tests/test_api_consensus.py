@@ -176,7 +176,8 @@ async def test_conflicts_list_leader_state_support_and_builders(node: Node) -> N
 # -- the event stream ------------------------------------------------------------
 
 async def _events(node: Node, want: int, into: list[dict[str, Any]],
-                  ready: trio.Event) -> None:
+                  ready: trio.Event, until: str | None = None) -> None:
+    """Read `want` events into `into` (and on, until one of kind `until`)."""
     async with node.client.stream("GET", "/v1/events") as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -185,7 +186,7 @@ async def _events(node: Node, want: int, into: list[dict[str, Any]],
                 ready.set()
             if line.startswith("data:"):
                 into.append(json.loads(line[5:]))
-                if len(into) >= want:
+                if len(into) >= want and (until is None or into[-1]["event"] == until):
                     return
 
 
@@ -194,15 +195,21 @@ async def test_events_stream_tokens_verdicts_trust_and_consensus(node: Node) -> 
     ready = trio.Event()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_events, node, 3, got, ready)
+            nursery.start_soon(_events, node, 3, got, ready, "consensus")
             await ready.wait()
             p = (await node.post("/v1/promises", {"text": "water the plants"})).json()
+            scope = (await node.post("/v1/charters", {"name": "club"})).json()["cid"]
+            claim = (await node.post("/v1/promises", {"text": "I chair", "scope": scope,
+                                                      "slot": "chair"})).json()
     kinds = [e["event"] for e in got]
     assert kinds[0] == "token" and got[0]["cid"] == p["cid"] and got[0]["kind"] == "promise"
     assert {"verdict", "trust"} <= set(kinds), kinds
     verdict = next(e for e in got if e["event"] == "verdict")
     assert verdict["cid"] == p["cid"] and verdict["state"] == "pending"
     assert verdict["basis"] in BASES
+    consensus = got[-1]  # a community of one: its claim on the slot is settled
+    assert consensus["key"] == {"kind": "slot", "scope": scope, "slot": "chair"}
+    assert (consensus["leader"], consensus["state"]) == (claim["cid"], "settled")
     with trio.fail_after(5):
         while len(node.hub):  # the stream's end unsubscribed it
             await trio.sleep(0.01)
