@@ -189,9 +189,7 @@ class Sync:
         gap, want = self._causal.wants(tok, missing, now, self._index.heads)
         if gap is not None:
             self._send(peer, wire.encode_frame(gap), outs)
-        for i in range(0, len(want), WANT_CIDS_MAX):
-            self._send(peer, wire.encode_frame(WantCids(cids=tuple(want[i:i + WANT_CIDS_MAX]))),
-                       outs)
+        self._want_cids(peer, want, outs)
 
     def retry(self, now: float, outs: list[Output]) -> None:
         """Ask again for what waiting tokens miss: the original sender, or else
@@ -254,12 +252,19 @@ class Sync:
         self._send(peer, wire.encode_frame(Hello(digest=index.digest(), agents=len(index.heads))),
                    outs)
 
+    def _want_cids(self, peer: str, cids: list[str], outs: list[Output]) -> None:
+        for i in range(0, len(cids), WANT_CIDS_MAX):
+            self._send(peer, wire.encode_frame(WantCids(cids=tuple(cids[i:i + WANT_CIDS_MAX]))),
+                       outs)
+
+    def _encode_frontier(self) -> list[bytes]:
+        entries = self._index.frontier()
+        return [wire.encode_frame(Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX])))
+                for i in range(0, len(entries), FRONTIER_ENTRIES_MAX)]
+
     def _frontier(self) -> list[bytes]:
         if self._frontier_version != self._index.frontier_version:
-            entries = self._index.frontier()
-            self._frontier_frames = [
-                wire.encode_frame(Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX])))
-                for i in range(0, len(entries), FRONTIER_ENTRIES_MAX)]
+            self._frontier_frames = self._encode_frontier()
             self._frontier_version = self._index.frontier_version
         return self._frontier_frames
 
@@ -301,9 +306,7 @@ class Sync:
                 if asked is None or asked[0] < e.forks or now - asked[1] >= retry_s:
                     self._forks_asked[e.agent] = (e.forks, now)
                     self._send(peer, wire.encode_frame(WantForks(agent=e.agent)), outs)
-        for i in range(0, len(want_cids), WANT_CIDS_MAX):
-            chunk = tuple(want_cids[i:i + WANT_CIDS_MAX])
-            self._send(peer, wire.encode_frame(WantCids(cids=chunk)), outs)
+        self._want_cids(peer, want_cids, outs)
 
     def _push(self, peer: str, frame: Frontier, outs: list[Output], *, complete: bool) -> None:
         """Send the peer what its frontier shows it lacks (the push half of a round).
@@ -366,7 +369,4 @@ class Sync:
         assert len(self._range_asked) <= bound and len(self._forks_asked) <= bound, \
             "request throttles over their bound"
         if self._frontier_version == self._index.frontier_version:
-            entries = self._index.frontier()
-            assert self._frontier_frames == [
-                wire.encode_frame(Frontier(entries=tuple(entries[i:i + FRONTIER_ENTRIES_MAX])))
-                for i in range(0, len(entries), FRONTIER_ENTRIES_MAX)], "a stale frontier cache"
+            assert self._frontier_frames == self._encode_frontier(), "a stale frontier cache"
