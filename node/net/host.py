@@ -31,6 +31,7 @@ from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -41,7 +42,7 @@ from .errors import InvalidAddress, InvalidPeerId, StartFailed
 
 __all__ = [
     "PeerNotifee", "build_host", "check_port_free", "parse_listen_addr", "parse_multiaddr",
-    "parse_peer_id", "DEFAULT_LISTEN", "CONNECT_TIMEOUT_S",
+    "parse_p2p_addr", "parse_peer_id", "DEFAULT_LISTEN", "CONNECT_TIMEOUT_S",
 ]
 
 DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
@@ -122,6 +123,15 @@ def parse_multiaddr(addr: str) -> multiaddr.Multiaddr:
         return multiaddr.Multiaddr(addr)
     except Exception:
         raise InvalidAddress("not a multiaddr", addr=addr) from None
+
+
+def parse_p2p_addr(addr: str) -> PeerInfo:
+    """A dialable address, ending in `/p2p/<peer id>`."""
+    maddr = parse_multiaddr(addr)
+    try:
+        return info_from_p2p_addr(maddr)
+    except Exception:
+        raise InvalidAddress("needs a /p2p/<peer id> suffix", addr=addr) from None
 
 
 def parse_listen_addr(listen: str) -> multiaddr.Multiaddr:

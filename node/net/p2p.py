@@ -47,7 +47,7 @@ from libp2p.abc import IHost, INetConn, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
@@ -94,7 +94,7 @@ from .host import (
     build_host,
     check_port_free,
     parse_listen_addr,
-    parse_multiaddr,
+    parse_p2p_addr,
     parse_peer_id,
 )
 from .sync import (
@@ -261,13 +261,14 @@ class P2PNode:
     async def connect(self, addr: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
         """Dial `addr` (must end in `/p2p/<peer id>`); return the peer id when up."""
         self._check_open()
-        maddr = parse_multiaddr(addr)
-        try:
-            info = info_from_p2p_addr(maddr)
-        except Exception:
-            raise InvalidAddress("needs a /p2p/<peer id> suffix", addr=addr) from None
+        info = parse_p2p_addr(addr)
         if info.peer_id == self._id:
             raise ValueError(f"cannot connect to ourselves: {addr}")
+        await self._dial(info, timeout_s, addr=addr)
+        return info.peer_id.to_base58()
+
+    async def _dial(self, info: PeerInfo, timeout_s: float, **where: str) -> None:
+        """Connect to `info` within `timeout_s`; failures name the peer by `where`."""
         # An earlier failed dial (ours, or py-libp2p's) blocks a peer for 60 s;
         # an explicit connect is the runtime saying "try now".
         self._swarm.unblock_peer(info.peer_id)
@@ -275,10 +276,9 @@ class P2PNode:
             try:
                 await self._host.connect(info)
             except Exception as exc:
-                raise ConnectFailed("", addr=addr, error=repr(exc)) from None
+                raise ConnectFailed("", **where, error=repr(exc)) from None
         if scope.cancelled_caught:
-            raise ConnectFailed("timed out", addr=addr, timeout_s=timeout_s)
-        return info.peer_id.to_base58()
+            raise ConnectFailed("timed out", **where, timeout_s=timeout_s)
 
     def discovered_peers(self) -> list[str]:
         """Peers the peerstore has addresses for (e.g. found by mDNS), not connected now."""
@@ -300,23 +300,12 @@ class P2PNode:
             addrs = []
         if not addrs:
             raise ConnectFailed("no known address", peer_id=peer_id)
-        self._swarm.unblock_peer(pid)
-        with trio.move_on_after(timeout_s) as scope:
-            try:
-                await self._host.connect(PeerInfo(pid, addrs))
-            except Exception as exc:
-                raise ConnectFailed("", peer_id=peer_id, error=repr(exc)) from None
-        if scope.cancelled_caught:
-            raise ConnectFailed("timed out", peer_id=peer_id, timeout_s=timeout_s)
+        await self._dial(PeerInfo(pid, addrs), timeout_s, peer_id=peer_id)
         return peer_id
 
     def remember(self, addr: str) -> str:
         """Put a peer's address in the peerstore, as discovery does. Returns its id."""
-        maddr = parse_multiaddr(addr)
-        try:
-            info = info_from_p2p_addr(maddr)
-        except Exception:
-            raise InvalidAddress("needs a /p2p/<peer id> suffix", addr=addr) from None
+        info = parse_p2p_addr(addr)
         self._host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
         return info.peer_id.to_base58()
 
