@@ -248,6 +248,8 @@ def test_check_invariants_catches_a_corrupted_core() -> None:
          "applied"),
         (lambda c: c.causal.requested.__setitem__(a1.cid, 0.0), "requested cid is held"),
         (lambda c: c.sync.states.pop("p"), "not connected"),
+        (lambda c: c.observer._equivocators.add(issuer), "observer's equivocators"),
+        (lambda c: c.observer._tokens.pop(a1.cid), "observer saw other tokens"),
     ]:
         core = fresh()
         corrupt(core)

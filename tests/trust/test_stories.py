@@ -290,6 +290,8 @@ def test_every_verdict_names_its_basis(world: World) -> None:
     assert o.verdict(mine.cid, now=2000).basis == "own"
     assert o.verdict(quiet.cid, now=2000).basis == "none"
     assert o.verdict(kept.cid, now=2000).basis in ("claimed", "verified")
+    # A bare fulfil (no artifacts, nothing promised to check) is only a claim.
+    assert o.verdict(kept.cid, now=2000).basis == "claimed"
 
 
 def test_an_unscoped_slot_is_the_whole_networks(world: World) -> None:
