@@ -35,3 +35,13 @@ def test_bench_net_runs() -> None:
 def test_bench_sim_throughput_runs() -> None:
     out = _bench("bench.sim", "throughput", "--nodes", "40", "--tokens", "200")
     assert "deliveries 8,000 (expected 8,000)" in out and "sim_deliveries_per_s:" in out
+
+
+def test_bench_ingest_runs() -> None:  # Engine.receive_gossip_many, as bench/net.py uses it
+    out = _bench("bench.ingest", "--tokens", "1000", "--repeat", "1")
+    assert "ingest_vs_raw_verify:" in out
+
+
+def test_bench_sync_runs() -> None:  # the core's receive_frame, frame by frame
+    out = _bench("bench.sync", "--tokens", "1000", "--missing", "20")
+    assert "sync_bytes_vs_missing:" in out
