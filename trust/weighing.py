@@ -90,8 +90,7 @@ class Weighing:
         if c is not None:
             # Claims: an undisputed one is kept, a disputed one is weighed now
             # (docs/trust.md, Trust).
-            kept = c.kept + c.claims_first
-            broken = c.broken + bisect_left(c.open, now)
+            kept, broken = _first_hand_counts(c, now)
             for pc in c.disputed:
                 state = self._claim_verdict(self._promises[pc], now).state
                 kept += state == "kept"
@@ -233,11 +232,7 @@ class Weighing:
             r, s = math.fsum(r_dir), math.fsum(s_dir)
         else:
             c = self._promisers.get(agent_id)
-            if c is None:
-                r = s = 0.0
-            else:
-                r = c.kept + c.claims_first
-                s = c.broken + bisect_left(c.open, now)
+            r, s = (0.0, 0.0) if c is None else _first_hand_counts(c, now)
         return from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
 
     def _add_advice(self, x: str, kept: float, broken: float, now: float,
@@ -334,6 +329,12 @@ class Weighing:
         weights[self.agent_id] = self.params.self_weight
         self._weights_memo = (memo_key, weights)
         return weights
+
+
+def _first_hand_counts(c: Promiser, now: float) -> tuple[int, int]:
+    """(kept, broken) first-hand, without forgetting: static verdicts, undisputed
+    claims (kept), and promises whose deadline passed with neither (broken)."""
+    return c.kept + c.claims_first, c.broken + bisect_left(c.open, now)
 
 
 def _report_evidence(weight: float, prior_weight: float) -> float:
