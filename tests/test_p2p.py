@@ -12,9 +12,11 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 import pytest
 import trio
+from libp2p.abc import INetStream
 
 from node.net.p2p import (
     FRAME_SIZE_MAX_BYTES,
@@ -364,6 +366,9 @@ async def test_sync_frames_both_ways_large_oversize_and_timeout() -> None:
 
 def test_frame_limit_matches_the_wire_codec() -> None:
     assert FRAME_SIZE_MAX_BYTES == WIRE_FRAME_SIZE_MAX_BYTES
+    # the limit a stream enforces by default, not only the exported name
+    stream = SyncStream(cast(INetStream, None), "peer")
+    assert stream._frame_size_max_bytes == WIRE_FRAME_SIZE_MAX_BYTES
     assert encode_frame_prefix(0) == b"\x00"
     assert encode_frame_prefix(300) == b"\xac\x02"
     assert encode_frame_prefix(FRAME_SIZE_MAX_BYTES) == b"\x80\x80\x40"
