@@ -4,7 +4,7 @@ Identity and keys (`Identity`, agent ids), promise tokens (`Claims`,
 `encode_token`, `decode_token`, `Token`), content ids (`cid_of`), and the
 frames of the sync protocol. Every decoder of untrusted bytes raises only the
 typed errors below (`InvalidToken`, `InvalidFrame`), each with a `.reason` code.
-How much a token may contain is defined once, in `wire.limits`.
+How much a token, or a sync frame, may contain is defined once, in `wire.limits`.
 """
 
 from .errors import InvalidFrame, InvalidIdentity, InvalidToken, TokenTooLarge, WireError
