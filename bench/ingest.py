@@ -79,7 +79,7 @@ def interleaved(tokens: list[wire.Token], workdir: Path, run: int) -> list[float
         t0 = time.perf_counter()
         for i in range(c, min(c + CHUNK, len(raws)), BURST):
             engine.receive_gossip_many([("peer", r) for r in raws[i:min(i + BURST, c + CHUNK)]],
-                                now=float(i))
+                                       now=float(i))
         ingest_s = time.perf_counter() - t0
         ratios.append(raw_s / ingest_s)
     assert len(engine.core.tokens) == len(tokens), "every token must be applied"
