@@ -80,8 +80,7 @@ class Weighing:
         """This observer's opinion that `agent_id` keeps its promises."""
         prm = self.params
         if agent_id in self._equivocators:
-            return Opinion(belief=FLOOR.belief, disbelief=FLOOR.disbelief,
-                           uncertainty=FLOOR.uncertainty, base_rate=prm.base_rate)
+            return self._floor()
         if prm.forgetting_factor != 1.0:
             return self._trust_slow(agent_id, now)
         rs: list[float] = []
@@ -109,7 +108,7 @@ class Weighing:
         """Trust in `agent_id` as an assessor: agreement with this observer's evidence."""
         prm = self.params
         if agent_id in self._equivocators:
-            return Opinion(belief=0.0, disbelief=1.0, uncertainty=0.0, base_rate=prm.base_rate)
+            return self._floor()
         if prm.forgetting_factor != 1.0:
             r, s = self._referral_evidence_slow(agent_id, now)
         else:
@@ -122,6 +121,11 @@ class Weighing:
         return from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
 
     # -- query internals ------------------------------------------------------------
+
+    def _floor(self) -> Opinion:
+        """An equivocator's opinion, as trust and as referral: certain disbelief."""
+        return Opinion(belief=FLOOR.belief, disbelief=FLOOR.disbelief,
+                       uncertainty=FLOOR.uncertainty, base_rate=self.params.base_rate)
 
     def _hearsay_verdict(self, p: Promise, now: float) -> Verdict:
         prm = self.params
@@ -281,7 +285,7 @@ class Weighing:
         """Reference evaluation by iteration: used with forgetting, and by tests."""
         prm = self.params
         if agent_id in self._equivocators:
-            return Opinion(belief=0.0, disbelief=1.0, uncertainty=0.0, base_rate=prm.base_rate)
+            return self._floor()
         r_dir: list[float] = []
         s_dir: list[float] = []
         said: dict[str, tuple[list[float], list[float]]] = {}
