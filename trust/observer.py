@@ -41,7 +41,7 @@ agent) * log n) per trust opinion, with forgetting off.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import wire
 
@@ -162,21 +162,23 @@ class Observer(Weighing):
 
     def consensus(self, key: ConflictKey, now: float | None = None) -> Consensus:
         """Leader of a conflict set by support; `settled` past the threshold."""
-        t = self._horizon if now is None else now
         members = sorted(self._conflicts.members(key))
         if not members:
             return Consensus(key=key, state="empty", leader=None, support=0.0, alternatives=())
-        scope = key.scope if isinstance(key, SlotKey) else None
-        return self._conflicts.consensus(key, members, self._electorate(scope, t),
+        return self._conflicts.consensus(key, members, self._electorate_of(key, now),
                                          self.params.consensus_threshold)
 
     def rivals(self, key: ConflictKey, now: float | None = None) -> list[Rival]:
         """Each member of a conflict set with its support and who builds on it,
         the leader first (the ranking of `consensus`)."""
-        t = self._horizon if now is None else now
-        scope = key.scope if isinstance(key, SlotKey) else None
         return self._conflicts.rivals(sorted(self._conflicts.members(key)),
-                                      self._electorate(scope, t))
+                                      self._electorate_of(key, now))
+
+    def _electorate_of(self, key: ConflictKey, now: float | None) -> Mapping[str, float]:
+        """Who weighs in a conflict set: its scope's charter members (a slot in a
+        chartered scope), else everyone by trust at `now` (default: the horizon)."""
+        scope = key.scope if isinstance(key, SlotKey) else None
+        return self._electorate(scope, self._horizon if now is None else now)
 
     def accepters(self, cid: str) -> frozenset[str]:
         """Agents whose tokens build on `cid` through `deps` (its issuer included)."""
