@@ -1,6 +1,6 @@
 """troth trust layer: the observer's mind (docs/trust.md). Pure and deterministic.
 
-`Observer(agent_id, params)` is fed verified tokens with `observe(token)` and
+`Observer(agent_id, params)` is fed verified tokens with `observe(token, rivals)` and
 answers, at a given `now`:
 
 - `verdict(cid, now) -> Verdict` (`kept` / `broken` / `pending`, confidence,
@@ -26,10 +26,10 @@ sources and token conventions: docs/trust.md.
 fed the same tokens and answers `outcome`, `explain`, `proposals`, `cut_for`
 and `tally_plan` for community votes (docs/governance.md).
 
-Modules: observer.py (`Observer`: ingestion, verdicts, trust), evidence.py
-(per-promise records and counters), conflicts.py (conflict sets, consensus),
-values.py (the answers), accept.py (the acceptance graph), opinion.py
-(subjective logic), params.py, governance.py.
+Modules: observer.py (`Observer`: ingestion), weighing.py (its queries:
+verdicts, trust, referral), evidence.py (per-promise records and counters),
+conflicts.py (conflict sets, consensus), values.py (the answers), accept.py
+(the acceptance graph), opinion.py (subjective logic), params.py, governance/.
 
 Hook for the node core. `observe(token, rivals)` (rivals: the cids the
 core's token index already holds at the token's issuer and seq; the observer
