@@ -49,7 +49,7 @@ def test_append_is_idempotent_and_indexes_deps(tmp_path: Path) -> None:
         assert st.append([t1]) == 0
         assert st.dependents(t1.cid) == [t2.cid]
         assert st.chain(t1.issuer) == [(1, t1.cid), (2, t2.cid)]
-        assert st.get(t2.cid) == t2.raw
+        assert st.get(t2.cid) == t2.raw and max(s for s, _ in st.chain(t1.issuer)) == 2
 
 
 def test_check_finds_tampered_rows(tmp_path: Path) -> None:
