@@ -54,6 +54,11 @@ class Router:
         self.codec = codec
         self.counts = counts
         self.host = host
+        # What `on_gossip` (run once per delivered copy) reads, bound once: the
+        # codec's tables only ever grow in place.
+        self._msgs = codec.msgs
+        self._valid = codec.valid
+        self._execute = host.execute
 
     def start(self, node: SimNode) -> None:
         """Before the run: draw or schedule what this model needs for `node`."""
@@ -80,7 +85,7 @@ class Router:
         """Pass on a valid message first seen from `src`."""
 
     def on_gossip(self, node: SimNode, src: int, mid: int, t: float) -> None:
-        data = self.codec.msgs[mid]
+        data = self._msgs[mid]
         node.msgs_in += 1
         node.bytes_in += len(data)
         seen = node.seen
@@ -94,14 +99,14 @@ class Router:
         node.inflight.pop(mid, None)
         # The topic validator: a token that does not verify is neither delivered
         # nor forwarded (as the node's gossipsub validator does, docs/architecture.md).
-        if self.codec.valid[mid] != 1:
+        if self._valid[mid] != 1:
             self.counts["invalid_gossip"] += 1
             return
         self.relay(node, mid, len(data), src, t)
         core = node.core
         assert core is not None
         local = EPOCH_S + t * (1.0 + node.drift) + node.skew_s  # node.local(t), inlined
-        self.host.execute(node, core.receive_gossip(self.nodes[src].agent, data, local), t)
+        self._execute(node, core.receive_gossip(self.nodes[src].agent, data, local), t)
 
     def on_heartbeat(self, node: SimNode, tag: int, t: float) -> None:
         """A heartbeat or round (models that schedule none never get one)."""
