@@ -410,10 +410,11 @@ class World:
         if cid not in checker.signed_cids:
             checker.accepted(node, tok)  # fails the run
         self.record.accepted(node.index, cid, t)
-        if tok.issuer != node.agent and (node.keeps_recent or node.assesses):
-            self.agents.accepted(node, tok, t)  # (a benchmark node does neither)
-        if self.slots is not None and tok.issuer != node.agent:
-            self.slots.accepted(node, tok, t)
+        if tok.issuer != node.agent:
+            if node.keeps_recent or node.assesses:
+                self.agents.accepted(node, tok, t)  # (a benchmark node does neither)
+            if self.slots is not None:
+                self.slots.accepted(node, tok, t)
 
     def _send_frame(self, node: SimNode, o: Send, t: float) -> None:
         beh = node.behaviour
