@@ -152,7 +152,7 @@ class SlotPlay:
             top = _top([leader for _, leader in seen])
             if top is not None:
                 leaders.append(top[1] / len(seen))
-        settle = list(self.settle.values())
+        settle = sorted(self.settle.values())
         return {
             "slot_sets": len(self.claims),
             "slot_rivalled": sum(1 for c in self.claims.values() if len(c) > 1),
@@ -163,6 +163,6 @@ class SlotPlay:
             "slot_leader_agreement_min": min(leaders) if leaders else math.nan,
             "slot_settled_frac": (sum(1 for r in readings if r[2] == "settled") / len(readings)
                                   if readings else math.nan),
-            "slot_settle_p50_s": percentile(sorted(settle), 50),
-            "slot_settle_p90_s": percentile(sorted(settle), 90),
+            "slot_settle_p50_s": percentile(settle, 50),
+            "slot_settle_p90_s": percentile(settle, 90),
         }
