@@ -133,9 +133,9 @@ class RequestRateExceeded(SyncLimitExceeded):
 
     reason = "request-rate"
 
-    def __init__(self, refused_in_row: int) -> None:
-        self.refused_in_row = refused_in_row
-        super().__init__("", refused_in_row=refused_in_row)
+    def __init__(self, refused_units: float) -> None:
+        self.refused_units = refused_units
+        super().__init__("", refused_units=round(refused_units))
 
 
 class TooManyStreams(SyncLimitExceeded):

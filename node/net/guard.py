@@ -20,8 +20,10 @@ peer, and every refusal is counted by reason (`SyncDefenceStats`).
   not read our earlier answers), is refused: dropped before it is decoded,
   and counted. Sync is repair: an honest peer that was throttled asks again
   next round.
-- **Disconnect and ban.** A peer that keeps sending while throttled
-  (`refused_max` refusals in a row), stops reading our frames for
+- **Disconnect and ban.** A peer that keeps sending while throttled (the
+  units of its refused frames, paid back at the refill rate, exceed
+  `refused_max_units`: it sends faster than the rate, for long), stops
+  reading our frames for
   `write_timeout_s`, or stalls in the middle of a frame for
   `frame_timeout_s`, is disconnected and banned for `ban_s` (its
   connections, streams and dials are refused meanwhile).
@@ -63,11 +65,13 @@ class SyncLimits:
     # A full answer (8 MiB) and a pull of two full frontier chunks (2 x 8,192
     # wants) fit in a burst several times over.
     budget_burst_units: float = 65_536.0
-    # Frames refused in a row (budget or backlog) before the peer is
-    # disconnected: above an honest pull burst (one WantRange and one WantForks
-    # per issuer of two full frontier chunks), so only a peer that ignores
-    # the throttle gets there.
-    refused_max: int = 32_768
+    # Units of refused frames (budget or backlog), paid back at the refill
+    # rate, beyond which the peer is disconnected: above an honest pull burst
+    # refused whole (one WantRange and one WantForks per issuer of two full
+    # frontier chunks), so only a peer that keeps ignoring the throttle gets
+    # there; one that sends at k times the rate does in
+    # refused_max_units / ((k - 1) * rate) seconds.
+    refused_max_units: int = 32_768
     # Requests are refused while this much of our answers to the peer is
     # still queued: it has not read what it asked for (one full answer fits).
     backlog_max_bytes: int = 8 * 1024 * 1024
@@ -96,7 +100,7 @@ class SyncLimits:
                      "frame_timeout_s", "ban_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("refused_max", "backlog_max_bytes", "outbox_max_frames",
+        for name in ("refused_max_units", "backlog_max_bytes", "outbox_max_frames",
                      "outbox_max_bytes", "streams_per_peer_max"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -135,7 +139,7 @@ class PeerSyncInfo:
     """What one sync peer costs us now (`P2PNode.sync_peer_info`)."""
 
     budget_units: float
-    refused_in_row: int
+    refused_units: float
     inbound_streams: int
     outbox_frames: int
     outbox_bytes: int
@@ -151,30 +155,32 @@ class Admission(enum.Enum):
     ADMITTED = "admitted"
     THROTTLED = "throttled"  # the budget is empty
     BACKLOGGED = "backlogged"  # our answers to the peer are still queued
-    EXCEEDED = "exceeded"  # refused `refused_max` times in a row: disconnect
+    EXCEEDED = "exceeded"  # refused over `refused_max_units`: disconnect
 
 
 class PeerBudget:
     """One peer's token bucket of work units (see the module docstring)."""
 
-    __slots__ = ("_limits", "units", "_at", "refused_in_row")
+    __slots__ = ("_limits", "units", "refused_units", "_at")
 
     def __init__(self, limits: SyncLimits, now: float) -> None:
         self._limits = limits
         self.units = limits.budget_burst_units
+        self.refused_units = 0.0  # refused frames' units, not yet paid back
         self._at = now
-        self.refused_in_row = 0
 
-    def _refill(self, now: float) -> None:
+    def refill(self, now: float) -> None:
+        """Bring the bucket (and the debt of refused frames) up to `now`."""
         elapsed = now - self._at
         if elapsed > 0:
-            self.units = min(self._limits.budget_burst_units,
-                             self.units + elapsed * self._limits.budget_rate_units_per_s)
+            paid = elapsed * self._limits.budget_rate_units_per_s
+            self.units = min(self._limits.budget_burst_units, self.units + paid)
+            self.refused_units = max(0.0, self.refused_units - paid)
             self._at = now
 
     def admit(self, cost: int, backlog_bytes: int, now: float) -> Admission:
         """A frame from the peer costing `cost`, with `backlog_bytes` of ours queued to it."""
-        self._refill(now)
+        self.refill(now)
         if self.units <= 0:
             verdict = Admission.THROTTLED
         elif backlog_bytes >= self._limits.backlog_max_bytes:
@@ -183,16 +189,15 @@ class PeerBudget:
             # Admitted on credit: a frame larger than what is left drives the
             # bucket below zero, and the peer waits for the refill.
             self.units -= cost
-            self.refused_in_row = 0
             return Admission.ADMITTED
-        self.refused_in_row += 1
-        if self.refused_in_row >= self._limits.refused_max:
+        self.refused_units += cost
+        if self.refused_units > self._limits.refused_max_units:
             return Admission.EXCEEDED
         return verdict
 
     def charge(self, cost: int, now: float) -> None:
         """A frame we send the peer: what it asked of us is its cost too."""
-        self._refill(now)
+        self.refill(now)
         self.units -= cost
 
 

@@ -11,8 +11,8 @@ Bans outlive connections (`BanList`, bounded).
 Every inbound stream a peer opens goes through `inbound()`: refused if the
 peer is banned or already holds `streams_per_peer_max` streams, else wrapped
 in an `InboundSyncStream` whose gate charges each frame to the peer's budget
-(weighed against its outbox: the backlog). An offence — `refused_max`
-refusals in a row, a stall in the middle of a frame, a write to the peer that
+(weighed against its outbox: the backlog). An offence — refusals over
+`refused_max_units`, a stall in the middle of a frame, a write to the peer that
 does not finish — is counted, bans the peer and disconnects it, in a task of
 the node's nursery (never from inside the libp2p callback that noticed it).
 """
@@ -184,7 +184,7 @@ class SyncPeers:
         if verdict is Admission.BACKLOGGED:
             self._stats.backlogged_frames += 1
             return False
-        error = RequestRateExceeded(budget.refused_in_row)
+        error = RequestRateExceeded(budget.refused_units)
         self.offence(peer, error)
         raise error
 
@@ -228,11 +228,11 @@ class SyncPeers:
     def info(self, peer: str) -> PeerSyncInfo:
         budget = self._budgets.get(peer)
         if budget is not None:
-            budget.charge(0, trio.current_time())  # refill to now
+            budget.refill(trio.current_time())
         outbox = self._outboxes.get(peer)
         return PeerSyncInfo(
             budget_units=budget.units if budget else self.limits.budget_burst_units,
-            refused_in_row=budget.refused_in_row if budget else 0,
+            refused_units=budget.refused_units if budget else 0.0,
             inbound_streams=self._inbound.get(peer, 0),
             outbox_frames=outbox.queued_frames if outbox else 0,
             outbox_bytes=outbox.queued_bytes if outbox else 0,
