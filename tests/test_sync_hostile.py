@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import trio
@@ -55,6 +56,7 @@ from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX
 from wire.limits import SEQ_MAX
 
 WAIT_S = 20.0
+F = TypeVar("F")
 # One honest sync exchange (a token each way, by anti-entropy only) takes a
 # round or two: 0.5-1.5 s here. Under attack it must stay within this.
 HONEST_EXCHANGE_MAX_S = 5.0
@@ -241,7 +243,7 @@ class Hostile:
         except P2PError:
             return
 
-    def received_of(self, kind: type) -> list[wire.Frame]:
+    def received_of(self, kind: type[F]) -> list[F]:
         return [f for f in self.received if isinstance(f, kind)]
 
 
@@ -350,7 +352,7 @@ async def test_frontiers_claiming_huge_seqs_cost_a_bounded_pull(arena: Arena) ->
         assert wants, "the first chunk is acted on"
         # No allocation, request or answer proportional to the claimed seqs:
         # every range asked is at most RANGE_SPAN_MAX long.
-        assert all(w.last_seq - w.first_seq + 1 <= RANGE_SPAN_MAX for w in wants)  # type: ignore[attr-defined]
+        assert all(w.last_seq - w.first_seq + 1 <= RANGE_SPAN_MAX for w in wants)
         # The pull it caused is bounded by the budget (each want sent is
         # charged to the peer that caused it), not by the 200 chunks.
         assert len(wants) + len(forks) <= arena.units_bound(elapsed) + \
@@ -386,7 +388,7 @@ async def test_want_range_storm_is_answered_within_the_budget(arena: Arena) -> N
         # The victim's chain is ~170 KiB: 200 full answers would be 33 MiB.
         # What it sent is bounded by the peer's budget (one unit per KiB)
         # plus the one answer admitted on credit.
-        served = sum(len(t.tokens) for t in hostile.received_of(wire.Tokens))  # type: ignore[attr-defined]
+        served = sum(len(t.tokens) for t in hostile.received_of(wire.Tokens))
         assert served >= CHAIN_TOKENS  # the first request is answered in full
         answer_kib = CHAIN_TOKENS * 4.2
         assert hostile.received_bytes / 1024 <= arena.units_bound(elapsed) + answer_kib

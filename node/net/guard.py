@@ -61,7 +61,7 @@ class SyncLimits:
     # Refill of the work budget: ~2 MiB/s of frames each way per peer, a
     # thousand small requests a second. Enough for a peer catching up on a
     # large store; an attacker reading as fast as it can gets no more.
-    budget_rate_units_per_s: float = 2048.0
+    budget_rate_units_per_s: float = 1024.0
     # A full answer (8 MiB) and a pull of two full frontier chunks (2 x 8,192
     # wants) fit in a burst several times over.
     budget_burst_units: float = 65_536.0
