@@ -58,9 +58,12 @@ class SyncLimits:
     answered with at most 8 MiB (`CoreParams.response_max_bytes`).
     """
 
-    # Refill of the work budget: ~2 MiB/s of frames each way per peer, a
-    # thousand small requests a second. Enough for a peer catching up on a
-    # large store; an attacker reading as fast as it can gets no more.
+    # Refill of the work budget: ~1 MiB/s of frames (both ways together) per
+    # peer, or a thousand small requests a second, after the burst. It bounds
+    # the CPU one peer can make us spend: the dearest frame to decode, a full
+    # frontier chunk, costs ~0.23 ms of CPU per KiB here, so a peer sending
+    # nothing else costs at most ~25% of a core. A peer catching up on a
+    # store larger than the burst pulls the rest at this rate (from each peer).
     budget_rate_units_per_s: float = 1024.0
     # A full answer (8 MiB) and a pull of two full frontier chunks (2 x 8,192
     # wants) fit in a burst several times over.
