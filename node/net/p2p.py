@@ -582,8 +582,11 @@ class P2PNode:
     def set_sync_handler(self, handler: SyncHandler | None) -> None:
         """`await handler(peer_id, stream)` for each inbound `/troth/sync/1` stream.
 
-        The stream is closed when the handler returns; a `P2PError` from the
-        handler resets it (logged at debug), any other exception is logged.
+        The stream is gated (sync_peers.py): frames over the peer's budget are
+        dropped before `receive_frame` returns them, and an offence raises (a
+        `P2PError`) and bans the peer. The stream is closed when the handler
+        returns; a `P2PError` from the handler resets it (logged at debug),
+        any other exception is logged.
         """
         if handler is not None and not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")

@@ -217,7 +217,13 @@ class SyncPeers:
 
     def _spawn_disconnect(self, peer: str) -> None:
         if self._nursery is not None:
-            self._nursery.start_soon(self._disconnect, peer)
+            self._nursery.start_soon(self._disconnect_quietly, peer)
+
+    async def _disconnect_quietly(self, peer: str) -> None:
+        try:
+            await self._disconnect(peer)
+        except P2PError as exc:  # a task of the node's nursery must not fail it
+            logger.debug("disconnecting banned peer %s: %s", peer, exc)
 
     # -- what the counters and tables hold --
 
