@@ -52,13 +52,15 @@ from node.net.p2p import (
     encode_frame_prefix,
 )
 from node.store.home import Config, Home
+from tests.test_runtime import WAIT_S, holds, wait_until
 from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX
 from wire.limits import SEQ_MAX
 
-WAIT_S = 20.0
 F = TypeVar("F")
 # One honest sync exchange (a token each way, by anti-entropy only) takes a
-# round or two: 0.5-1.5 s here. Under attack it must stay within this.
+# round or two: 0.25-0.5 s here. Under attack it must stay within this (or ten
+# times the exchange measured before the attack, on a machine loaded enough
+# to make that longer).
 HONEST_EXCHANGE_MAX_S = 5.0
 SYNC_INTERVAL_S = 0.5
 
@@ -83,18 +85,6 @@ LIMITS = SyncLimits(
 # The victim's own chain, served to WantRange storms: ~4.2 KiB a token.
 CHAIN_TOKENS = 40
 BIG_TEXT = "x" * 4000
-
-
-async def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    with trio.move_on_after(timeout_s):
-        while not cond():
-            await trio.sleep(0.01)
-        return
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
-def holds(rt: Runtime, cid: str) -> bool:
-    return rt.engine is not None and rt.engine.core.has(cid)
 
 
 # --------------------------------------------------------------- the arena ---
@@ -140,10 +130,14 @@ class Arena:
 
             nursery.start_soon(run_attack)
             rounds = 0
+            # "Normal time", measured before the attack in the same conditions
+            # (a loaded machine slows both).
+            normal_s = max(HONEST_EXCHANGE_MAX_S, 10 * self.exchanges_s[0])
             while not done.is_set() or rounds < 2:
                 took = await self.exchange()
-                assert took < HONEST_EXCHANGE_MAX_S, \
-                    f"an honest exchange took {took:.2f}s during the attack"
+                assert took < normal_s, \
+                    f"an honest exchange took {took:.2f}s during the attack " \
+                    f"(before it: {self.exchanges_s[0]:.2f}s)"
                 rounds += 1
 
     @property
@@ -451,25 +445,31 @@ async def test_half_sent_frames_time_out_and_streams_are_capped(arena: Arena) ->
             await wait_until(lambda: arena.p2p.sync_defence.truncated_frames == 1,
                              "the truncated frame")
             assert arena.p2p.sync_defence.bans == 0
-            # 2. Many streams, each with a length prefix and then nothing.
+            # 2. Six streams at once (the victim takes two: the rest are
+            #    reset), then on each a length prefix, part of the body, and
+            #    nothing more.
             streams = []
             for _ in range(6):
                 try:
-                    s = await hostile.open(victim_id)
-                    await s.write(encode_frame_prefix(900_000) + b"\x00" * 1000)
-                    streams.append(s)
+                    streams.append(await hostile.open(victim_id))
                 except Exception:
-                    break
-                inbound_peak[0] = max(inbound_peak[0],
-                                      arena.p2p.sync_peer_info(hostile.peer_id).inbound_streams)
+                    pass  # reset by the victim before our side saw it open
+            await wait_until(lambda: arena.p2p.sync_defence.streams_refused == 4,
+                             "the streams over the cap to be refused")
+            inbound_peak[0] = arena.p2p.sync_peer_info(hostile.peer_id).inbound_streams
+            for s in streams:
+                try:
+                    await s.write(encode_frame_prefix(900_000) + b"\x00" * 1000)
+                except Exception:
+                    pass  # one the victim refused
             await wait_until(lambda: arena.p2p.sync_defence.frame_timeouts >= 1,
                              "the frame timeout")
 
         t0 = trio.current_time()
         await arena.exchanges_during(attack)
         stats = arena.p2p.sync_defence
-        assert stats.streams_refused >= 1  # over streams_per_peer_max
-        assert inbound_peak[0] <= arena.limits.streams_per_peer_max
+        assert stats.streams_refused == 4  # over streams_per_peer_max
+        assert inbound_peak[0] == arena.limits.streams_per_peer_max
         assert stats.frame_timeouts >= 1 and stats.bans == 1
         # The stalled frames held their streams for the frame timeout, not
         # for the idle timeout (35 s) the stream had before.

@@ -209,6 +209,8 @@ class SyncPeers:
             self._stats.frame_timeouts += 1
         else:
             raise ValueError(f"not a sync offence: {error!r}")
+        if self.banned(peer):
+            return  # a second offence on another of its streams, as it is cut off
         logger.info("sync peer %s banned for %.0f s: %s", peer, self.limits.ban_s, error)
         self._stats.bans += 1
         self._bans.ban(peer, trio.current_time() + self.limits.ban_s)
