@@ -16,7 +16,7 @@ stream is reset and stays unusable: a framed byte stream cannot be
 resynchronised. py-libp2p's stream exceptions end here, as `P2PError`s.
 
 `InboundSyncStream` is what a sync handler is given: each frame it reads is
-first passed to a gate (p2p.py's per-peer budget, guard.py), which drops it
+first passed to a gate (the peer's budget: sync_peers.py, guard.py), which drops it
 or raises instead of returning it; offences on the stream (a stall in the
 middle of a frame) are reported to the gate before they are raised.
 """
@@ -130,12 +130,12 @@ class SyncStream:
         progress = [0]  # bytes of this frame consumed so far (prefix + body)
         if self._eof:
             raise StreamClosed()
-        with trio.move_on_after(timeout_s if idle_timeout_s is None else idle_timeout_s) \
-                as idle:
+        idle_s = timeout_s if idle_timeout_s is None else idle_timeout_s
+        with trio.move_on_after(idle_s) as idle:
             first = await self._read_some(1, progress)
         if idle.cancelled_caught:
             await self._fail("timeout")
-            raise FrameTimeout(timeout_s if idle_timeout_s is None else idle_timeout_s, 0)
+            raise FrameTimeout(idle_s, 0)
         with trio.move_on_after(timeout_s) as scope:
             length = await self._read_prefix(progress, first)
             if length > self._frame_size_max_bytes:
@@ -231,7 +231,7 @@ class SyncStream:
 
 
 class FrameGate(Protocol):
-    """What an inbound stream asks of its peer's guard (p2p.py)."""
+    """What an inbound stream asks of its peer's guard (sync_peers.py)."""
 
     def admit(self, data: bytes) -> bool:
         """True: hand the frame over; False: drop it. May raise a `P2PError`."""
