@@ -274,6 +274,8 @@ def test_a_corrupted_store_is_repaired_and_refilled_from_a_peer(tmp_path: Path) 
         assert set(victims) <= set(damaged)
         # the later tokens of both chains are named too (their chain is broken)
         assert {mine[6]["cid"], mine[7]["cid"], theirs[7]["cid"]} <= set(damaged)
+        busy = troth("--home", str(tmp_path / "a"), "store", "repair")
+        assert busy.returncode == 1 and "a troth node is running" in busy.stderr
         out = troth("--home", str(tmp_path / "b"), "--json", "store", "repair")
         assert out.returncode == 0, out.stderr
         rep = json.loads(out.stdout)
