@@ -36,9 +36,9 @@ def test_the_corpus_replays_through_a_live_core_without_failure() -> None:
     for data in inputs:
         target.run(data)
     target.finish()
-    out = target.tally.outputs
+    out = target.counts.outputs
     # The corpus reaches acceptance, both decoders' refusals and equivocation.
-    assert out["TokenAccepted"] >= 20 and target.tally.verified == out["TokenAccepted"]
+    assert out["TokenAccepted"] >= 20 and target.counts.verified == out["TokenAccepted"]
     assert out["TokenRejected:bad-signature"] and out["FrameRejected"]
     assert out["EquivocationDetected"]
 
@@ -50,17 +50,18 @@ def test_every_kept_failure_replays_clean() -> None:
         for data in inputs:
             target.run(data)
         target.finish()
-        assert target.tally.inputs == len(inputs), name
+        assert target.counts.inputs == len(inputs), name
 
 
 def test_a_slice_of_fresh_mutated_and_generated_inputs() -> None:
     run = plain.run(SLICE_INPUTS, SLICE_SEED, corpus.inputs())
     assert not run.failures, "\n\n".join(str(f) for f in run.failures)
-    tally = run.tally
-    assert tally.inputs == SLICE_INPUTS
-    assert set(tally.by_mode) == set(MODES)
-    assert tally.outputs["TokenAccepted"] >= 50 and tally.verified == tally.outputs["TokenAccepted"]
-    assert tally.outputs["EquivocationDetected"] and tally.outputs["TokenRejected:bad-chain"]
+    counts = run.counts
+    assert counts.inputs == SLICE_INPUTS
+    assert set(counts.by_mode) == set(MODES)
+    out = counts.outputs
+    assert out["TokenAccepted"] >= 50 and counts.verified == out["TokenAccepted"]
+    assert out["EquivocationDetected"] and out["TokenRejected:bad-chain"]
 
 
 # -- the rules fire --------------------------------------------------------

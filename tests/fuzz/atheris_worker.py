@@ -10,7 +10,7 @@ and writes inputs that reach new ones to NEW_DIR. A rule the target checks
 (tests/fuzz/target.py) that breaks is not a libFuzzer crash: the input sequence
 is kept in $TROTH_FUZZ_CRASH_DIR and the run goes on with a fresh target, so a
 campaign counts every failure instead of stopping at the first. STATS.json
-receives the target's tally every `STATS_EVERY` inputs and at the end.
+receives the target's counts every `STATS_EVERY` inputs and at the end.
 
 libFuzzer runs its merge (and fork) steps as child processes of argv[0];
 `$TROTH_FUZZ_LAUNCHER`, an executable the campaign writes, stands in for it
@@ -37,43 +37,48 @@ from .target import FuzzFailure, Target  # noqa: E402
 STATS_EVERY = 10_000
 
 
+class Worker:
+    """The target across libFuzzer's calls: a failure is kept and counted, and
+    a fresh target (with the same counts) takes over."""
+
+    def __init__(self, stats_path: Path, crash_dir: Path, runs: int) -> None:
+        self.stats_path = stats_path
+        self.crash_dir = crash_dir
+        self.runs = runs
+        self.target = Target()
+        self.failures = 0
+
+    def one_input(self, data: bytes) -> None:
+        try:
+            self.target.run(data)
+            n = self.target.counts.inputs
+            if n >= self.runs:  # the last input(s): rule 3 once more, then report
+                self.target.finish()  # (libFuzzer's count includes the corpus it loads
+            if n >= self.runs or n % STATS_EVERY == 0:  # first, ours may reach -runs early)
+                self.write_stats()
+        except FuzzFailure as failure:
+            path = save_crash(failure, self.crash_dir)
+            print(f"troth-fuzz: failure kept in {path}: {str(failure)[:2000]}", file=sys.stderr)
+            self.failures += 1
+            counts = self.target.counts
+            self.target = Target()
+            self.target.counts = counts
+            self.write_stats()
+
+    def write_stats(self) -> None:
+        c = self.target.counts
+        self.stats_path.write_text(json.dumps({
+            "inputs": c.inputs, "failures": self.failures, "verified": c.verified,
+            "resets": c.resets, "by_mode": dict(c.by_mode), "outputs": dict(c.outputs)}))
+
+
 def main() -> None:
     stats_path = Path(sys.argv.pop(1))
-    crash_dir = Path(os.environ["TROTH_FUZZ_CRASH_DIR"])
     runs = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("-runs=")), 0)
-    state = {"target": Target(), "failures": 0}
-
-    def write_stats() -> None:
-        t: Target = state["target"]  # type: ignore[assignment]
-        stats_path.write_text(json.dumps({
-            "inputs": t.tally.inputs, "failures": state["failures"],
-            "verified": t.tally.verified, "resets": t.tally.resets,
-            "by_mode": dict(t.tally.by_mode), "outputs": dict(t.tally.outputs)}))
-
-    def fail(failure: FuzzFailure) -> None:
-        path = save_crash(failure, crash_dir)
-        print(f"troth-fuzz: failure kept in {path}: {str(failure)[:2000]}", file=sys.stderr)
-        state["failures"] = int(state["failures"]) + 1  # type: ignore[call-overload]
-        tally = state["target"].tally  # type: ignore[attr-defined]
-        state["target"] = Target()
-        state["target"].tally = tally  # type: ignore[attr-defined]
-
-    def one_input(data: bytes) -> None:
-        target: Target = state["target"]  # type: ignore[assignment]
-        try:
-            target.run(data)
-            n = target.tally.inputs
-            if n == runs:  # the last input: rule 3 once more, then report
-                target.finish()
-            if n == runs or n % STATS_EVERY == 0:
-                write_stats()
-        except FuzzFailure as failure:
-            fail(failure)
-            write_stats()
-
+    worker = Worker(stats_path, Path(os.environ["TROTH_FUZZ_CRASH_DIR"]), runs)
     argv = list(sys.argv)
     argv[0] = os.environ.get("TROTH_FUZZ_LAUNCHER", argv[0])
-    atheris.Setup(argv, one_input)
+    atheris.Setup(argv, worker.one_input)
     atheris.Fuzz()
 
 

@@ -126,7 +126,7 @@ def _plain_share(args: tuple[int, int, list[bytes]]) -> dict[str, int]:
     for failure in result.failures:
         corpus.save_crash(failure)
     return {"inputs": result.inputs, "failures": len(result.failures),
-            "verified": result.tally.verified}
+            "verified": result.counts.verified}
 
 
 def run_plain(n: int, workers: int, seed: int) -> dict[str, int]:

@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from .target import MODES, FuzzFailure, Tally, Target
+from .target import MODES, FuzzCounts, FuzzFailure, Target
 
 __all__ = ["mutate", "run", "PlainRun"]
 
@@ -53,7 +53,7 @@ class PlainRun:
     inputs: int
     seconds: float
     failures: list[FuzzFailure] = field(default_factory=list)
-    tally: Tally = field(default_factory=Tally)
+    counts: FuzzCounts = field(default_factory=FuzzCounts)
 
 
 def run(n: int, seed: int, corpus: list[bytes]) -> PlainRun:
@@ -67,13 +67,13 @@ def run(n: int, seed: int, corpus: list[bytes]) -> PlainRun:
             target.run(mutate(rng, corpus))
         except FuzzFailure as failure:
             out.failures.append(failure)
-            out.tally = target.tally
+            out.counts = target.counts
             target = Target()
-            target.tally = out.tally
+            target.counts = out.counts
     try:
         target.finish()
     except FuzzFailure as failure:
         out.failures.append(failure)
     out.seconds = time.perf_counter() - t0
-    out.tally = target.tally
+    out.counts = target.counts
     return out

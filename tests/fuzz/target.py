@@ -155,7 +155,7 @@ def verify_independently(tok: wire.Token,
 
 
 @dataclass
-class Tally:
+class FuzzCounts:
     """What a run did, by outcome (so tests can see the target reached each path)."""
     inputs: int = 0
     by_mode: Counter[str] = field(default_factory=Counter)
@@ -172,7 +172,11 @@ class Target:
         self._core_decode = decode or wire.decode_token
         self._keys = {i.kid: (i.agent_id, Ed25519PublicKey.from_public_bytes(i.public_key))
                       for i in HELD}
-        self.tally = Tally()
+        self.counts = FuzzCounts()
+        self._modes: dict[str, Callable[[Reader], list[Output]]] = {
+            "gossip": self._gossip, "frame": self._frame, "token": self._token,
+            "signed": self._signed, "control": self._control}
+        assert tuple(self._modes) == MODES
         self._fresh()
 
     def _fresh(self) -> None:
@@ -204,15 +208,15 @@ class Target:
         if len(self.history) >= RESET_EVERY:
             self.finish()
             self._fresh()
-            self.tally.resets += 1
+            self.counts.resets += 1
         self.history.append(data)
-        self.tally.inputs += 1
+        self.counts.inputs += 1
         self.now += STEP_S
         r = Reader(data)
         mode = MODES[r.below(len(MODES))]
-        self.tally.by_mode[mode] += 1
+        self.counts.by_mode[mode] += 1
         try:
-            outs = getattr(self, f"_{mode}")(r)
+            outs = self._modes[mode](r)
             self._judge(outs)
             if len(self.history) % CHECK_EVERY == 0:
                 self.core.check_invariants()
@@ -266,9 +270,11 @@ class Target:
         signer = HELD[r.below(len(HELD))]
         split = r.below(64)
         rest = r.rest()
-        protected = rest[:split] if split < 8 else mv.protected_header(signer.kid)
-        raw = mv.forge(signer, rest[split if split < 8 else 0:], protected=protected)
-        return self._deliver(r, raw)
+        if split < 8:  # 1 in 8: the protected header's bytes come from the input too
+            protected, payload = rest[:split], rest[split:]
+        else:
+            protected, payload = mv.protected_header(signer.kid), rest
+        return self._deliver(r, mv.forge(signer, payload, protected=protected))
 
     def _token(self, r: Reader) -> list[Output]:
         raw = self._build(r)
@@ -303,8 +309,9 @@ class Target:
         chain = core.chains.get(agent, [])
         top = head[0] if head else 0
         how = r.below(5)
-        seq = {0: top + 1, 1: max(top, 1), 2: top + 2, 3: 1 + r.below(max(top, 1) + 2)}.get(
-            how, top + 1)
+        any_seq = 1 + r.below(max(top, 1) + 2)  # (drawn whichever `how` is)
+        # next in chain, a rival at the head, a gap, any seq near the chain, next
+        seq = (top + 1, max(top, 1), top + 2, any_seq, top + 1)[how]
         known = list(core.tokens)
         prev = None
         if seq > 1:
@@ -361,7 +368,7 @@ class Target:
     # -- the rules -----------------------------------------------------------
     def _judge(self, outs: list[Output]) -> None:
         """Rule 2 over one input's outputs."""
-        counts = self.tally.outputs
+        counts = self.counts.outputs
         for o in outs:
             counts[type(o).__name__] += 1
             if isinstance(o, (TokenAccepted, Persist)):
@@ -369,6 +376,6 @@ class Target:
                 if why is not None:
                     raise FuzzFailure(f"forgery accepted ({type(o).__name__}): {why}: "
                                       f"{o.token.raw.hex()}", list(self.history))
-                self.tally.verified += isinstance(o, TokenAccepted)
+                self.counts.verified += isinstance(o, TokenAccepted)
             elif isinstance(o, (TokenRejected, FrameRejected)):
                 counts[f"{type(o).__name__}:{o.reason}"] += 1
