@@ -124,7 +124,9 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
     except (StoreError, HomeError) as exc:
         raise click.ClickException(str(exc)) from None
     except EngineFailed as exc:
-        raise click.ClickException(f"stopped: {exc} (restart to recover from the store)") from None
+        hint = ("free space on the disk holding the store, then restart: nothing stored is lost"
+                if exc.reason == "disk-full" else "restart to recover from the store")
+        raise click.ClickException(f"stopped: {exc} ({hint})") from None
     except OSError as exc:  # e.g. the API's port is taken
         raise click.ClickException(f"cannot start: {exc.strerror or exc}"
                                    + (f" ({exc.filename})" if exc.filename else "")) from None
@@ -173,16 +175,24 @@ def log_(ctx: click.Context, limit: int) -> None:
 
 @cli.group()
 def store() -> None:
-    """Inspect a node's durable store."""
+    """Check or repair a node's durable store."""
+
+
+def _store_path(ctx: click.Context, path: Path | None) -> Path:
+    path = path if path is not None else _home(ctx).store_path
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}")
+    return path
 
 
 @store.command("check")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
-def store_check(ctx: click.Context, path: Path) -> None:
-    """Re-verify every stored token, its index columns and its chain links."""
-    if not path.exists():
-        raise click.ClickException(f"no store at {path}")
+def store_check(ctx: click.Context, path: Path | None) -> None:
+    """Re-verify every stored token (bytes, signature, cid, index columns, chain
+    links) and the file's structure; name the damaged tokens. Exit 1 if any.
+    PATH: a store file [default: the home's]."""
+    path = _store_path(ctx, path)
     try:
         with Store(path, readonly=True) as st:  # (inspection: no migration, no writes)
             report = st.check()
@@ -191,10 +201,48 @@ def store_check(ctx: click.Context, path: Path) -> None:
     lines = [f"{report.tokens} tokens checked: " + ("ok" if report.ok else
                                                     f"{len(report.problems)} problems")]
     lines += [f"  {p}" for p in report.problems]
+    if not report.ok:
+        lines.append(f"repair with: troth store repair {path}")
     emit(ctx, "\n".join(lines), {"tokens": report.tokens, "ok": report.ok,
-                                 "problems": report.problems})
+                                 "problems": report.problems,
+                                 "damaged": report.damaged_cids})
     if not report.ok:
         ctx.exit(1)
+
+
+@store.command("repair")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def store_repair(ctx: click.Context, path: Path | None) -> None:
+    """Rebuild a damaged store from its intact tokens (the damaged file is kept
+    beside it); the node fetches the rest from peers by sync when it next runs.
+    The node must be stopped. PATH: a store file [default: the home's]."""
+    from node.store.repair import repair_store
+
+    path = _store_path(ctx, path)
+    lock = Home(path.parent).try_lock()  # (a running node holds it)
+    if lock is None:
+        raise click.ClickException(f"a troth node is running on {path.parent}: stop it first")
+    try:
+        rep = repair_store(path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        lock.close()
+    data = {"path": str(rep.path), "backup": str(rep.backup) if rep.backup else None,
+            "kept": rep.kept, "dropped": [str(d) for d in rep.dropped],
+            "own_seq": rep.own_seq, "own_seq_floor": rep.own_seq_floor}
+    if rep.backup is None:
+        emit(ctx, f"{path}: {rep.kept} tokens, intact: nothing to repair", data)
+        return
+    lines = [f"rebuilt {path}: kept {rep.kept} tokens, left out {len(rep.dropped)} "
+             "(the node fetches them from peers by sync when it runs)",
+             f"the damaged file is kept as {rep.backup}"]
+    lines += [f"  {d}" for d in rep.dropped]
+    if rep.own_seq_floor > rep.own_seq:
+        lines.append(f"this node's own chain is held to seq {rep.own_seq} of {rep.own_seq_floor}: "
+                     "it signs nothing until sync has fetched the rest")
+    emit(ctx, "\n".join(lines), data)
 
 
 @cli.command()

@@ -453,7 +453,7 @@ class Runtime(NetView):
 
     def _fatal(self, failure: EngineFailed) -> None:
         """The store failed: stop at once (restart recovers from disk)."""
-        log.error("event=fatal error=%s", failure)
+        log.error("event=fatal reason=%s error=%s", failure.reason, failure)
         self.failure = failure
         self.stop()
 

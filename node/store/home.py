@@ -256,7 +256,7 @@ class Home:
             raise HomeError(f"{home.identity_path} exists: this home is already initialised "
                             "(--force replaces its identity; the old identity, token and "
                             "store are kept beside it, renamed)")
-        lock = home._try_lock()
+        lock = home.try_lock()
         if lock is None:
             raise HomeError(f"a troth node is running on {home.path}: stop it before "
                             "replacing its identity")
@@ -277,7 +277,7 @@ class Home:
         _write_private(self.token_path, (secrets.token_urlsafe(32) + "\n").encode())
         return self, identity
 
-    def _try_lock(self) -> IO[str] | None:
+    def try_lock(self) -> IO[str] | None:
         """This home's node lock (node/app/runtime.py takes it to run), or None if held."""
         import fcntl
 
