@@ -25,7 +25,8 @@ import wire
 from .values import VerdictBasis
 
 __all__ = ["Decision", "Promise", "Promiser", "Referee", "Hearsay", "bag", "at_or_after",
-           "verdict_of", "newer", "count_in", "classify", "claim_decision", "promised_out", "delivered"]
+           "verdict_of", "newer", "count_in", "classify", "claim_decision", "promised_out",
+           "delivered"]
 
 _VERDICTS = ("kept", "broken")
 
