@@ -8,8 +8,8 @@ in sessionStorage, and calls the same GET `/v1/...` endpoints as the CLI. The
 read token can show everything and sign nothing (node/app/api.py).
 `graph_svg` draws the promise graph server-side as SVG: one column per agent,
 one row per token in apply order, promises coloured by this node's verdict,
-solid arrows for `deps` (builds on, i.e. accepts), dashed for `about`. Pure and deterministic: same tokens and
-verdicts, same picture.
+solid arrows for `deps` (builds on, i.e. accepts), dashed for `about`. Pure
+and deterministic: same tokens and verdicts, same picture.
 """
 
 from __future__ import annotations
