@@ -154,7 +154,9 @@ def test_kill_9_then_the_retry_gets_the_first_answer(tmp_path: Path) -> None:
     try:
         key = {"Idempotency-Key": str(uuid.uuid4())}
         first = node.http.post("/v1/promises", json={"text": "fix the fence"}, headers=key)
-        assert first.status_code == 201
+        twice = node.http.post("/v1/promises", json={"text": "fix the fence"}, headers=key)
+        assert first.status_code == twice.status_code == 201
+        assert twice.content == first.content and node.ident()["own_seq"] == 1
         assert node.proc is not None
         node.proc.send_signal(signal.SIGKILL)
         node.proc.wait(timeout=30)
