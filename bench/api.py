@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
@@ -39,9 +40,10 @@ from node.store.engine import Engine
 from node.store.home import ApiTokenFiles, ApiTokens, Home
 
 
-async def _timed(fn: Callable[[], Awaitable[httpx.Response]], expect: int) -> float:
+async def _timed(fn: Callable[..., Awaitable[httpx.Response]], path: str, expect: int,
+                 **kw: Any) -> float:
     t0 = time.perf_counter()
-    r = await fn()
+    r = await fn(path, **kw)
     elapsed = time.perf_counter() - t0
     assert r.status_code == expect, r.text
     return elapsed
@@ -71,13 +73,13 @@ async def run(rounds: int) -> dict[str, float]:
                         body = {"text": f"promise {i}"}
                         key = {"Idempotency-Key": str(uuid.uuid4())}
                         times["plain"].append(await _timed(
-                            lambda: files.post("/v1/promises", json=body), 201))
+                            files.post, "/v1/promises", 201, json=body))
                         times["keyed"].append(await _timed(
-                            lambda: files.post("/v1/promises", json=body, headers=key), 201))
+                            files.post, "/v1/promises", 201, json=body, headers=key))
                         times["replay"].append(await _timed(
-                            lambda: files.post("/v1/promises", json=body, headers=key), 201))
-                        times["get_files"].append(await _timed(lambda: files.get("/v1/id"), 200))
-                        times["get_fixed"].append(await _timed(lambda: fixed.get("/v1/id"), 200))
+                            files.post, "/v1/promises", 201, json=body, headers=key))
+                        times["get_files"].append(await _timed(files.get, "/v1/id", 200))
+                        times["get_fixed"].append(await _timed(fixed.get, "/v1/id", 200))
                 nursery.cancel_scope.cancel()
         finally:
             engine.close()
