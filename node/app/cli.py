@@ -3,7 +3,7 @@
 Theory of operation: one click group (node/app/cli_common.py); each command
 is a thin shell over the node's public API (the store, or the running node's
 HTTP API). This module holds the node's own commands (init, run, id, web,
-peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
+token, peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
 and this node's view, cli_votes.py those of communities and votes.
 Human output by default, `--json` on every command for scripts. Errors a user
 can cause (bad arguments, missing files, a corrupt store) end with a one-line
@@ -56,7 +56,7 @@ __all__ = ["main", "cli"]
 @click.option("--force", is_flag=True, help="Replace an existing identity.")
 @click.pass_context
 def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
-    """Create a node home: identity, config.toml, API token."""
+    """Create a node home: identity, config.toml, API tokens (write and read)."""
     home_path = resolve_home(ctx.find_root().params.get("home_dir"))
     try:
         home, identity = Home.init(home_path, _passphrase(passphrase_file), force=force)
@@ -143,13 +143,62 @@ def id_(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default browser.")
 @click.pass_context
-def web(ctx: click.Context) -> None:
-    """The URL of this node's web page (the API token rides in the URL fragment)."""
+def web(ctx: click.Context, open_browser: bool) -> None:
+    """The URL of this node's web page. The read token rides in the URL
+    fragment, which the browser never sends to the server; the page can show
+    everything and sign nothing."""
     client = _client(ctx)
-    token = _home(ctx).api_token()
-    url = f"{client.url}/#token={token}"
+    try:
+        token = _home(ctx).api_read_token()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    url = f"{client.url}/#read={token}"
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
     emit(ctx, f"open {url}", {"url": url})
+
+
+@cli.group()
+def token() -> None:
+    """The local API's bearer tokens: api-token (write: everything) and
+    api-read-token (read: GET routes only)."""
+
+
+@token.command("show")
+@click.option("--read", is_flag=True, help="The read token instead of the write token.")
+@click.pass_context
+def token_show(ctx: click.Context, read: bool) -> None:
+    """Print one token (the write token unless --read)."""
+    home = _home(ctx)
+    try:
+        home.require()
+        value = home.api_read_token() if read else home.api_token()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit(ctx, value, {"role": "read" if read else "write", "token": value})
+
+
+@token.command("rotate")
+@click.option("--read", "which", flag_value="read", help="Replace the read token only.")
+@click.option("--write", "which", flag_value="write", help="Replace the write token only.")
+@click.option("--all", "which", flag_value="all", default=True,
+              help="Replace both (the default).")
+@click.pass_context
+def token_rotate(ctx: click.Context, which: str) -> None:
+    """Replace tokens with fresh random ones. A running node accepts the new
+    ones and refuses the old from its next request on (it re-reads a token
+    file when the file changes); pages and scripts holding an old one get 401."""
+    home = _home(ctx)
+    try:
+        home.require()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    paths = home.rotate_api_tokens(write=which in ("write", "all"), read=which in ("read", "all"))
+    emit(ctx, "\n".join(f"replaced {p}" for p in paths), {"replaced": [str(p) for p in paths]})
 
 
 @cli.command()

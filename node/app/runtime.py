@@ -12,7 +12,9 @@ trio tasks:
               outputs are queued with p2p.send_sync (node/net writes them, and
               bounds what each peer may cost us: node/net/guard.py)
     dialer    keep bootstrap peers connected, with exponential backoff
-    api       hypercorn serving node/app/api.py on loopback; on SIGINT/SIGTERM it
+    api       hypercorn serving node/app/api.py on loopback (tokens re-read from
+              the home when their files change; idempotent POSTs whose answers
+              live in the store file); on SIGINT/SIGTERM it
               stops accepting and lets requests in flight finish (API_GRACE_S)
               before the rest of the node is cancelled (event streams end
               at once: node/app/events.py)
@@ -81,11 +83,13 @@ from node.net.p2p import (
     SyncStream,
 )
 from node.store import Store
+from node.store.answers import AnswerLog
 from node.store.engine import Engine, EngineFailed
-from node.store.home import Config, Home, HomeError
+from node.store.home import ApiTokenFiles, Config, Home, HomeError
 
 from .api import NetView, make_app
 from .events import EventHub
+from .idempotency import Idempotency
 from .service import NodeService, key_json
 
 __all__ = ["Runtime"]
@@ -349,13 +353,14 @@ class Runtime(NetView):
                     log.debug("event=discovered_dial_failed peer=%s error=%s", peer, exc)
             await trio.sleep(DISCOVERY_INTERVAL_S)
 
-    async def _serve_api(self, service: NodeService, *, task_status: Any) -> None:
+    async def _serve_api(self, service: NodeService, idempotency: Idempotency, *,
+                         task_status: Any) -> None:
         cfg = HyperConfig()
         cfg.bind = [f"{self.config.api_host}:{self.config.api_port}"]
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
         cfg.graceful_timeout = API_GRACE_S
-        app = make_app(service, self.home.api_token(), self, self.events)
+        app = make_app(service, ApiTokenFiles(self.home), self, self.events, idempotency)
         try:
             await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
                         task_status=task_status)
@@ -408,6 +413,12 @@ class Runtime(NetView):
         self.engine = engine
         service = NodeService(engine, self.clock, self._dispatch)
         try:
+            # Before anything can sign: answer the API request a crash cut off, and
+            # give a home from before read tokens its read token.
+            idempotency = Idempotency(AnswerLog(store), service)
+            idempotency.resolve_interrupted()
+            for path in self.home.ensure_api_tokens():
+                log.info("event=api_token_created file=%s", path)
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
                                      expected_peer_id=self.identity.agent_id,
                                      mdns=cfg.mdns, sync_limits=self.sync_limits) as p2p:
@@ -424,7 +435,7 @@ class Runtime(NetView):
                     for t in list(engine.core.tokens.values()):
                         if t.kind == "charter":
                             self._follow(t.cid)
-                    binds = await nursery.start(self._serve_api, service)
+                    binds = await nursery.start(self._serve_api, service, idempotency)
                     self.api_url = binds[0]
                     for addr in cfg.bootstrap:
                         nursery.start_soon(self._dial, addr)

@@ -145,6 +145,12 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection, for a table another module owns in this file
+        (node/store/answers.py); it keeps to its own table."""
+        return self._db
+
     def __enter__(self) -> Store:
         return self
 
