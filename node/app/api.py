@@ -1,20 +1,23 @@
 """The local HTTP API of a running node (FastAPI app, served by hypercorn on trio).
 
 Theory of operation: every route is a thin call into `NodeService` (or the
-runtime's network view). Auth: `Authorization: Bearer <token>` with the token of
-the node's home (`api-token`), compared in constant time; anything else is 401
-before the request body is looked at: `_Gate`, a pure-ASGI middleware, checks
-the header of every `/v1/` request before any route (or FastAPI's body
-parsing) runs. Request bodies are at most `BODY_MAX_BYTES` (1 MiB): a larger
-Content-Length is 413 at once, and a body without one (chunked) is counted as
+runtime's network view). Auth: `Authorization: Bearer <token>`, compared in
+constant time, with one of the node home's two tokens: `api-token` may do
+everything, `api-read-token` only read (GET and HEAD, the event stream
+included; anything else is 403 `forbidden`). No or a wrong token is 401. Both
+are decided before the request body is looked at: `_Gate`, a pure-ASGI
+middleware, checks the header of every `/v1/` request before any route (or
+FastAPI's body parsing) runs. Request bodies are at most `BODY_MAX_BYTES`
+(1 MiB): a larger Content-Length is 413 at once, and a body without one (chunked) is counted as
 it streams in and refused with 413 as soon as it passes the limit; the gate
 holds at most that much before the route sees it. Every error is
 `{"error": reason, "detail": ...}`: malformed requests 400, no or wrong token
 401, not allowed 403, unknown tokens 404, a state that does not allow it 409,
 too large 413, the node stopping 503. A refused request changes nothing. The
 OpenAPI description at `/openapi.json` (and the interactive page at `/docs`)
-lists those error responses; the web page at `/` is served without auth and
-fetches data with the token the user pastes.
+lists those error responses; the web app at `/` (node/app/web.py) is static
+files served without auth, which call these same routes with a token the user
+gives them.
 
 The API listens on loopback only (node/store/home.py refuses other hosts).
 """
@@ -32,20 +35,24 @@ import trio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.store.engine import EngineFailed
-from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
+from node.store.names import NAME_MAX_CHARS, PetnameError, Petnames
+from trust.governance import NAME_MAX_CHARS as COMMUNITY_NAME_MAX_CHARS
+from trust.governance import OPTIONS_MAX, TITLE_MAX_CHARS
 from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS, TRANSITION_ITEMS_MAX
 
 from .events import EventHub, Subscription, TooManySubscribers
 from .service import DUE_MAX, NodeService, ServiceError
-from .web import PAGE, graph_svg
+from .web import APP_DIR, APP_PREFIX, PAGE_HEADERS, graph_svg
 
-__all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"]
+__all__ = ["make_app", "NetView", "ErrorOut", "Tokens", "BODY_MAX_BYTES", "GUARDED_PREFIX",
+           "READ_METHODS"]
 
 # The largest request body accepted (the largest legitimate one, a charter with
 # 4096 members, is ~250 KiB).
@@ -70,7 +77,7 @@ class ErrorOut(BaseModel):
 _ERROR_TEXT = {
     400: "Malformed request (bad JSON, wrong types, bad values)",
     401: "Missing or wrong bearer token",
-    403: "Not allowed for this node's agent",
+    403: "Not allowed: for this node's agent, or with the read-only token",
     404: "Unknown token, proposal or community",
     409: "The current state does not allow it",
     413: f"Request body over {BODY_MAX_BYTES} bytes, or a token over the size limit",
@@ -85,13 +92,44 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             for c in sorted({400, 401, 413, *codes})}
 
 
-def _bearer_ok(scope: Scope, token: bytes) -> bool:
-    """The token check of `HTTPBearer` + `compare_digest`, on the raw headers."""
+# What the read-only token may do: read.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Tokens:
+    """The node's two bearer tokens and what each may do (the one place that decides)."""
+
+    def __init__(self, write: str, read: str | None = None) -> None:
+        self.write = write.encode()
+        self.read = read.encode() if read else None
+
+    def access(self, method: str, credentials: bytes | None) -> Literal["ok", "forbidden",
+                                                                         "unauthorized"]:
+        if credentials is None:
+            return "unauthorized"
+        if secrets.compare_digest(credentials, self.write):
+            return "ok"
+        if self.read is not None and secrets.compare_digest(credentials, self.read):
+            return "ok" if method.upper() in READ_METHODS else "forbidden"
+        return "unauthorized"
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    """The credentials of the one `Authorization: Bearer` header, as `HTTPBearer` reads it."""
     values = [v for k, v in scope.get("headers", ()) if k.lower() == b"authorization"]
     if len(values) != 1:
-        return False
+        return None
     scheme, _, credentials = values[0].strip().partition(b" ")
-    return scheme.lower() == b"bearer" and secrets.compare_digest(credentials.strip(), token)
+    return credentials.strip() if scheme.lower() == b"bearer" else None
+
+
+async def _refuse(send: Send, verdict: str) -> None:
+    if verdict == "forbidden":
+        await _send_error(send, 403, "forbidden", "the read-only token cannot change anything: "
+                                                  "use the node's api-token")
+    else:
+        await _send_error(send, 401, "unauthorized", "missing or wrong bearer token",
+                          [(b"www-authenticate", b"Bearer")])
 
 
 async def _send_error(send: Send, status: int, reason: str, detail: str,
@@ -108,25 +146,28 @@ class _Gate:
     """Pure ASGI, outside every route: auth from the headers, then the body size.
 
     For `/v1/` requests the token is checked before a byte of the body is
-    received (401). For every request, a Content-Length over `BODY_MAX_BYTES`
-    is 413 unread; otherwise the body is received here, counted chunk by
-    chunk (so a chunked body cannot grow past the limit either), and replayed
-    to the app in one piece.
+    received (401, or 403 for the read-only token on a route that writes).
+    For every request, a Content-Length over `BODY_MAX_BYTES` is 413 unread;
+    otherwise the body is received here, counted chunk by chunk (so a chunked
+    body cannot grow past the limit either), and replayed to the app in one
+    piece.
     """
 
-    def __init__(self, app: ASGIApp, token: str, body_max_bytes: int = BODY_MAX_BYTES) -> None:
+    def __init__(self, app: ASGIApp, tokens: Tokens,
+                 body_max_bytes: int = BODY_MAX_BYTES) -> None:
         self.app = app
-        self.token = token.encode()
+        self.tokens = tokens
         self.body_max_bytes = body_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(GUARDED_PREFIX) and not _bearer_ok(scope, self.token):
-            await _send_error(send, 401, "unauthorized", "missing or wrong bearer token",
-                              [(b"www-authenticate", b"Bearer")])
-            return
+        if scope["path"].startswith(GUARDED_PREFIX):
+            verdict = self.tokens.access(scope["method"], _bearer(scope))
+            if verdict != "ok":
+                await _refuse(send, verdict)
+                return
         too_large = f"request body over {self.body_max_bytes} bytes"
         lengths = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
         if lengths:
@@ -253,7 +294,7 @@ Fraction = str | list[int]
 
 
 class CharterIn(BaseModel, extra="forbid", strict=True):
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    name: str = Field(min_length=1, max_length=COMMUNITY_NAME_MAX_CHARS)
     members: list[str] = Field(default_factory=list, max_length=4096,
                                description="agent ids; the founder is always a member")
     quorum: Fraction | None = Field(default=None, description="share that must vote: 1/2, 50%")
@@ -275,6 +316,12 @@ class ProposalIn(BaseModel, extra="forbid", strict=True):
     remove: list[str] = Field(default_factory=list, description="membership change: remove")
 
 
+class NameIn(BaseModel, extra="forbid", strict=True):
+    agent: str = Field(description="an agent id")
+    name: str | None = Field(max_length=NAME_MAX_CHARS,
+                             description="its local petname; null removes it")
+
+
 class BallotIn(BaseModel, extra="forbid", strict=True):
     proposal: str
     choices: list[str | int] = Field(min_length=1, max_length=OPTIONS_MAX,
@@ -282,20 +329,29 @@ class BallotIn(BaseModel, extra="forbid", strict=True):
 
 
 def make_app(service: NodeService, token: str, net: NetView | None = None,
-             events: EventHub | None = None) -> FastAPI:
+             events: EventHub | None = None, *, read_token: str | None = None,
+             names: Petnames | None = None) -> FastAPI:
+    """`token` may do everything, `read_token` only read; `names`: the home's
+    petnames (without it, the names routes answer 404)."""
     net = net or NetView()
     hub = events if events is not None else EventHub()
+    tokens = Tokens(token, read_token)
     app = FastAPI(title="troth node API", version="1",
                   description="The local API of one troth node. Bearer token: the node "
-                              "home's `api-token` file.")
+                              "home's `api-token` file (everything) or `api-read-token` "
+                              "(GET routes only).")
     # The gate checks the token (and the body size) before any route runs;
     # `auth` below checks it again and puts the scheme in the OpenAPI description.
-    app.add_middleware(_Gate, token=token)
+    app.add_middleware(_Gate, tokens=tokens)
     bearer = HTTPBearer(auto_error=False)
 
-    def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if creds is None or not secrets.compare_digest(creds.credentials.encode(),
-                                                       token.encode()):
+    def auth(request: Request,
+             creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        verdict = tokens.access(request.method,
+                                creds.credentials.encode() if creds is not None else None)
+        if verdict == "forbidden":
+            raise ServiceError(403, "forbidden", "the read-only token cannot change anything")
+        if verdict != "ok":
             raise ServiceError(401, "unauthorized", "missing or wrong bearer token")
 
     @app.exception_handler(ServiceError)
@@ -346,11 +402,11 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
-    async def page() -> HTMLResponse:
-        # The page itself holds no data; it fetches /v1/* with the token.
-        return HTMLResponse(PAGE, headers={"Content-Security-Policy":
-                                           "default-src 'self'; script-src 'unsafe-inline'; "
-                                           "style-src 'unsafe-inline'"})
+    async def page() -> FileResponse:
+        # The app holds no data; it fetches /v1/* with the token the user gives it.
+        return FileResponse(APP_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount(APP_PREFIX, StaticFiles(directory=APP_DIR), name="app")
 
     @app.get("/v1/graph.svg", dependencies=guarded, tags=["view"],
              response_class=Response, responses=_errors())
@@ -359,8 +415,34 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         now = service.clock()
         verdicts = {cid: core.observer.verdict(cid, now).state
                     for cid in core.observer.promises()}
-        return Response(graph_svg(list(core.tokens.values()), verdicts),
+        return Response(graph_svg(list(core.tokens.values()), verdicts,
+                                  names.all() if names is not None else None),
                         media_type="image/svg+xml")
+
+    def petnames() -> Petnames:
+        if names is None:
+            raise ServiceError(404, "no-names", "this node keeps no petnames")
+        return names
+
+    @app.get("/v1/names", dependencies=guarded, tags=["names"], responses=_errors(404))
+    async def get_names() -> dict[str, str]:
+        """This node's petnames: agent id -> the local name its user gave it."""
+        return petnames().all()
+
+    @app.post("/v1/names", dependencies=guarded, tags=["names"],
+              responses=_errors(403, 404, 409))
+    async def post_name(body: NameIn) -> dict[str, str]:
+        """Name an agent (a `null` name removes its name); answers every name."""
+        try:
+            petnames().set(body.agent, body.name)
+        except PetnameError as exc:
+            status = 409 if exc.reason == "name-taken" else 400
+            raise ServiceError(status, exc.reason, exc.detail) from None
+        return petnames().all()
+
+    @app.get("/v1/communities", dependencies=guarded, tags=["governance"], responses=_errors())
+    async def get_communities() -> list[dict[str, Any]]:
+        return service.communities()
 
     @app.get("/v1/id", dependencies=guarded, tags=["node"], responses=_errors())
     async def get_id() -> dict[str, Any]:
@@ -373,7 +455,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return net.peers()
 
     @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(404, 503))
+              responses=_errors(403, 404, 503))
     async def post_promise(body: PromiseIn) -> dict[str, Any]:
         return service.promise(body.text, due=body.due, to=body.to, deps=body.deps,
                                scope=body.scope, slot=body.slot, f1=body.f1,
@@ -385,7 +467,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return service.fulfil(body.cid, body.evidence, _artifacts(body.artifacts))
 
     @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(404, 503))
+              responses=_errors(403, 404, 503))
     async def post_assess(body: AssessIn) -> dict[str, Any]:
         return service.assess(body.cid, body.verdict, body.reason)
 
@@ -429,8 +511,18 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
     async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:
         return service.trust(agent)
 
+    @app.get("/v1/trust/history", dependencies=guarded, tags=["view"], responses=_errors())
+    async def get_trust_history(agent: str) -> list[dict[str, Any]]:
+        """How this node's trust in `agent` changed while it ran (oldest first, `at`
+        epoch seconds), at most the last 64 changes; the last is the current opinion."""
+        now = service.trust(agent)[0]  # (checks the id)
+        points = hub.trust_history.of(agent)
+        if not points or {k: v for k, v in points[-1].items() if k != "at"} != now:
+            points.append({"at": service.clock(), **now})
+        return points
+
     @app.post("/v1/charters", dependencies=guarded, tags=["governance"], status_code=201,
-              responses=_errors(503))
+              responses=_errors(403, 503))
     async def post_charter(body: CharterIn) -> dict[str, Any]:
         return service.charter(body.name, body.members, quorum=body.quorum,
                                threshold=body.threshold, methods=body.methods)
@@ -448,7 +540,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return service.proposals(scope)
 
     @app.post("/v1/ballots", dependencies=guarded, tags=["governance"], status_code=201,
-              responses=_errors(404, 503))
+              responses=_errors(403, 404, 503))
     async def post_ballot(body: BallotIn) -> dict[str, Any]:
         return service.vote(body.proposal, body.choices)
 
@@ -459,7 +551,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return service.tally(cid, voter=voter, explain=explain)
 
     @app.post("/v1/proposals/{cid}/tally", dependencies=guarded, tags=["governance"],
-              status_code=201, responses=_errors(404, 409, 503))
+              status_code=201, responses=_errors(403, 404, 409, 503))
     async def post_tally(cid: str) -> list[dict[str, Any]]:
         return service.publish_tally(cid)
 

@@ -74,6 +74,7 @@ from node.net.p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncS
 from node.store import Store
 from node.store.engine import Engine, EngineFailed
 from node.store.home import Config, Home, HomeError
+from node.store.names import PetnameError, Petnames
 
 from .api import NetView, make_app
 from .events import EventHub
@@ -137,7 +138,8 @@ class Runtime(NetView):
         self.failure: EngineFailed | None = None
         self._api_closing = trio.Event()
         self._api_closed = trio.Event()
-        self.events = EventHub()
+        self.events = EventHub(clock=clock)
+        self.names: Petnames | None = None  # the home's, loaded by `run`
         # Bootstrap peers being dialled: agent id -> the last dial error (None: no
         # failure yet). `peers` shows those never reached, which liveness cannot.
         self._dialling: dict[str, str | None] = {}
@@ -406,7 +408,8 @@ class Runtime(NetView):
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
         cfg.graceful_timeout = API_GRACE_S
-        app = make_app(service, self.home.api_token(), self, self.events)
+        app = make_app(service, self.home.api_token(), self, self.events,
+                       read_token=self.home.api_read_token(), names=self.names)
         try:
             await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
                         task_status=task_status)
@@ -443,6 +446,10 @@ class Runtime(NetView):
         cfg = self.config
         lock = self._lock_home()
         try:
+            try:
+                self.names = Petnames(self.home.names_path)
+            except PetnameError as exc:
+                raise HomeError(exc.detail) from None
             store = Store(self.home.store_path)
         except BaseException:
             lock.close()

@@ -5,7 +5,10 @@ Theory of operation: everything a node is lives in one directory, chosen by
 
     identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
     config.toml    documented settings; command-line flags override them
-    api-token      bearer token of the local HTTP API, mode 0600
+    api-token      bearer token of the local HTTP API (every route), mode 0600
+    api-read-token bearer token for reading only (GET routes, the event stream);
+                   the web app's default session, mode 0600
+    names.json     local petnames for agent ids (node/store/names.py)
     store.sqlite   the durable log (node/store/sqlite.py)
     node.json      written by a running node: pid, API URL, listen addresses
 
@@ -234,6 +237,14 @@ class Home:
         return self.path / "api-token"
 
     @property
+    def read_token_path(self) -> Path:
+        return self.path / "api-read-token"
+
+    @property
+    def names_path(self) -> Path:
+        return self.path / "names.json"
+
+    @property
     def store_path(self) -> Path:
         return self.path / "store.sqlite"
 
@@ -275,6 +286,7 @@ class Home:
         if not self.config_path.exists() or replace_config:
             self.config_path.write_text(config)
         _write_private(self.token_path, (secrets.token_urlsafe(32) + "\n").encode())
+        _write_private(self.read_token_path, (secrets.token_urlsafe(32) + "\n").encode())
         return self, identity
 
     def _try_lock(self) -> IO[str] | None:
@@ -343,6 +355,13 @@ class Home:
             return self.token_path.read_text().strip()
         except FileNotFoundError:
             raise HomeError(f"{self.token_path} is missing (run `troth init`)") from None
+
+    def api_read_token(self) -> str:
+        """The read-only token; a home made before there was one gets it now."""
+        self.require()
+        if not self.read_token_path.exists():
+            _write_private(self.read_token_path, (secrets.token_urlsafe(32) + "\n").encode())
+        return self.read_token_path.read_text().strip()
 
     def runtime(self) -> dict[str, Any] | None:
         """What the running node wrote about itself, or None if none runs."""
