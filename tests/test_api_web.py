@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-import trust
 from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 
+import trust
 from node.app.api import make_app
 from node.app.events import HISTORY_POINTS_MAX, EventHub
 from node.app.service import NodeService

@@ -45,7 +45,33 @@ async function show() {
   if (current === mounted) main.querySelector("h1")?.focus();
 }
 
+// One refresh at a time (a slow answer must not overwrite a newer one); a
+// request for another while one runs makes one more run after it.
+let running = null;
+let again = false;
+
 async function refresh() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  const main = document.getElementById("main");
+  main.setAttribute("aria-busy", "true");
+  running = (async () => {
+    do {
+      again = false;
+      await refreshOnce();
+    } while (again);
+  })();
+  try {
+    await running;
+  } finally {
+    running = null;
+    main.setAttribute("aria-busy", "false");
+  }
+}
+
+async function refreshOnce() {
   const mounted = current;
   try {
     await loadPeople();

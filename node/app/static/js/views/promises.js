@@ -38,7 +38,7 @@ function mountList(main) {
 
 function makeForm() {
   const text = h("textarea", {name: "text", required: true, maxlength: 4096});
-  const due = h("input", {type: "datetime-local", name: "due"});
+  const due = h("input", {type: "datetime-local", name: "due", step: 1});
   const to = h("input", {type: "text", name: "to", list: "promisee-list", autocomplete: "off"});
   const deps = h("select", {name: "deps", multiple: true, size: 4});
   const scope = h("select", {name: "scope"});

@@ -13,15 +13,14 @@ export function mount(main, cid) {
   const region = h("div");
   main.append(h("p", {}, h("a", {href: "#/votes"}, "All communities")),
     h("h1", {tabindex: "-1"}, "…"), region);
-  let inner = null;
+  let inner = null;  // (a promise: two refreshes at once must not mount twice)
   return {
     async refresh() {
-      if (!inner) {
-        const communities = await api.get("/v1/communities");
+      inner ||= api.get("/v1/communities").then((communities) => {
         const c = communities.find((x) => x.cid === cid);
-        inner = c ? mountCommunity(main, region, c) : mountProposal(main, region, cid);
-      }
-      await inner.refresh();
+        return c ? mountCommunity(main, region, c) : mountProposal(main, region, cid);
+      });
+      await (await inner).refresh();
     },
   };
 }
@@ -140,7 +139,7 @@ function proposeForm(scopeCid) {
   options.value = "yes\nno";
   const method = h("select", {name: "method"},
     ["single", "approval", "ranked"].map((m) => h("option", {value: m}, m)));
-  const closes = h("input", {type: "datetime-local", name: "closes"});
+  const closes = h("input", {type: "datetime-local", name: "closes", step: 1});
   const status = statusLine();
   const el = h("form", {class: "card", "aria-labelledby": "propose-title"},
     h("h2", {id: "propose-title"}, "Propose"),
