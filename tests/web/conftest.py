@@ -7,7 +7,7 @@ installs Debian's `chromium`; set TROTH_CHROMIUM to use another binary).
 axe-core, for the accessibility checks, is a pinned npm release fetched into
 a cache on first use and checked against its registry integrity hash; its
 tests skip when it cannot be fetched. Screenshots go to the run's artifacts
-directory (`$TROTH_ARTIFACTS`, else `web-artifacts` under pytest's base temp).
+directory (`$TROTH_ARTIFACTS`, else `.artifacts/web` in the checkout).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from node.store.home import Home, edit_config
-from tests.test_multiprocess import Proc
+from tests.test_multiprocess import ROOT, Proc
 
 pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
                                                    "(pip install -e '.[dev]')")
@@ -69,9 +69,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def artifacts() -> Path:
+    """Where this run's screenshots go (kept after the run, unlike pytest's temp dirs)."""
     env = os.environ.get("TROTH_ARTIFACTS")
-    path = Path(env) if env else tmp_path_factory.getbasetemp() / "web-artifacts"
+    path = Path(env) if env else ROOT / ".artifacts" / "web"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -207,6 +208,7 @@ def write_token_dialog(page: Page, token: str) -> None:
 
 def run_axe(page: Page, source: str) -> list[dict[str, Any]]:
     """axe-core's WCAG 2.x A and AA violations on the page as it is."""
+    page.locator("main[aria-busy=false]").wait_for()  # (not in the middle of a refresh)
     page.evaluate(source)
     assert page.evaluate("axe.version") == AXE_VERSION
     result = page.evaluate("""async () => (await axe.run(document, {runOnly: {type: 'tag',

@@ -38,11 +38,12 @@ async function show() {
   }
   const main = document.getElementById("main");
   main.replaceChildren();
-  const mounted = VIEWS[view].mount(main, param);
-  current = mounted;
+  current = VIEWS[view].mount(main, param);
   document.title = `${main.querySelector("h1")?.textContent || view} · troth`;
+  // Focus the new view's heading now, before its data arrives: focusing it
+  // later could pull the focus out of a field the user already moved to.
+  main.querySelector("h1")?.focus();
   await refresh();
-  if (current === mounted) main.querySelector("h1")?.focus();
 }
 
 // One refresh at a time (a slow answer must not overwrite a newer one); a

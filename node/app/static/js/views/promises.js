@@ -20,12 +20,18 @@ export function verdictEl(v) {
 function mountList(main) {
   const list = h("div");
   const form = makeForm();
+  const graph = h("div", {class: "graph"});
   main.append(h("h1", {tabindex: "-1"}, "Promises"),
-    h("div", {class: "split"}, h("div", {}, h("h2", {}, "All promises"), list), form.el));
+    h("div", {class: "split"}, h("div", {}, h("h2", {}, "All promises"), list), form.el),
+    h("h2", {}, "Promise graph"),
+    h("p", {class: "hint"}, "A column per agent, a row per token; promises outlined by this " +
+      "node's verdict (green kept, red broken); solid arrows: builds on; dashed: about."),
+    graph);
   return {
     async refresh() {
-      const [verdicts, communities] = await Promise.all([
-        api.get("/v1/verdicts"), api.get("/v1/communities")]);
+      const [verdicts, communities, svg] = await Promise.all([
+        api.get("/v1/verdicts"), api.get("/v1/communities"), api.get("/v1/graph.svg")]);
+      graph.replaceChildren(svgNode(svg, `Promise graph of ${verdicts.length} promises`));
       form.update(verdicts, communities);
       verdicts.sort((a, b) => b.iat - a.iat);
       replaceKeepingFocus(list, table("Promises, newest first, with this node's verdict",
@@ -34,6 +40,15 @@ function mountList(main) {
           agentEl(v.issuer), v.to ? agentEl(v.to) : "–", timeEl(v.due), verdictEl(v)]));
     },
   };
+}
+
+/** The server's SVG picture as a node (parsed as XML: no script runs, text stays text). */
+function svgNode(text, label) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const svg = document.importNode(doc.documentElement, true);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  return svg;
 }
 
 function makeForm() {
