@@ -74,6 +74,7 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
     row = at_b.get_by_role("row", name="Send the minutes")
     expect(row).to_contain_text("pending", timeout=LIVE_S * 1000)
     expect(row).to_contain_text("Alice")
+    expect(row.locator("time")).to_contain_text("in 7 days")  # relative, then local time
     expect(row.get_by_role("link", name="you", exact=True)).to_be_visible()  # the promisee
 
     # -- at A: fulfil with the very file
@@ -211,7 +212,13 @@ def test_a_read_only_session_cannot_sign(nodes: tuple[WebNode, WebNode],
 def test_every_view_passes_axe_and_works_with_the_keyboard_alone(
         nodes: tuple[WebNode, WebNode], context: BrowserContext, artifacts: Path,
         axe_source: str) -> None:
-    a, _ = nodes
+    a, b = nodes
+    # something in every view: two rival claims of one slot make a conflict set
+    claims = [n.http.post("/v1/promises", json={"text": f"{n.agent[-4:]} keeps the keys",
+                                               "slot": "keyholder"}).json()["cid"]
+              for n in (a, b)]
+    wait_for(lambda: all(a.http.get(f"/v1/tokens/{c}").status_code == 200 for c in claims),
+             "A to hold both claims")
     page = open_app(context, a)
     for view in ("overview", "promises", "trust", "conflicts", "votes", "names"):
         page.goto(f"{a.api}/#/{view}")
@@ -219,6 +226,9 @@ def test_every_view_passes_axe_and_works_with_the_keyboard_alone(
         page.locator("main[aria-busy=false]").wait_for()  # (the view has its data)
         assert run_axe(page, axe_source) == [], view
         page.screenshot(path=artifacts / f"{view}.png", full_page=True)
+        if view == "conflicts":
+            expect(page.get_by_role("heading", name="Slot “keyholder” in network-wide")) \
+                .to_be_visible()
 
     # keyboard alone: Tab to the Promises link, make a promise, sign it
     page.goto(f"{a.api}/#/overview")
@@ -244,3 +254,16 @@ def test_every_view_passes_axe_and_works_with_the_keyboard_alone(
     expect(page.get_by_role("row", name="Water the plants")).to_be_visible(
         timeout=LIVE_S * 1000)
     assert run_axe(page, axe_source) == []  # with data and a status line
+
+    # ... and name an agent in the Names view: the name shows everywhere
+    tab_to("nav a[href='#/names']")
+    page.keyboard.press("Enter")
+    expect(page.locator("main h1")).to_have_text("Names")
+    tab_to(f"input[aria-label='Name for {b.agent}']")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Bob of the keys")
+    page.keyboard.press("Enter")
+    wait_for(lambda: a.http.get("/v1/names").json().get(b.agent) == "Bob of the keys",
+             "the name to be saved")
+    page.goto(f"{a.api}/#/conflicts")
+    expect(page.get_by_role("link", name="Bob of the keys").first).to_be_visible()

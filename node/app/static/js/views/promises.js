@@ -20,7 +20,9 @@ export function verdictEl(v) {
 function mountList(main) {
   const list = h("div");
   const form = makeForm();
-  const graph = h("div", {class: "graph"});
+  // (scrollable, so it takes the focus: keyboard users scroll it with the arrows)
+  const graph = h("div", {class: "graph", tabindex: "0", role: "region",
+                          "aria-label": "Promise graph"});
   main.append(h("h1", {tabindex: "-1"}, "Promises"),
     h("div", {class: "split"}, h("div", {}, h("h2", {}, "All promises"), list), form.el),
     h("h2", {}, "Promise graph"),
