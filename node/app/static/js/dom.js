@@ -74,3 +74,21 @@ export function field(label, control, hint) {
 export function changed() {
   document.dispatchEvent(new Event("troth-changed"));
 }
+
+/**
+ * Run `act` when `form` is submitted: its answer (text) goes to the status
+ * line and the view refreshes; a refusal (or a cancelled token dialog) goes
+ * to the status line and changes nothing.
+ */
+export function onAction(form, status, act) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    status.clear();
+    try {
+      status.ok(await act());
+      changed();
+    } catch (err) {
+      status.fail(err);
+    }
+  });
+}

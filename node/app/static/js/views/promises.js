@@ -4,7 +4,7 @@
 
 import * as api from "../api.js";
 import {base64, cidOf, readFiles} from "../cid.js";
-import {changed, field, h, replaceKeepingFocus, statusLine, table} from "../dom.js";
+import {field, h, onAction, replaceKeepingFocus, statusLine, table} from "../dom.js";
 import {BASIS, percent, shortCid, timeEl} from "../format.js";
 import {agentEl, agentList, agentLabel, people, resolveAgent} from "../people.js";
 
@@ -76,24 +76,17 @@ function makeForm() {
       "Their content ids go in the promise (out); fulfil with the same files and any " +
       "node can check the delivery."),
     h("button", {type: "submit"}, "Promise"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const body = {text: text.value, deps: [...deps.selectedOptions].map((o) => o.value)};
-      if (due.value) body.due = Math.floor(new Date(due.value).getTime() / 1000);
-      const promisee = resolveAgent(to.value);
-      if (promisee) body.to = promisee;
-      if (scope.value) body.scope = scope.value;
-      if (slot.value.trim()) body.slot = slot.value.trim();
-      if (out.files.length) body.out = await Promise.all((await readFiles(out)).map(cidOf));
-      const tok = await api.post("/v1/promises", body);
-      el.reset();
-      status.ok(`Promised (${shortCid(tok.cid)}).`);
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const body = {text: text.value, deps: [...deps.selectedOptions].map((o) => o.value)};
+    if (due.value) body.due = Math.floor(new Date(due.value).getTime() / 1000);
+    const promisee = resolveAgent(to.value);
+    if (promisee) body.to = promisee;
+    if (scope.value) body.scope = scope.value;
+    if (slot.value.trim()) body.slot = slot.value.trim();
+    if (out.files.length) body.out = await Promise.all((await readFiles(out)).map(cidOf));
+    const tok = await api.post("/v1/promises", body);
+    el.reset();
+    return `Promised (${shortCid(tok.cid)}).`;
   });
   return {
     el,
@@ -181,20 +174,13 @@ function fulfilForm(t) {
     ...field("Artifacts", files, "The files you promised: anyone can check them against " +
       "the promise. All together at most 256 KiB."),
     h("button", {type: "submit"}, "Fulfil"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const body = {cid: t.cid};
-      if (evidence.value.trim()) body.evidence = evidence.value;
-      if (files.files.length) body.artifacts = (await readFiles(files)).map(base64);
-      const tok = await api.post("/v1/fulfil", body);
-      el.reset();
-      status.ok(`Fulfilled (${shortCid(tok.cid)}).`);
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const body = {cid: t.cid};
+    if (evidence.value.trim()) body.evidence = evidence.value;
+    if (files.files.length) body.artifacts = (await readFiles(files)).map(base64);
+    const tok = await api.post("/v1/fulfil", body);
+    el.reset();
+    return `Fulfilled (${shortCid(tok.cid)}).`;
   });
   return el;
 }
@@ -208,16 +194,9 @@ function retractForm(t) {
     h("p", {}, sure, h("label", {class: "inline", for: "retract-sure"}, "I withdraw it")),
     h("button", {type: "submit"}, "Retract"), status.el);
   sure.id = "retract-sure";
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const tok = await api.post("/v1/retract", {cid: t.cid});
-      status.ok(`Retracted (${shortCid(tok.cid)}).`);
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const tok = await api.post("/v1/retract", {cid: t.cid});
+    return `Retracted (${shortCid(tok.cid)}).`;
   });
   return el;
 }
@@ -234,19 +213,12 @@ function assessForm(t) {
       choice("kept", "kept"), choice("broken", "broken")),
     ...field("Reason", reason),
     h("button", {type: "submit"}, "Assess"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const body = {cid: t.cid, verdict: new FormData(el).get("verdict")};
-      if (reason.value.trim()) body.reason = reason.value;
-      const tok = await api.post("/v1/assess", body);
-      el.reset();
-      status.ok(`Assessed (${shortCid(tok.cid)}).`);
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const body = {cid: t.cid, verdict: new FormData(el).get("verdict")};
+    if (reason.value.trim()) body.reason = reason.value;
+    const tok = await api.post("/v1/assess", body);
+    el.reset();
+    return `Assessed (${shortCid(tok.cid)}).`;
   });
   return el;
 }

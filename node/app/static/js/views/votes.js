@@ -4,7 +4,7 @@
 // vote counted?" explained from the cuts (docs/governance.md).
 
 import * as api from "../api.js";
-import {changed, field, h, replaceKeepingFocus, statusLine, table} from "../dom.js";
+import {field, h, onAction, replaceKeepingFocus, statusLine, table} from "../dom.js";
 import {shortCid, timeEl} from "../format.js";
 import {agentEl, agentLabel, people, resolveAgent} from "../people.js";
 
@@ -100,24 +100,17 @@ function foundForm() {
     ...field("Threshold", threshold, "Share of members' tallies that decides (default 2/3)."),
     h("fieldset", {}, h("legend", {}, "Voting methods allowed"), methods),
     h("button", {type: "submit"}, "Found"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const body = {name: name.value,
-        members: [...new FormData(el).getAll("member"),
-          ...others.value.split("\n").map(resolveAgent).filter(Boolean)],
-        methods: new FormData(el).getAll("methods")};
-      if (quorum.value.trim()) body.quorum = quorum.value.trim();
-      if (threshold.value.trim()) body.threshold = threshold.value.trim();
-      const tok = await api.post("/v1/charters", body);
-      el.reset();
-      status.ok(`Founded ${body.name} (${shortCid(tok.cid)}).` +
-        (tok.warnings ? ` Note: ${tok.warnings.join(" ")}` : ""));
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const body = {name: name.value,
+      members: [...new FormData(el).getAll("member"),
+        ...others.value.split("\n").map(resolveAgent).filter(Boolean)],
+      methods: new FormData(el).getAll("methods")};
+    if (quorum.value.trim()) body.quorum = quorum.value.trim();
+    if (threshold.value.trim()) body.threshold = threshold.value.trim();
+    const tok = await api.post("/v1/charters", body);
+    el.reset();
+    return `Founded ${body.name} (${shortCid(tok.cid)}).` +
+      (tok.warnings ? ` Note: ${tok.warnings.join(" ")}` : "");
   });
   return {
     el,
@@ -150,21 +143,14 @@ function proposeForm(scopeCid) {
       "order of preference (Schulze)."),
     ...field("Closes (your local time)", closes, "Default: in one hour."),
     h("button", {type: "submit"}, "Propose"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const body = {scope: scope.value, title: title.value, method: method.value,
-        options: options.value.split("\n").map((o) => o.trim()).filter(Boolean)};
-      if (closes.value) body.closes = Math.floor(new Date(closes.value).getTime() / 1000);
-      const tok = await api.post("/v1/proposals", body);
-      el.reset();
-      options.value = "yes\nno";
-      status.ok(`Proposed (${shortCid(tok.cid)}).`);
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const body = {scope: scope.value, title: title.value, method: method.value,
+      options: options.value.split("\n").map((o) => o.trim()).filter(Boolean)};
+    if (closes.value) body.closes = Math.floor(new Date(closes.value).getTime() / 1000);
+    const tok = await api.post("/v1/proposals", body);
+    el.reset();
+    options.value = "yes\nno";
+    return `Proposed (${shortCid(tok.cid)}).`;
   });
   return {
     el,
@@ -256,17 +242,10 @@ function voteForm(p) {
     h("h2", {id: "vote-title"}, "Vote"),
     h("p", {class: "hint"}, "A later vote replaces your earlier one."),
     control, h("button", {type: "submit"}, "Vote"), status.el);
-  el.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    status.clear();
-    try {
-      const tok = await api.post("/v1/ballots", {proposal: p.cid, choices: choices()});
-      status.ok(`Voted ${choices().join(" > ")} (${shortCid(tok.cid)}).` +
-        (tok.warnings ? ` Note: ${tok.warnings.join(" ")}` : ""));
-      changed();
-    } catch (err) {
-      status.fail(err);
-    }
+  onAction(el, status, async () => {
+    const tok = await api.post("/v1/ballots", {proposal: p.cid, choices: choices()});
+    return `Voted ${choices().join(" > ")} (${shortCid(tok.cid)}).` +
+      (tok.warnings ? ` Note: ${tok.warnings.join(" ")}` : "");
   });
   return el;
 }
