@@ -164,5 +164,6 @@ async def test_the_app_is_static_files_under_a_strict_policy(node: Node) -> None
     assert "<script>" not in page.text  # no inline script: the policy would refuse it
     js = await node.anon.get("/app/js/main.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert js.headers["cache-control"] == "no-cache"  # (revalidated: no stale module)
     assert (await node.anon.get("/app/js/nothing.js")).status_code == 404
     assert (await node.anon.get("/v1/id")).status_code == 401  # the files hold no data

@@ -37,7 +37,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -49,7 +48,7 @@ from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS, TRANSITION_ITEMS_MAX
 
 from .events import EventHub, Subscription, TooManySubscribers
 from .service import DUE_MAX, NodeService, ServiceError
-from .web import APP_DIR, APP_PREFIX, PAGE_HEADERS, graph_svg
+from .web import APP_DIR, APP_PREFIX, PAGE_HEADERS, AppFiles, graph_svg
 
 __all__ = ["make_app", "NetView", "ErrorOut", "Tokens", "BODY_MAX_BYTES", "GUARDED_PREFIX",
            "READ_METHODS"]
@@ -406,7 +405,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         # The app holds no data; it fetches /v1/* with the token the user gives it.
         return FileResponse(APP_DIR / "index.html", headers=PAGE_HEADERS)
 
-    app.mount(APP_PREFIX, StaticFiles(directory=APP_DIR), name="app")
+    app.mount(APP_PREFIX, AppFiles(directory=APP_DIR), name="app")
 
     @app.get("/v1/graph.svg", dependencies=guarded, tags=["view"],
              response_class=Response, responses=_errors())

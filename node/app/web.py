@@ -18,13 +18,18 @@ verdicts, same picture.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 import wire
 
-__all__ = ["APP_DIR", "APP_PREFIX", "PAGE_HEADERS", "graph_svg", "GRAPH_TOKENS_MAX"]
+__all__ = ["APP_DIR", "APP_PREFIX", "PAGE_HEADERS", "AppFiles", "graph_svg", "GRAPH_TOKENS_MAX"]
 
 APP_DIR = Path(__file__).resolve().parent / "static"
 APP_PREFIX = "/app"
@@ -36,6 +41,18 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+class AppFiles(StaticFiles):
+    """The app's modules, revalidated on every load: after an upgrade the
+    browser must not mix the new page with old modules from its cache."""
+
+    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result,
+                      scope: Any, status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 # A picture of more tokens than this is unreadable; the newest are drawn.
 GRAPH_TOKENS_MAX = 200
