@@ -95,6 +95,16 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
     expect(at_b.locator("#verdict")).to_contain_text("confidence 100%")
     at_b.screenshot(path=artifacts / "promise-at-b.png", full_page=True)
 
+    # -- B's trust in Alice: a bar, its history, and this kept promise as the why
+    at_b.locator("dd").get_by_role("link", name="Alice").click()
+    expect(at_b.locator("main h1")).to_have_text("Trust in Alice")
+    why = at_b.get_by_role("table", name="This node's verdicts on Alice's promises")
+    expect(why.get_by_role("row", name="Send the minutes")).to_contain_text("kept")
+    expect(at_b.get_by_role("img", name="belief")).not_to_have_count(0)
+    history = at_b.get_by_role("table", name="How the opinion moved while this node ran")
+    expect(history.get_by_role("row")).not_to_have_count(1)  # (a header and points)
+    at_b.go_back()
+
     # -- B assesses it in its app; A's app shows B's assessment on the promise
     assess = at_b.locator("form", has=at_b.get_by_role("heading", name="Assess"))
     assess.get_by_label("kept").check()
@@ -220,12 +230,15 @@ def test_every_view_passes_axe_and_works_with_the_keyboard_alone(
     wait_for(lambda: all(a.http.get(f"/v1/tokens/{c}").status_code == 200 for c in claims),
              "A to hold both claims")
     page = open_app(context, a)
-    for view in ("overview", "promises", "trust", "conflicts", "votes", "names"):
+    for view in ("overview", "promises", "trust", "conflicts", "votes", "names",
+                 f"promises/{claims[1]}", f"trust/{b.agent}"):
         page.goto(f"{a.api}/#/{view}")
-        expect(page.locator("nav a[aria-current=page]")).to_have_attribute("href", f"#/{view}")
+        expect(page.locator("nav a[aria-current=page]")).to_have_attribute(
+            "href", f"#/{view.split('/')[0]}")
         page.locator("main[aria-busy=false]").wait_for()  # (the view has its data)
         assert run_axe(page, axe_source) == [], view
-        page.screenshot(path=artifacts / f"{view}.png", full_page=True)
+        page.screenshot(path=artifacts / f"{view.split('/')[0]}"
+                        f"{'-one' if '/' in view else ''}.png", full_page=True)
         if view == "conflicts":
             expect(page.get_by_role("heading", name="Slot “keyholder” in network-wide")) \
                 .to_be_visible()
