@@ -14,7 +14,8 @@ export function mount(main, cid) {
 
 export function verdictEl(v) {
   return h("span", {}, h("span", {class: `badge ${v.state}`}, v.state), " ",
-    h("span", {class: "muted"}, `${BASIS[v.basis] || v.basis}, confidence ${percent(v.confidence)}`));
+    h("span", {class: "muted"}, BASIS[v.basis] || v.basis,
+      v.confidence ? `, confidence ${percent(v.confidence)}` : ""));
 }
 
 function mountList(main) {

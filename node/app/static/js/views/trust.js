@@ -95,6 +95,14 @@ function spark(points) {
     line.setAttribute("stroke", "#0b57d0");
     line.setAttribute("stroke-width", "2");
     svg.append(line);
+    for (const [x, y] of xy) {  // (a lone point shows too)
+      const dot = document.createElementNS(svg.namespaceURI, "circle");
+      dot.setAttribute("cx", x.toFixed(1));
+      dot.setAttribute("cy", y.toFixed(1));
+      dot.setAttribute("r", "3");
+      dot.setAttribute("fill", "#0b57d0");
+      svg.append(dot);
+    }
   }
   return svg;
 }
