@@ -77,8 +77,13 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
     expect(row.locator("time")).to_contain_text("in 7 days")  # relative, then local time
     expect(row.get_by_role("link", name="you", exact=True)).to_be_visible()  # the promisee
 
+    # -- A's overview lists it among the promises due soon
+    at_a.get_by_role("link", name="Overview").click()
+    due_soon = at_a.get_by_role("table", name="Pending promises with a due time")
+    expect(due_soon.get_by_role("row", name="Send the minutes")).to_contain_text("in 7 days")
+
     # -- at A: fulfil with the very file
-    at_a.get_by_role("link", name="Send the minutes").click()
+    due_soon.get_by_role("link", name="Send the minutes").click()
     fulfil = at_a.locator("form", has=at_a.get_by_role("heading", name="Fulfil"))
     fulfil.get_by_label("Evidence").fill("sent to the list")
     fulfil.get_by_label("Artifacts").set_input_files(
@@ -141,6 +146,9 @@ def test_a_ranked_vote_in_the_browser_is_counted_by_another_nodes_tally(
     expect(propose.get_by_role("status")).to_contain_text("Proposed")
     [p] = [p for p in a.http.get("/v1/proposals").json() if p["title"] == "Where do we meet?"]
     assert p["method"] == "ranked"
+    at_a.get_by_role("link", name="Overview").click()
+    closing = at_a.get_by_role("table", name="Open proposals, soonest first")
+    expect(closing.get_by_role("row", name="Where do we meet?")).to_contain_text("Garden club")
 
     # -- at B: Bob ranks cafe first with the keyboard-operable reorder buttons
     at_b = open_app(context, b, "votes")
