@@ -7,8 +7,9 @@ non-5xx status the description lists for that operation, with the documented
 content type and a body the documented schema accepts (the response models
 forbid unknown fields, so an undocumented field fails too). The node holds a
 bit of everything first (promises, a fulfil, an assessment, rival slot claims,
-a community, a decided vote with tallies, a bootstrap peer never reached), and
-the operations that need an existing cid are called with real ones as well.
+a community, a decided vote with tallies, a bootstrap peer never reached,
+petnames), and the operations that need an existing cid or agent are called
+with real ones as well.
 
 Budget: `SCHEMA_EXAMPLES` generated requests per operation and token (env
 `TROTH_SCHEMA_EXAMPLES`; 5 in `make test`). A longer run by hand:
@@ -58,6 +59,7 @@ class Seeded:
         self.read = proc.home.api_read_token()
         self.cids: list[str] = []
         self.proposals: list[str] = []
+        self.agents: list[str] = []
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         r = self.proc.http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
@@ -91,6 +93,10 @@ def _seed(proc: Proc) -> Seeded:
         return bool(r.json()["outcome"]["state"] == "decided")
 
     wait_for(decided, "the vote to close and be tallied", timeout_s=30)
+    s.agents = [kept["issuer"], ident(99).agent_id]  # this node; the absent peer
+    for agent, name in zip(s.agents, ("me", "the absent one"), strict=True):
+        r = proc.http.post("/v1/names", json={"agent": agent, "name": name})
+        assert r.status_code == 200, r.text
     return s
 
 
@@ -151,6 +157,9 @@ def test_answers_about_real_tokens_are_documented(api_schema: Any, node: Seeded,
     calls = [("/v1/tokens/{cid}", {"cid": c}, {}) for c in node.cids]
     calls += [("/v1/proposals/{cid}", {"cid": p}, {"explain": explain})
               for p in node.proposals for explain in (False, True)]
+    calls += [("/v1/trust/history", {}, {"agent": a}) for a in node.agents]
+    calls += [(path, {}, {}) for path in ("/v1/names", "/v1/communities", "/v1/verdicts",
+                                          "/v1/conflicts", "/v1/trust")]
     for path, params, query in calls:
         case = api_schema[path]["GET"].Case(path_parameters=params, query=query)
         response = case.call_and_validate(base_url=node.proc.api, headers=headers, checks=CHECKS)
@@ -160,6 +169,10 @@ def test_answers_about_real_tokens_are_documented(api_schema: Any, node: Seeded,
     response = tally.call_and_validate(base_url=node.proc.api, headers=headers, checks=CHECKS)
     # the node tallied at closing, so there is nothing new to publish
     assert response.status_code == (403 if role == "read" else 409), response.text
+    name = api_schema["/v1/names"]["POST"].Case(body={"agent": node.agents[1],
+                                                      "name": f"named by {role}"})
+    response = name.call_and_validate(base_url=node.proc.api, headers=headers, checks=CHECKS)
+    assert response.status_code == (403 if role == "read" else 200), response.text
 
 
 def test_every_operation_documents_what_it_answers(node: Seeded) -> None:

@@ -234,3 +234,34 @@ def test_an_empty_passphrase_file_is_refused(tmp_path: Path) -> None:
     out = troth(tmp_path / "h", "init", "--passphrase-file", str(empty), check=False)
     assert out.returncode == 1 and "is empty" in out.stderr
     assert not (tmp_path / "h" / "identity.pem").exists()
+
+
+def test_name_sets_lists_and_removes_petnames_through_the_api(node: Path) -> None:
+    other = tj(node.parent / "other", "init")["agent_id"]
+    assert tj(node, "name", other, "Bob") == {other: "Bob"}
+    assert troth(node, "name").stdout.strip() == f"Bob  {other}"
+    assert json.loads((node / "names.json").read_text()) == {other: "Bob"}
+    bad = troth(node, "name", "not-an-agent", "X", check=False)
+    assert bad.returncode == 1 and "bad-agent" in bad.stderr
+    usage = troth(node, "name", other, check=False)
+    assert usage.returncode == 2 and "AGENT --remove" in usage.stderr
+    assert tj(node, "name", other, "--remove") == {}
+
+
+def test_web_opens_the_app_with_the_read_token_in_the_fragment(node: Path,
+                                                               tmp_path: Path) -> None:
+    seen = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {seen}\n")
+    browser.chmod(0o755)
+    out = subprocess.run([sys.executable, "-m", "node", "--home", str(node), "--json", "web"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env=dict(ENV, BROWSER=str(browser)))
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    read = (node / "api-read-token").read_text().strip()
+    api = Home(node).runtime()["api"]  # type: ignore[index]
+    assert shown == {"url": f"{api}/#read={read}", "opened": True}
+    assert seen.read_text().strip() == shown["url"]  # the browser got that URL
+    assert (node / "api-token").read_text().strip() not in out.stdout  # never the write token
+    assert tj(node, "web", "--no-open")["opened"] is False

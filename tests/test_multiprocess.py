@@ -44,6 +44,11 @@ class Proc:
         self.log = home / "run.log"
 
     def start(self) -> None:
+        self.launch()
+        self.ready()
+
+    def launch(self) -> None:
+        """Start the process (`ready` waits for it: launch several, then wait)."""
         args = [sys.executable, "-m", "node", "--home", str(self.home.path), "run",
                 "--sync-interval", "0.5"]
         for b in self.bootstrap:
@@ -52,6 +57,8 @@ class Proc:
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                          cwd=ROOT)
+
+    def ready(self) -> None:
         info = wait_for(lambda: self._info(), f"{self.home.path} to start")
         self.api = str(info["api"])
         self.listen = list(info["listen"])

@@ -264,6 +264,17 @@ class Observer(Weighing):
             return (), ()
         return tuple(t.cid for t in p.fulfils), tuple(t.cid for t in p.retracts)
 
+    def assessments(self, cid: str) -> tuple[wire.Token, ...]:
+        """The latest `assess` token of each assessor (this observer's own
+        included) on promise `cid`, by assessor: how the others' reports stand."""
+        p = self._promises.get(cid)
+        if p is None:
+            return ()
+        latest = dict(p.assessments)
+        if p.own is not None:
+            latest[p.own.issuer] = p.own
+        return tuple(t for _, t in sorted(latest.items()))
+
     def promise_detail(self, cid: str) -> PromiseDetail | None:
         """What promise `cid` says it will deliver and what its fulfils delivered.
 

@@ -4,28 +4,31 @@ Theory of operation: every route is a thin call into `NodeService` (or the
 runtime's network view). Auth: `Authorization: Bearer <token>` with one of the
 node home's two tokens (node/store/home.py), compared in constant time: the
 write token (`api-token`) may do everything, the read token (`api-read-token`)
-only GET (and HEAD). No or an unknown token is 401, the read token on any
-other method 403 `forbidden`, both before the request body is looked at:
-`_Gate`, a pure-ASGI middleware, checks the header of every `/v1/` request
-before any route (or FastAPI's body parsing) runs, and asks its token source
-on every request, so a rotated token counts from the next request on. Request
-bodies are at most `BODY_MAX_BYTES` (1 MiB): a larger Content-Length is 413 at
-once, and a body without one (chunked) is counted as it streams in and refused
-with 413 as soon as it passes the limit; the gate holds at most that much
-before the route sees it. Every error is `{"error": reason, "detail": ...}`:
-malformed requests 400, no or wrong token 401, not allowed 403, unknown tokens
-404, a state that does not allow it 409, too large 413, an idempotency key
-reused for another request 422, the node stopping 503. A refused request
-changes nothing.
+only GET (and HEAD, the event stream included). No or an unknown token is
+401, the read token on any other method 403 `forbidden`, both before the
+request body is looked at: `_Gate`, a pure-ASGI middleware, checks the header
+of every `/v1/` request before any route (or FastAPI's body parsing) runs,
+and asks its token source on every request, so a rotated token counts from
+the next request on. Request bodies are at most `BODY_MAX_BYTES` (1 MiB): a
+larger Content-Length is 413 at once, and a body without one (chunked) is
+counted as it streams in and refused with 413 as soon as it passes the limit;
+the gate holds at most that much before the route sees it. Every error is
+`{"error": reason, "detail": ...}`: malformed requests 400, no or wrong token
+401, not allowed 403, unknown tokens 404, a state that does not allow it 409,
+too large 413, an idempotency key reused for another request 422, the node
+stopping 503. A refused request changes nothing.
 
-Every POST takes an `Idempotency-Key` header (node/app/idempotency.py): a
-retry with the same key gets the first answer again and signs nothing.
+Every POST that signs takes an `Idempotency-Key` header
+(node/app/idempotency.py): a retry with the same key gets the first answer
+again and signs nothing. `POST /v1/names` signs nothing and is idempotent by
+itself (a retry sets the same name again).
 
 The OpenAPI description at `/openapi.json` (and the interactive page at
 `/docs`) gives every route its response model (node/app/api_models.py) and
-the error responses it really returns; the web page at `/` is served without
-auth, holds no token, and fetches data with the read token it is given in the
-URL fragment (`troth web`).
+the error responses it really returns; the web app at `/` (node/app/web.py)
+is static files served without auth, which call these same routes with the
+read token it is given in the URL fragment (`troth web`), and the write
+token when the user asks it to act.
 
 The API listens on loopback only (node/store/home.py refuses other hosts).
 """
@@ -43,7 +46,7 @@ import trio
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,10 +54,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from node.store.answers import AnswerLog
 from node.store.engine import EngineFailed
 from node.store.home import READ_METHODS, ApiTokens
-from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
+from node.store.names import NAME_MAX_CHARS, PetnameError, Petnames
+from trust.governance import NAME_MAX_CHARS as COMMUNITY_NAME_MAX_CHARS
+from trust.governance import OPTIONS_MAX, TITLE_MAX_CHARS
 from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS, TRANSITION_ITEMS_MAX
 
 from .api_models import (
+    CommunityOut,
     ConflictOut,
     IdOut,
     IssuedOut,
@@ -64,12 +70,13 @@ from .api_models import (
     TallyOut,
     TokenDetailOut,
     TokenOut,
+    TrustPointOut,
     VerdictRowOut,
 )
 from .events import EventHub, Subscription, TooManySubscribers
 from .idempotency import KEY_PATTERN, Idempotency
 from .service import DUE_MAX, NodeService, ServiceError
-from .web import PAGE, graph_svg
+from .web import APP_DIR, APP_PREFIX, PAGE_HEADERS, AppFiles, graph_svg
 
 __all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"]
 
@@ -326,7 +333,7 @@ Fraction = str | list[int]
 
 
 class CharterIn(BaseModel, extra="forbid", strict=True):
-    name: str = Field(min_length=1, max_length=NAME_MAX_CHARS)
+    name: str = Field(min_length=1, max_length=COMMUNITY_NAME_MAX_CHARS)
     members: list[str] = Field(default_factory=list, max_length=4096,
                                description="agent ids; the founder is always a member")
     quorum: Fraction | None = Field(default=None, description="share that must vote: 1/2, 50%")
@@ -348,6 +355,12 @@ class ProposalIn(BaseModel, extra="forbid", strict=True):
     remove: list[str] = Field(default_factory=list, description="membership change: remove")
 
 
+class NameIn(BaseModel, extra="forbid", strict=True):
+    agent: str = Field(description="an agent id")
+    name: str | None = Field(max_length=NAME_MAX_CHARS,
+                             description="its local petname; null removes it")
+
+
 class BallotIn(BaseModel, extra="forbid", strict=True):
     proposal: str
     choices: list[str | int] = Field(min_length=1, max_length=OPTIONS_MAX,
@@ -364,11 +377,13 @@ IdempotencyKey = Annotated[str | None, Header(
 
 def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
              net: NetView | None = None, events: EventHub | None = None,
-             idempotency: Idempotency | None = None) -> FastAPI:
+             idempotency: Idempotency | None = None, *,
+             names: Petnames | None = None) -> FastAPI:
     """The app over `service`. `tokens`: the accepted bearer tokens, or a function
     asked on every request (`ApiTokenFiles`, so rotation needs no restart).
     `idempotency`: the runtime's, already resolved after a crash; by default one
-    over the service's store, resolved here."""
+    over the service's store, resolved here. `names`: the home's petnames
+    (without them, the names routes answer 404)."""
     net = net or NetView()
     hub = events if events is not None else EventHub()
     token_source = _token_source(tokens)
@@ -475,12 +490,13 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
                         headers=headers)
 
     @app.get("/", include_in_schema=False)
-    async def page() -> HTMLResponse:
-        # The page itself holds no data and no token; it fetches /v1/* with the
-        # read token it is given in the URL fragment.
-        return HTMLResponse(PAGE, headers={"Content-Security-Policy":
-                                           "default-src 'self'; script-src 'unsafe-inline'; "
-                                           "style-src 'unsafe-inline'"})
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        # The app holds no data and no token; it fetches /v1/* with the read
+        # token it is given in the URL fragment.
+        return FileResponse(APP_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount(APP_PREFIX, AppFiles(directory=APP_DIR), name="app")
 
     @app.get("/v1/graph.svg", dependencies=reads, tags=["view"], response_class=Response,
              responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}},
@@ -490,8 +506,38 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
         now = service.clock()
         verdicts = {cid: core.observer.verdict(cid, now).state
                     for cid in core.observer.promises()}
-        return Response(graph_svg(list(core.tokens.values()), verdicts),
+        return Response(graph_svg(list(core.tokens.values()), verdicts,
+                                  names.all() if names is not None else None),
                         media_type="image/svg+xml")
+
+    def petnames() -> Petnames:
+        if names is None:
+            raise ServiceError(404, "no-names", "this node keeps no petnames")
+        return names
+
+    @app.get("/v1/names", dependencies=reads, tags=["names"], response_model=dict[str, str],
+             responses=_errors(404))
+    async def get_names() -> Any:
+        """This node's petnames: agent id -> the local name its user gave it."""
+        return petnames().all()
+
+    @app.post("/v1/names", dependencies=writes, tags=["names"], response_model=dict[str, str],
+              responses=_errors(403, 404, 409))
+    async def post_name(body: NameIn) -> Any:
+        """Name an agent (a `null` name removes its name); answers every name.
+        Signs nothing, so no Idempotency-Key: a retry sets the same name again."""
+        try:
+            petnames().set(body.agent, body.name)
+        except PetnameError as exc:
+            status = 409 if exc.reason == "name-taken" else 400
+            raise ServiceError(status, exc.reason, exc.detail) from None
+        return petnames().all()
+
+    @app.get("/v1/communities", dependencies=reads, tags=["governance"],
+             response_model=list[CommunityOut], response_model_exclude_unset=True,
+             responses=_errors())
+    async def get_communities() -> Any:
+        return service.communities()
 
     @app.get("/v1/id", dependencies=reads, tags=["node"], response_model=IdOut,
              response_model_exclude_unset=True, responses=_errors())
@@ -574,6 +620,18 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
              response_model_exclude_unset=True, responses=_errors())
     async def get_trust(agent: str | None = None) -> Any:
         return service.trust(agent)
+
+    @app.get("/v1/trust/history", dependencies=reads, tags=["view"],
+             response_model=list[TrustPointOut], response_model_exclude_unset=True,
+             responses=_errors())
+    async def get_trust_history(agent: str) -> Any:
+        """How this node's trust in `agent` changed while it ran (oldest first, `at`
+        epoch seconds), at most the last 64 changes; the last is the current opinion."""
+        now = service.trust(agent)[0]  # (checks the id)
+        points = hub.trust_history.of(agent)
+        if not points or {k: v for k, v in points[-1].items() if k != "at"} != now:
+            points.append({"at": service.clock(), **now})
+        return points
 
     @app.post("/v1/charters", dependencies=writes, tags=["governance"], status_code=201,
               response_model=IssuedOut, responses=_write_errors())

@@ -22,8 +22,9 @@ from node.core.liveness import LivenessState
 from trust.governance.types import BallotState, OutcomeState, TallyStatus
 from trust.values import ConsensusState, VerdictBasis, VerdictState
 
-__all__ = ["TokenOut", "IssuedOut", "TokenDetailOut", "VerdictRowOut", "OpinionOut", "IdOut",
-           "PeerOut", "ConflictOut", "ProposalInfoOut", "TallyOut"]
+__all__ = ["TokenOut", "IssuedOut", "TokenDetailOut", "VerdictRowOut", "OpinionOut",
+           "TrustPointOut", "IdOut", "PeerOut", "ConflictOut", "ProposalInfoOut", "TallyOut",
+           "CommunityOut"]
 
 
 class _Out(BaseModel):
@@ -63,8 +64,15 @@ class VerdictOut(_Out):
 
 
 class VerdictRowOut(VerdictOut):
+    """One promise with this node's verdict, and what the promise says."""
+
     issuer: str
+    iat: int = Field(description="issued at, epoch seconds (the issuer's clock)")
+    scope: str | None
     text: str | None
+    due: int | None = Field(description="epoch seconds")
+    to: str | None = Field(description="the promisee's agent id")
+    slot: str | None
 
 
 class DeliveredOut(_Out):
@@ -109,11 +117,24 @@ class ConsensusOut(_Out):
     alternatives: list[AlternativeOut]
 
 
+class AssessmentOut(_Out):
+    """One assessor's latest assessment of a promise."""
+
+    cid: str
+    assessor: str
+    iat: int
+    verdict: str = Field(description="kept or broken, as the assessor said")
+    reason: str | None
+
+
 class TokenDetailOut(TokenOut):
     """`GET /v1/tokens/{cid}`: the token with this node's view of it."""
 
     verdict: VerdictOut | None = Field(default=None, description="promises only")
     delivery: DeliveryOut | None = Field(default=None, description="promises only")
+    assessments: list[AssessmentOut] | None = Field(default=None,
+                                                    description="promises only: each "
+                                                                "assessor's latest")
     support: float
     accepted_by: list[str]
     conflicts: list[ConsensusOut]
@@ -122,6 +143,7 @@ class TokenDetailOut(TokenOut):
 class RivalOut(_Out):
     cid: str
     issuer: str
+    text: str | None = Field(description="what the rival promise says")
     support: float
     accepted_by: list[str]
     split: list[str]
@@ -139,6 +161,12 @@ class OpinionOut(_Out):
     uncertainty: float
     base_rate: float
     expectation: float
+
+
+class TrustPointOut(OpinionOut):
+    """`GET /v1/trust/history`: the opinion as it was from `at` on."""
+
+    at: float = Field(description="epoch seconds (this node's clock)")
 
 
 class IdOut(_Out):
@@ -182,6 +210,19 @@ class RulesOut(_Out):
     quorum: Fraction
     threshold: Fraction
     pass_share: Fraction
+
+
+class CommunityOut(_Out):
+    """`GET /v1/communities`: a charter with its current membership."""
+
+    cid: str = Field(description="the charter cid (the community's id)")
+    name: str
+    founder: str
+    founding_members: list[str]
+    methods: list[str]
+    rules: RulesOut
+    epoch: int | None = Field(description="the current membership's epoch")
+    members: list[str] = Field(description="the current members")
 
 
 class ProposalOut(_Out):

@@ -3,7 +3,7 @@
 Theory of operation: one click group (node/app/cli_common.py); each command
 is a thin shell over the node's public API (the store, or the running node's
 HTTP API). This module holds the node's own commands (init, run, id, web,
-token, peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
+name, token, peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
 and this node's view, cli_votes.py those of communities and votes.
 Human output by default, `--json` on every command for scripts. Errors a user
 can cause (bad arguments, missing files, a corrupt store) end with a one-line
@@ -143,23 +143,39 @@ def id_(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.option("--open", "open_browser", is_flag=True, help="Open it in the default browser.")
+@click.option("--no-open", is_flag=True, help="Only print the URL.")
 @click.pass_context
-def web(ctx: click.Context, open_browser: bool) -> None:
-    """The URL of this node's web page. The read token rides in the URL
-    fragment, which the browser never sends to the server; the page can show
-    everything and sign nothing."""
+def web(ctx: click.Context, no_open: bool) -> None:
+    """Open this node's web app, read-only (the read token rides in the URL
+    fragment, which the browser never sends to the server); actions in the app
+    ask for the write token (the home's api-token)."""
+    import webbrowser
+
     client = _client(ctx)
+    home = _home(ctx)
     try:
-        token = _home(ctx).api_read_token()
+        url = f"{client.url}/#read={home.api_read_token()}"
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
-    url = f"{client.url}/#read={token}"
-    if open_browser:
-        import webbrowser
+    opened = not no_open and webbrowser.open(url)
+    emit(ctx, ("opened " if opened else "open ") + url, {"url": url, "opened": opened})
 
-        webbrowser.open(url)
-    emit(ctx, f"open {url}", {"url": url})
+
+@cli.command("name")
+@click.argument("agent", required=False)
+@click.argument("name", required=False)
+@click.option("--remove", is_flag=True, help="Forget AGENT's name.")
+@click.pass_context
+def name_(ctx: click.Context, agent: str | None, name: str | None, remove: bool) -> None:
+    """Name AGENT NAME locally (a petname, shown by the web app instead of the
+    id; it never leaves this node). Without arguments: every name."""
+    if agent is None:
+        names = _call(ctx, "GET", "/v1/names")
+    elif remove == (name is not None):
+        raise click.UsageError("give AGENT NAME, or AGENT --remove")
+    else:
+        names = _call(ctx, "POST", "/v1/names", json={"agent": agent, "name": name})
+    emit(ctx, "\n".join(f"{n}  {a}" for a, n in names.items()) or "no names", names)
 
 
 @cli.group()

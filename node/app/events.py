@@ -9,12 +9,19 @@ queue is full loses events, and the next thing it reads is one `lost` marker
 with their count, in the place where they went missing. `GET /v1/events`
 (node/app/api.py) turns a subscription into Server-Sent Events.
 
+The hub also keeps `TrustHistory`: each agent's last trust opinions, as they
+changed while this node ran (`GET /v1/trust/history`), so a page that opens
+later can still draw how trust moved. It is a memory of this run, not a fact
+of the tokens: a restart begins it again.
+
 Everything here runs on the node's one trio thread; `publish` is synchronous.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -30,8 +37,8 @@ from node.core import (
 
 from .service import consensus_json, opinion_json, verdict_json
 
-__all__ = ["EventHub", "Subscription", "TooManySubscribers", "event_of",
-           "EVENT_QUEUE_MAX", "SUBSCRIBERS_MAX"]
+__all__ = ["EventHub", "Subscription", "TooManySubscribers", "TrustHistory", "event_of",
+           "EVENT_QUEUE_MAX", "SUBSCRIBERS_MAX", "HISTORY_POINTS_MAX", "HISTORY_AGENTS_MAX"]
 
 # Events held for one subscriber that does not read. A burst of sync after a
 # partition heals applies thousands of tokens in a second; 1,024 events of at
@@ -44,8 +51,35 @@ EVENT_QUEUE_MAX = 1024
 SUBSCRIBERS_MAX = 16
 
 
+# Trust opinions kept per agent: enough for a sparkline of the recent past.
+HISTORY_POINTS_MAX = 64
+# Agents whose history is kept (the least recently changed is forgotten first):
+# 4,096 x 64 points of ~100 bytes bound it to ~25 MiB in the worst case.
+HISTORY_AGENTS_MAX = 4096
+
+
 class TooManySubscribers(Exception):
     pass
+
+
+class TrustHistory:
+    """Per agent, its last HISTORY_POINTS_MAX trust opinions with when they changed."""
+
+    def __init__(self) -> None:
+        self._points: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+
+    def record(self, o: TrustChanged, now: float) -> None:
+        points = self._points.pop(o.agent, None)
+        if points is None:
+            points = deque(maxlen=HISTORY_POINTS_MAX)
+            if len(self._points) >= HISTORY_AGENTS_MAX:
+                self._points.popitem(last=False)
+        points.append({"at": now, **opinion_json(o.agent, o.opinion)})
+        self._points[o.agent] = points
+
+    def of(self, agent: str) -> list[dict[str, Any]]:
+        """Oldest first."""
+        return list(self._points.get(agent, ()))
 
 
 def event_of(o: Output) -> dict[str, Any] | None:
@@ -109,9 +143,12 @@ class Subscription:
 
 class EventHub:
     def __init__(self, *, queue_max: int = EVENT_QUEUE_MAX,
-                 subscribers_max: int = SUBSCRIBERS_MAX) -> None:
+                 subscribers_max: int = SUBSCRIBERS_MAX,
+                 clock: Callable[[], float] = time.time) -> None:
         self.queue_max = queue_max
         self.subscribers_max = subscribers_max
+        self.clock = clock
+        self.trust_history = TrustHistory()
         self._subscribers: set[Subscription] = set()
 
     def subscribe(self) -> Subscription:
@@ -122,6 +159,9 @@ class EventHub:
         return sub
 
     def publish(self, outs: list[Output]) -> None:
+        for o in outs:
+            if isinstance(o, TrustChanged):
+                self.trust_history.record(o, self.clock())
         if not self._subscribers:
             return
         for o in outs:

@@ -86,6 +86,7 @@ from node.store import Store
 from node.store.answers import AnswerLog
 from node.store.engine import Engine, EngineFailed
 from node.store.home import ApiTokenFiles, Config, Home, HomeError
+from node.store.names import PetnameError, Petnames
 
 from .api import NetView, make_app
 from .events import EventHub
@@ -137,7 +138,8 @@ class Runtime(NetView):
         self.failure: EngineFailed | None = None
         self._api_closing = trio.Event()
         self._api_closed = trio.Event()
-        self.events = EventHub()
+        self.events = EventHub(clock=clock)
+        self.names: Petnames | None = None  # the home's, loaded by `run`
         # Bootstrap peers being dialled: agent id -> the last dial error (None: no
         # failure yet). `peers` shows those never reached, which liveness cannot.
         self._dialling: dict[str, str | None] = {}
@@ -360,7 +362,8 @@ class Runtime(NetView):
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
         cfg.graceful_timeout = API_GRACE_S
-        app = make_app(service, ApiTokenFiles(self.home), self, self.events, idempotency)
+        app = make_app(service, ApiTokenFiles(self.home), self, self.events, idempotency,
+                       names=self.names)
         try:
             await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
                         task_status=task_status)
@@ -397,6 +400,10 @@ class Runtime(NetView):
         cfg = self.config
         lock = self._lock_home()
         try:
+            try:
+                self.names = Petnames(self.home.names_path)
+            except PetnameError as exc:
+                raise HomeError(exc.detail) from None
             store = Store(self.home.store_path)
         except BaseException:
             lock.close()

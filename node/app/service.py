@@ -106,6 +106,12 @@ def _artifacts_json(arts: Any) -> Any:
     return _jsonable(arts)
 
 
+def _text_of(t: wire.Token) -> str | None:
+    """What a promise says (its body's text), for lists."""
+    text = t.body.get("text")
+    return text if isinstance(text, str) else None
+
+
 def token_json(t: wire.Token) -> dict[str, Any]:
     # (artifacts are summarised, never hex-encoded first: this runs per listed token)
     body = {str(k): _artifacts_json(v) if k == "artifacts" else _jsonable(v)
@@ -448,6 +454,19 @@ class NodeService:
             out["warnings"] = notes
         return out
 
+    def communities(self) -> list[dict[str, Any]]:
+        """Every community (charter) this node holds, with its current members."""
+        g = self.core.governance
+        rows = []
+        for c in g.charters():
+            view = g.current_view(c.cid)
+            rows.append({"cid": c.cid, "name": c.name, "founder": c.issuer,
+                         "founding_members": sorted(c.members), "methods": sorted(c.methods),
+                         "rules": plain(c.rules),
+                         "epoch": view.epoch if view is not None else None,
+                         "members": sorted(view.members) if view is not None else []})
+        return rows
+
     def proposals(self, scope: object = None) -> list[dict[str, Any]]:
         sc = self._cid(scope, "scope") if scope is not None else None
         if sc is not None and self.core.governance.charter(sc) is None:
@@ -491,6 +510,11 @@ class NodeService:
         if tok.kind == "promise":
             out["verdict"] = verdict_json(obs.verdict(tok.cid, now))
             out["delivery"] = self._delivery(tok)
+            out["assessments"] = [
+                {"cid": a.cid, "assessor": a.issuer, "iat": a.iat,
+                 "verdict": a.body.get("verdict"),
+                 "reason": a.body.get("reason") if isinstance(a.body.get("reason"), str) else None}
+                for a in obs.assessments(tok.cid)]
         out["support"] = round(obs.support(tok.cid, now), 4)
         out["accepted_by"] = sorted(obs.accepters(tok.cid))
         out["conflicts"] = [consensus_json(obs.consensus(k, now))
@@ -524,6 +548,7 @@ class NodeService:
             c = consensus_json(obs.consensus(key, now))
             c["threshold"] = round(obs.params.consensus_threshold, 4)
             c["rivals"] = [{"cid": r.cid, "issuer": self.core.tokens[r.cid].issuer,
+                            "text": _text_of(self.core.tokens[r.cid]),
                             "support": round(r.support, 4), "accepted_by": sorted(r.accepters),
                             "split": sorted(r.split)} for r in rivals]
             rows.append(c)
@@ -540,8 +565,11 @@ class NodeService:
         for cid in cids:
             v = verdict_json(obs.verdict(cid, now))
             tok = self.core.tokens[cid]
-            v["issuer"] = tok.issuer
-            v["text"] = tok.body.get("text") if isinstance(tok.body.get("text"), str) else None
+            body = tok.body
+            v.update(issuer=tok.issuer, iat=tok.iat, scope=tok.scope, text=_text_of(tok),
+                     due=body.get("due") if type(body.get("due")) is int else None,
+                     to=body.get("to") if isinstance(body.get("to"), str) else None,
+                     slot=body.get("slot") if isinstance(body.get("slot"), str) else None)
             rows.append(v)
         return rows
 

@@ -1,25 +1,58 @@
-"""The node's web page and its promise-graph picture.
+"""The node's web app (static files) and its promise-graph picture.
 
-Theory of operation: `PAGE` is one static HTML document (no build step, no
-external assets, no token in it) served at `/` without auth; its script reads
-the read token from the URL fragment, `/#read=TOKEN` (`troth web` prints such
-a URL: fragments never reach the server or its logs), or asks for it, keeps it
-in sessionStorage, and calls the same GET `/v1/...` endpoints as the CLI. The
-read token can show everything and sign nothing (node/app/api.py).
-`graph_svg` draws the promise graph server-side as SVG: one column per agent,
-one row per token in apply order, promises coloured by this node's verdict,
-solid arrows for `deps` (builds on, i.e. accepts), dashed for `about`. Pure
-and deterministic: same tokens and verdicts, same picture.
+Theory of operation: the app is the static files under `static/` in this
+package: `index.html` served at `/`, the rest under `APP_PREFIX`, all without
+auth and without a build step (plain JavaScript modules, no third-party
+code; docs/decisions/0014-web-app.md). They hold no data: the app calls the
+same `/v1/...` routes as the CLI with a token the user gives it. The read
+token arrives in the URL fragment (`troth web` opens `/#read=TOKEN`; a
+fragment never reaches the server or its logs) and is kept in sessionStorage;
+the write token is asked for when an action needs it, kept in sessionStorage,
+never put in a URL. `PAGE_HEADERS` confine the page: scripts, styles and
+requests from this origin only, no inline script. `graph_svg` draws the promise graph
+server-side as SVG: one column per agent, one row per token in apply order,
+promises coloured by this node's verdict, solid arrows for `deps` (builds on,
+i.e. accepts), dashed for `about`. Pure and deterministic: same tokens and
+verdicts, same picture.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from html import escape
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 import wire
 
-__all__ = ["PAGE", "graph_svg", "GRAPH_TOKENS_MAX"]
+__all__ = ["APP_DIR", "APP_PREFIX", "PAGE_HEADERS", "AppFiles", "graph_svg", "GRAPH_TOKENS_MAX"]
+
+APP_DIR = Path(__file__).resolve().parent / "static"
+APP_PREFIX = "/app"
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class AppFiles(StaticFiles):
+    """The app's modules, revalidated on every load: after an upgrade the
+    browser must not mix the new page with old modules from its cache."""
+
+    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result,
+                      scope: Any, status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 # A picture of more tokens than this is unreadable; the newest are drawn.
 GRAPH_TOKENS_MAX = 200
@@ -85,70 +118,3 @@ def graph_svg(tokens: Sequence[wire.Token], verdicts: Mapping[str, str],
                    f'#{t.seq}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>troth node</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
- h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin-top: 1.6rem; }
- table { border-collapse: collapse; font-size: 0.9rem; }
- td, th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; }
- code { font-size: 0.8rem; } .kept { color: #2e9e44; } .broken { color: #c0392b; }
- .pending { color: #7f8c8d; } .decided { color: #2e9e44; } .contested { color: #c0392b; }
- #err { color: #c0392b; } #graph { overflow: auto; border: 1px solid #eee; }
-</style></head>
-<body>
-<h1>troth node <code id="agent"></code></h1>
-<p id="err"></p>
-<h2>Peers</h2><table id="peers"></table>
-<h2>Proposals</h2><table id="proposals"></table>
-<h2>Promises and this node's verdicts</h2><table id="verdicts"></table>
-<h2>Trust</h2><table id="trust"></table>
-<h2>Promise graph</h2><div id="graph"></div>
-<script>
-"use strict";
-const frag = new URLSearchParams(location.hash.slice(1));
-if (frag.get("read")) { sessionStorage.setItem("troth-read-token", frag.get("read"));
-  history.replaceState(null, "", location.pathname); }
-let token = sessionStorage.getItem("troth-read-token") ||
-  prompt("Read token (`troth token show --read`, the api-read-token file):") || "";
-sessionStorage.setItem("troth-read-token", token);
-async function api(path) {
-  const r = await fetch(path, {headers: {Authorization: "Bearer " + token}});
-  if (!r.ok) throw new Error(path + ": " + r.status + " " + (await r.text()));
-  return path.endsWith(".svg") ? r.text() : r.json();
-}
-function esc(s) { const d = document.createElement("div"); d.textContent = String(s ?? "");
-  return d.innerHTML; }
-function rows(id, head, data, cells) {
-  document.getElementById(id).innerHTML = "<tr>" + head.map(h => "<th>" + h + "</th>").join("")
-    + "</tr>" + data.map(d => "<tr>" + cells(d).map(c => "<td>" + c + "</td>").join("")
-    + "</tr>").join("");
-}
-async function refresh() {
-  try {
-    const me = await api("/v1/id");
-    document.getElementById("agent").textContent = me.agent_id + " (" + me.tokens + " tokens)";
-    rows("peers", ["peer", "state", "phi"], await api("/v1/peers"),
-      p => [esc(p.peer), esc(p.state), esc(p.phi)]);
-    rows("proposals", ["title", "state", "result", "closes", "cid"], await api("/v1/proposals"),
-      p => [esc(p.title), '<span class="' + esc(p.state) + '">' + esc(p.state) + "</span>",
-            esc(p.result), esc(new Date(p.closes * 1000).toLocaleString()), "<code>" +
-            esc(p.cid.slice(0, 20)) + "…</code>"]);
-    rows("verdicts", ["promise", "by", "verdict", "confidence", "why"], await api("/v1/verdicts"),
-      v => [esc(v.text), "<code>…" + esc(v.issuer.slice(-8)) + "</code>",
-            '<span class="' + esc(v.state) + '">' + esc(v.state) + "</span>",
-            esc(v.confidence), esc(v.reason)]);
-    rows("trust", ["agent", "belief", "disbelief", "uncertainty", "expectation"],
-      await api("/v1/trust"), t => ["<code>" + esc(t.agent) + "</code>", esc(t.belief),
-      esc(t.disbelief), esc(t.uncertainty), esc(t.expectation)]);
-    document.getElementById("graph").innerHTML = await api("/v1/graph.svg");
-    document.getElementById("err").textContent = "";
-  } catch (e) { document.getElementById("err").textContent = e.message; }
-}
-refresh(); setInterval(refresh, 5000);
-</script></body></html>
-"""

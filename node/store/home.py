@@ -6,7 +6,9 @@ Theory of operation: everything a node is lives in one directory, chosen by
     identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
     config.toml    documented settings; command-line flags override them
     api-token      write token of the local HTTP API (everything), mode 0600
-    api-read-token read token of the local HTTP API (GET routes only), mode 0600
+    api-read-token read token of the local HTTP API (GET routes only, the event
+                   stream included): the web app's default session, mode 0600
+    names.json     local petnames for agent ids (node/store/names.py)
     store.sqlite   the durable log (node/store/sqlite.py)
     node.json      written by a running node: pid, API URL, listen addresses
 
@@ -295,6 +297,10 @@ class Home:
     @property
     def read_token_path(self) -> Path:
         return self.path / "api-read-token"
+
+    @property
+    def names_path(self) -> Path:
+        return self.path / "names.json"
 
     @property
     def store_path(self) -> Path:

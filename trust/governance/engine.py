@@ -206,6 +206,10 @@ class Governance:
     def charter(self, scope: str) -> Charter | None:
         return self._charters.get(scope)
 
+    def charters(self) -> tuple[Charter, ...]:
+        """Every valid charter seen: the communities, by cid."""
+        return tuple(c for _, c in sorted(self._charters.items()) if c is not None)
+
     def proposal(self, cid: str) -> Proposal | None:
         """The parsed proposal (with `problem` set if it is not valid here)."""
         hit = self._parsed.get(cid)
