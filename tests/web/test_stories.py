@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
 import wire
 from tests.test_multiprocess import wait_for
@@ -56,6 +56,8 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
 
     # -- at A: a promise to Bob, due next week, delivering the minutes (a file)
     at_a = open_app(context, a, "promises")
+    posts: list[Request] = []
+    at_a.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
     form = at_a.locator("form", has=at_a.get_by_role("heading", name="Make a promise"))
     form.get_by_label("What you promise").fill("Send the minutes")
     form.get_by_label("Due (your local time)").fill(picker(time.time() + 7 * 86400))
@@ -69,6 +71,13 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
     assert made["to"] == b.agent
     shown = a.http.get(f"/v1/tokens/{made['cid']}").json()
     assert shown["body"]["out"] == [wire.cid_of(MINUTES)]  # the browser's cid is troth's
+    # the action carried its own Idempotency-Key: the same request again signs nothing
+    [sent] = posts
+    again = a.http.post(sent.url, content=sent.post_data, headers={
+        "Content-Type": "application/json",
+        "Idempotency-Key": sent.headers["idempotency-key"]})
+    assert again.headers.get("idempotent-replayed") == "true", again.text
+    assert again.json()["cid"] == made["cid"]
 
     # -- at B, without a reload: the promise, by Alice, to "Bob (you)", pending
     row = at_b.get_by_role("row", name="Send the minutes")
@@ -90,6 +99,8 @@ def test_a_promise_made_at_a_appears_with_its_verdict_at_b_live(
         files=[{"name": "minutes.txt", "mimeType": "text/plain", "buffer": MINUTES}])
     fulfil.get_by_role("button", name="Fulfil").click()
     expect(fulfil.get_by_role("status")).to_contain_text("Fulfilled")
+    keys = [r.headers["idempotency-key"] for r in posts]
+    assert len(keys) == 2 and len(set(keys)) == 2  # a fresh key per action
 
     # -- at B, live: kept, verified (B hashed the delivered bytes itself)
     expect(row).to_contain_text("kept", timeout=LIVE_S * 1000)
