@@ -1,0 +1,124 @@
+"""Reachability: can others dial this node, or does it need a relay?
+
+Theory of operation
+-------------------
+A node cannot tell from its own addresses whether it is reachable (a home
+router's NAT, a firewall, a private address all look the same from inside),
+so it asks peers it is connected to directly to dial it back: libp2p's
+AutoNAT v1 (`/libp2p/autonat/1.0.0`, specs: autonat/README.md). py-libp2p's
+`AutoNATService` speaks the protocol on both sides; it dials back only
+addresses whose IP is the one it sees the request come from (a NAT'd node
+advertises a private address the server does not see: refused, i.e. not
+reachable), and refuses requests over relayed connections.
+
+One fix, measured (docs/decisions/0012-relays.md): py-libp2p's server dials
+back with `host.connect()`, which returns at once because the requester is
+already connected, so every answer was "reachable". `DialBack` probes each
+address on a fresh TCP connection instead and counts it reachable when a
+libp2p listener answers there (the multistream-select header, which a libp2p
+listener sends first). The probe never completes a handshake, so it never
+becomes a connection the swarm, pubsub or the runtime see.
+
+The verdict (`Reachability`): `public` if any peer reached us, `private` if
+peers answered and none did, `unknown` before any answer (or when the
+operator forces one with `network.reachability`, which wins).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+import multiaddr
+import trio
+from libp2p.abc import IHost
+from libp2p.host.autonat.autonat import AutoNATService
+from libp2p.host.autonat.pb.autonat_pb2 import Message
+from libp2p.host.basic_host import BasicHost
+from libp2p.peer.id import ID
+
+__all__ = ["Reachability", "DialBack", "DIALBACK_PROBE_TIMEOUT_S", "DIALBACK_QUERY_TIMEOUT_S"]
+
+logger = logging.getLogger(__name__)
+
+# A dial-back probe: TCP connect plus the first 20 bytes. Across a WAN a
+# connect takes well under a second; a NAT drops the SYN and we wait it out.
+DIALBACK_PROBE_TIMEOUT_S = 5.0
+# Asking one peer: its probes of our addresses (a few) plus a round trip.
+DIALBACK_QUERY_TIMEOUT_S = 15.0
+# Probes a node runs at once for others: each holds a socket for up to the
+# probe timeout; more requests wait (the requester times out and asks again).
+DIALBACK_PROBES_MAX = 4
+# Addresses of one request that get probed; the rest are ignored.
+DIALBACK_ADDRS_MAX = 8
+
+# What a libp2p listener writes first on a new connection.
+_MULTISTREAM_HEADER = b"\x13/multistream/1.0.0\n"
+
+
+class Reachability(enum.Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    UNKNOWN = "unknown"
+
+
+class DialBack(AutoNATService):
+    """AutoNAT v1, both sides, with dial-backs that really dial (see module doc)."""
+
+    def __init__(self, host: IHost) -> None:
+        assert isinstance(host, BasicHost), type(host)
+        super().__init__(host, serve=True, confirmations=1)
+        self._probes = trio.Semaphore(DIALBACK_PROBES_MAX)
+        self.verdict = Reachability.UNKNOWN
+
+    async def _try_dial(self, peer_id: ID, addrs: list[bytes]) -> bytes | None:
+        for raw in addrs[:DIALBACK_ADDRS_MAX]:
+            if await self._probe(raw):
+                return raw
+        return None
+
+    async def _probe(self, raw: bytes) -> bool:
+        try:
+            addr = multiaddr.Multiaddr(raw)
+            names = [p.name for p in addr.protocols()]
+            if names[:2] not in (["ip4", "tcp"], ["ip6", "tcp"]):
+                return False
+            host = str(addr.value_for_protocol(names[0]))
+            port = int(str(addr.value_for_protocol("tcp")))
+        except Exception:
+            return False
+        async with self._probes:
+            with trio.move_on_after(DIALBACK_PROBE_TIMEOUT_S):
+                try:
+                    stream = await trio.open_tcp_stream(host, port)
+                except OSError:
+                    return False
+                async with stream:
+                    received = b""
+                    while len(received) < len(_MULTISTREAM_HEADER):
+                        chunk = await stream.receive_some(len(_MULTISTREAM_HEADER))
+                        if not chunk:
+                            break
+                        received += chunk
+                    return received[:len(_MULTISTREAM_HEADER)] == _MULTISTREAM_HEADER
+        return False
+
+    async def check(self, servers: list[ID], addrs: list[multiaddr.Multiaddr]) -> Reachability:
+        """Ask each of `servers` to dial us back at `addrs`; update and return `verdict`."""
+        raw = [a.to_bytes() for a in addrs][:DIALBACK_ADDRS_MAX]
+        answers: list[bool] = []
+        for server in servers:
+            try:
+                status, _ = await self.query_server(server, raw, DIALBACK_QUERY_TIMEOUT_S)
+            except Exception as exc:  # no AutoNAT there, gone, or too slow: no vote
+                logger.debug("dial-back request to %s failed: %r", server, exc)
+                continue
+            if status == Message.OK:
+                answers.append(True)
+            elif status in (Message.E_DIAL_ERROR, Message.E_DIAL_REFUSED):
+                answers.append(False)
+        if any(answers):
+            self.verdict = Reachability.PUBLIC
+        elif answers:
+            self.verdict = Reachability.PRIVATE
+        return self.verdict
