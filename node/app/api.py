@@ -196,6 +196,10 @@ class NetView:
     def peers(self) -> list[dict[str, Any]]:
         return []
 
+    def relaying_view(self) -> dict[str, Any]:
+        """Reachability, our circuit addresses, what we serve as a relay."""
+        return {}
+
 
 # Request bodies are strict: JSON `true` or `1.0` is not an integer and `1` is
 # not a string (lax coercion once turned `[true]` into option index 1).
@@ -366,6 +370,7 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
     async def get_id() -> dict[str, Any]:
         out = service.identity()
         out["listen"] = net.listen_addrs()
+        out.update(net.relaying_view())
         return out
 
     @app.get("/v1/peers", dependencies=guarded, tags=["node"], responses=_errors())
