@@ -47,6 +47,9 @@ from node.store.home import CONFIG_TEMPLATE, Home, edit_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
+# Starting a node is mostly importing Python modules: seconds on a quiet
+# machine, much longer on a loaded CI box.
+START_WAIT_S = 90.0
 
 
 def wait_for(cond: Any, what: str, timeout_s: float = WAIT_S) -> Any:
@@ -108,14 +111,16 @@ class Member:
     def configure(self, **network: Any) -> None:
         self.home.config_path.write_text(edit_config(CONFIG_TEMPLATE, {"network": network}))
 
-    def start(self, *args: str) -> None:
+    def launch(self, *args: str) -> None:
         cmd = [*self.prefix, sys.executable, "-m", "node", "--home", str(self.home.path),
                "run", "--sync-interval", "0.5", *args]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                          cwd=ROOT)
-        wait_for(self._started, f"{self.home.path.name} to start")
+
+    def wait_started(self) -> None:
+        wait_for(self._started, f"{self.home.path.name} to start", START_WAIT_S)
 
     def _started(self) -> bool:
         assert self.proc is not None
@@ -170,7 +175,12 @@ class Member:
 
 @contextmanager
 def running(*members: Member) -> Iterator[None]:
+    """Start the members side by side (a process takes seconds to import); stop them all."""
     try:
+        for m in members:
+            m.launch()
+        for m in members:
+            m.wait_started()
         yield
     finally:
         for m in members:
@@ -192,22 +202,21 @@ def exchange_both_ways(ann: Member, bob: Member, tag: str) -> None:
 @pytest.mark.slow
 def test_members_told_they_are_private_meet_through_a_loopback_relay(tmp_path: Path) -> None:
     hub, ann, bob = (Member(tmp_path / name) for name in ("hub", "ann", "bob"))
+    with socket.socket() as probe:  # a free port for the hub, known before it starts
+        probe.bind(("127.0.0.1", 0))
+        hub_port = probe.getsockname()[1]
+    hub_addr = f"/ip4/127.0.0.1/tcp/{hub_port}/p2p/{hub.agent_id}"
+    ann_circuit = circuit(hub_addr, ann)
+    hub.configure(listen=[f"/ip4/127.0.0.1/tcp/{hub_port}"], relay=True)
+    ann.configure(relays=[hub_addr], reachability="private")
+    bob.configure(relays=[hub_addr], reachability="private", bootstrap=[ann_circuit])
     with running(hub, ann, bob):
-        hub.configure(relay=True)
-        hub.start()
-        hub_addr = hub.api("GET", "/v1/id")["listen"][0]
-        ann.configure(relays=[hub_addr], reachability="private")
-        ann.start()
-        ann_circuit = circuit(hub_addr, ann)
         wait_for(lambda: ann.logged(f"event=relay_reserved relay={hub.agent_id} "
                                     f"addr={ann_circuit}"), "ann to reserve on the hub")
+        wait_for(lambda: bob.logged(f"event=dialled addr={ann_circuit}"), "bob to reach ann")
         ident = ann.troth("id")
         assert ident["relayed"] == [ann_circuit]
         assert (ident["reachability"], ident["reachability_source"]) == ("private", "config")
-
-        bob.configure(relays=[hub_addr], reachability="private")
-        bob.start("--bootstrap", ann_circuit)
-        wait_for(lambda: bob.logged(f"event=dialled addr={ann_circuit}"), "bob to reach ann")
         exchange_both_ways(ann, bob, "loopback")
         served = hub.api("GET", "/v1/id")["relay"]
         assert served == {"serving": True, "reservations": 2, "circuits": 1}
@@ -285,8 +294,6 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
     bob.configure(listen=["/ip4/192.168.2.2/tcp/4001"], bootstrap=[hub_addr, ann_circuit],
                   relays=[hub_addr])
     with running(hub, ann, bob):
-        for m in (hub, ann, bob):
-            m.start()
         # Each member learns from the hub's dial-back that it cannot be
         # dialled, and only then reserves.
         for m in (ann, bob):
@@ -310,7 +317,8 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
         # Bob is away while Ann issues; back, he catches up and reconnects.
         bob.stop()
         missed = {ann.promise(f"while bob was away {k}") for k in range(5)}
-        bob.start()
+        bob.launch()
+        bob.wait_started()
         wait_for(lambda: missed <= bob.cids(), "bob to catch up on what he missed")
         wait_for(lambda: bob.log.read_text().count(f"event=dialled addr={ann_circuit}") >= 2,
                  "bob to reach ann again through the hub")
