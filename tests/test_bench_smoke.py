@@ -45,3 +45,10 @@ def test_bench_ingest_runs() -> None:  # Engine.receive_gossip_many, as bench/ne
 def test_bench_sync_runs() -> None:  # the core's receive_frame, frame by frame
     out = _bench("bench.sync", "--tokens", "1000", "--missing", "20")
     assert "sync_bytes_vs_missing:" in out
+
+
+@pytest.mark.slow
+def test_bench_relay_runs() -> None:
+    out = _bench("bench.relay", "--messages", "5", "--rate", "50", "--seconds", "0.5",
+                 "--rounds", "1")
+    assert "relayed_latency_vs_direct:" in out and "relay_cpu_vs_hub:" in out
