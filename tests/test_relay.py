@@ -9,7 +9,7 @@ limits must bite. Real time: every wait is on a condition, never a bare sleep.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
@@ -26,6 +26,7 @@ from node.net.p2p import (
     StreamFailed,
     SyncStream,
 )
+from tests.test_p2p import wait_until
 
 TOPIC = "troth/test/1"
 WAIT_S = 10.0
@@ -33,12 +34,6 @@ WAIT_S = 10.0
 
 def seed(n: int) -> bytes:
     return hashlib.sha256(f"relay-test-{n}".encode()).digest()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-    with trio.fail_after(timeout_s):
-        while not predicate():
-            await trio.sleep(0.01)
 
 
 @asynccontextmanager

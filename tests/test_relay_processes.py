@@ -44,22 +44,13 @@ from typing import Any
 import pytest
 
 from node.store.home import CONFIG_TEMPLATE, Home, edit_config
+from tests.test_multiprocess import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
 # Starting a node is mostly importing Python modules: seconds on a quiet
 # machine, much longer on a loaded CI box.
 START_WAIT_S = 90.0
-
-
-def wait_for(cond: Any, what: str, timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 _CLONE_NEWNET = 0x40000000
