@@ -172,3 +172,13 @@ async def test_dial_back_finds_a_listening_node_public_and_a_silent_address_priv
             closed_port = sock.getsockname()[1]
         silent = [f"/ip4/127.0.0.1/tcp/{closed_port}"]
         assert await a.check_reachability([relay.peer_id], silent) is Reachability.PRIVATE
+
+
+async def test_a_node_listening_on_every_interface_is_found_public() -> None:
+    """0.0.0.0 names no address to dial back: the request carries the address
+    our traffic to the asked peer leaves from (here 127.0.0.1)."""
+    async with AsyncExitStack() as stack:
+        server = await stack.enter_async_context(P2PNode.start(seed(0)))
+        wild = await stack.enter_async_context(P2PNode.start(seed(1), listen="/ip4/0.0.0.0/tcp/0"))
+        await wild.connect(server.listen_addrs[0])
+        assert await wild.check_reachability([server.peer_id]) is Reachability.PUBLIC

@@ -348,13 +348,24 @@ class P2PNode:
     async def check_reachability(self, peer_ids: list[str],
                                  addrs: list[str] | None = None) -> Reachability:
         """Ask these peers (connected directly: a relayed request is refused) to dial
-        us back at `addrs` (default: where we listen); peers that cannot answer do
-        not count."""
+        us back at `addrs` (default: where we listen; a wildcard listen address
+        becomes the address our traffic to each peer leaves from); peers that
+        cannot answer do not count."""
         self._check_open()
-        servers = [parse_peer_id(p) for p in peer_ids]
+        servers = [(peer, self._peer_ip(peer)) for peer in map(parse_peer_id, peer_ids)]
         maddrs = (list(self._host.get_transport_addrs()) if addrs is None
                   else [parse_multiaddr(a) for a in addrs])
         return await self._dialback.check(servers, maddrs)
+
+    def _peer_ip(self, peer: ID) -> str | None:
+        """The IP of a direct connection to `peer`, if we have one."""
+        for conn in self._swarm.get_connections(peer):
+            for addr in conn.get_transport_addresses():
+                for family in ("ip4", "ip6"):
+                    if family in {p.name for p in addr.protocols()} and \
+                            not is_circuit_addr(addr):
+                        return str(addr.value_for_protocol(family))
+        return None
 
     def peer_routes(self) -> dict[str, str | None]:
         """Connected peers -> None if reached directly, else the id of the relay between us."""

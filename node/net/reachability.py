@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import socket
 
 import multiaddr
 import trio
@@ -37,7 +38,8 @@ from libp2p.host.autonat.pb.autonat_pb2 import Message
 from libp2p.host.basic_host import BasicHost
 from libp2p.peer.id import ID
 
-__all__ = ["Reachability", "DialBack", "DIALBACK_PROBE_TIMEOUT_S", "DIALBACK_QUERY_TIMEOUT_S"]
+__all__ = ["Reachability", "DialBack", "addrs_towards", "DIALBACK_PROBE_TIMEOUT_S",
+           "DIALBACK_QUERY_TIMEOUT_S"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,41 @@ DIALBACK_ADDRS_MAX = 8
 
 # What a libp2p listener writes first on a new connection.
 _MULTISTREAM_HEADER = b"\x13/multistream/1.0.0\n"
+
+
+def addrs_towards(addrs: list[multiaddr.Multiaddr],
+                  peer_ip: str | None) -> list[multiaddr.Multiaddr]:
+    """`addrs` as a peer at `peer_ip` would dial them.
+
+    A wildcard listen address (`0.0.0.0`, `::`) names no address: it becomes
+    the address our packets to that peer leave from (the kernel's route,
+    asked by connecting a UDP socket, which sends nothing). Behind a NAT that
+    is a private address the peer does not see, so the answer is still honest.
+    """
+    out = []
+    for addr in addrs:
+        names = [p.name for p in addr.protocols()]
+        family = names[0] if names else ""
+        ip = str(addr.value_for_protocol(family)) if family in ("ip4", "ip6") else ""
+        if ip not in ("0.0.0.0", "::"):
+            out.append(addr)
+            continue
+        source = _source_ip(peer_ip, socket.AF_INET if family == "ip4" else socket.AF_INET6)
+        if source is not None:
+            out.append(multiaddr.Multiaddr(str(addr).replace(f"/{family}/{ip}/",
+                                                             f"/{family}/{source}/", 1)))
+    return out
+
+
+def _source_ip(peer_ip: str | None, family: socket.AddressFamily) -> str | None:
+    if peer_ip is None:
+        return None
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((peer_ip, 9))
+            return str(probe.getsockname()[0])
+    except OSError:  # no route, or the other family
+        return None
 
 
 class Reachability(enum.Enum):
@@ -103,11 +140,13 @@ class DialBack(AutoNATService):
                     return received[:len(_MULTISTREAM_HEADER)] == _MULTISTREAM_HEADER
         return False
 
-    async def check(self, servers: list[ID], addrs: list[multiaddr.Multiaddr]) -> Reachability:
-        """Ask each of `servers` to dial us back at `addrs`; update and return `verdict`."""
-        raw = [a.to_bytes() for a in addrs][:DIALBACK_ADDRS_MAX]
+    async def check(self, servers: list[tuple[ID, str | None]],
+                    addrs: list[multiaddr.Multiaddr]) -> Reachability:
+        """Ask each of `servers` (peer id, its IP if known) to dial us back at
+        `addrs`; update and return `verdict`."""
         answers: list[bool] = []
-        for server in servers:
+        for server, server_ip in servers:
+            raw = [a.to_bytes() for a in addrs_towards(addrs, server_ip)][:DIALBACK_ADDRS_MAX]
             try:
                 status, _ = await self.query_server(server, raw, DIALBACK_QUERY_TIMEOUT_S)
             except Exception as exc:  # no AutoNAT there, gone, or too slow: no vote
