@@ -195,10 +195,11 @@ class Relay:
         self._held[relay_id] = held
         return held
 
-    def held(self, now: float | None = None) -> list[Reservation]:
-        """Reservations that are still valid: unexpired, and the relay still connected
-        (a relay drops a reservation when the member's connection to it ends)."""
-        now = time.time() if now is None else now
+    def held(self) -> list[Reservation]:
+        """Reservations that are still valid: unexpired (on the relay's clock, unix
+        seconds), and the relay still connected (a relay drops a reservation when
+        the member's connection to it ends)."""
+        now = time.time()
         connected = set(self._host.get_connected_peers())
         for relay_id, held in list(self._held.items()):
             if held.expires_at <= now or relay_id not in connected:
