@@ -56,15 +56,15 @@ START_WAIT_S = 90.0
 _CLONE_NEWNET = 0x40000000
 
 
-def connect_in(netns: str | None, port: int) -> socket.socket:
-    """A TCP connection to 127.0.0.1:`port` of network namespace `netns`.
+def connect_in(netns: str | None, port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A TCP connection to `host`:`port` from network namespace `netns`.
 
     A thread's network namespace is its own (setns(2)); a socket keeps the
     namespace it was made in, so one made in a short-lived thread that
     entered `netns` reaches that namespace's loopback.
     """
     if netns is None:
-        return socket.create_connection(("127.0.0.1", port), timeout=30)
+        return socket.create_connection((host, port), timeout=30)
     made: list[socket.socket | BaseException] = []
 
     def enter_and_connect() -> None:
@@ -75,7 +75,7 @@ def connect_in(netns: str | None, port: int) -> socket.socket:
                     raise OSError(ctypes.get_errno(), "setns")
             finally:
                 os.close(fd)
-            made.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+            made.append(socket.create_connection((host, port), timeout=5))
         except BaseException as exc:
             made.append(exc)
 
@@ -297,6 +297,13 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
         assert (ident["reachability"], ident["reachability_source"]) == ("private", "dial-back")
         assert ident["relayed"] == [ann_circuit]
         exchange_both_ways(ann, bob, "first")
+        assert hub.api("GET", "/v1/id")["relay"]["circuits"] == 1
+        # The topology holds: neither the other member nor the hub can dial
+        # a member's own address; only the member's way out to the hub exists.
+        for netns, host in ((namespaces.bob, "192.168.1.2"), (namespaces.hub, "192.168.1.2"),
+                            (namespaces.ann, "192.168.2.2")):
+            with pytest.raises(OSError):
+                connect_in(netns, 4001, host).close()
 
         # A quiet spell: no tokens, so the only traffic Ann hears from Bob is
         # his sync rounds (every 0.5 s), over the relayed connection.
