@@ -182,3 +182,23 @@ async def test_a_node_listening_on_every_interface_is_found_public() -> None:
         wild = await stack.enter_async_context(P2PNode.start(seed(1), listen="/ip4/0.0.0.0/tcp/0"))
         await wild.connect(server.listen_addrs[0])
         assert await wild.check_reachability([server.peer_id]) is Reachability.PUBLIC
+
+
+async def test_a_circuit_past_its_duration_is_reset_at_its_next_bytes() -> None:
+    """py-libp2p's relay checks a circuit's age when bytes arrive: an idle
+    circuit outlives its limit, the first frame after it ends the circuit."""
+    limit_s = 3  # room for the first exchange on a loaded machine
+    async with relay_and_members(RelayParams(hop=True, max_circuit_duration_s=limit_s)) as (
+            relay, a, b):
+        held = await a.reserve(relay.listen_addrs[0])
+        a.set_sync_handler(echo_handler)
+        born = trio.current_time()
+        await b.connect(held.addr)
+        stream = await b.open_sync_stream(a.peer_id)
+        await stream.send_frame(b"young")
+        assert await stream.receive_frame() == b"young"
+        await trio.sleep_until(born + limit_s + 0.5)  # the limit is the relay's wall clock
+        with pytest.raises((StreamFailed, StreamClosed)):
+            await stream.send_frame(b"old")
+            await stream.receive_frame()
+        await wait_until(lambda: a.peer_id not in b.connected_peers())
