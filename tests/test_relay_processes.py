@@ -1,20 +1,16 @@
 """Members behind a relay, as real `troth run` processes (docs/decisions/0012-relays.md).
 
-Two scenarios, one cast: a hub that relays (`network.relay = true`) and two
-members, Ann and Bob, that hold slots on it (`network.relays`). Bob knows Ann
-only by her circuit address `<hub>/p2p-circuit/p2p/<Ann>`, as `troth id`
-prints it.
-
-- On loopback (no root): the members are told they are private
-  (`network.reachability = "private"`), since on one host everyone can dial
-  everyone.
-- In three Linux network namespaces made here (root): the hub has a public
-  address both members route to, each member listens on a private address
-  nobody else can route to, and there is no route between the members. The
-  members find out they are private by dial-back, reserve, connect through
-  the hub, exchange tokens both ways, sync with each other over the circuit
-  (seen in a quiet spell: the only traffic between them is sync), and a
-  restarted member catches up and reconnects.
+A hub that relays (`network.relay = true`) and two members, Ann and Bob, that
+hold slots on it (`network.relays`). Bob knows Ann only by her circuit
+address `<hub>/p2p-circuit/p2p/<Ann>`, as `troth id` prints it. In three
+Linux network namespaces made here (root): the hub has a public address both
+members route to, each member listens on a private address nobody else can
+route to, and there is no route between the members. The members find out
+they are private by dial-back, reserve, connect through the hub, exchange
+tokens both ways, sync with each other over the circuit (seen in a quiet
+spell: the only traffic between them is sync), and a restarted member
+catches up and reconnects. (The same meeting on loopback, without root:
+tests/test_relaying.py.)
 
 A test asks a node through its HTTP API (from inside the node's namespace:
 the API listens on the namespace's loopback), through the `troth` CLI where
@@ -188,29 +184,6 @@ def exchange_both_ways(ann: Member, bob: Member, tag: str) -> None:
     from_bob = bob.promise(f"{tag}: from bob")
     wait_for(lambda: from_ann in bob.cids(), f"{tag}: bob to hold ann's promise")
     wait_for(lambda: from_bob in ann.cids(), f"{tag}: ann to hold bob's promise")
-
-
-@pytest.mark.slow
-def test_members_told_they_are_private_meet_through_a_loopback_relay(tmp_path: Path) -> None:
-    hub, ann, bob = (Member(tmp_path / name) for name in ("hub", "ann", "bob"))
-    with socket.socket() as probe:  # a free port for the hub, known before it starts
-        probe.bind(("127.0.0.1", 0))
-        hub_port = probe.getsockname()[1]
-    hub_addr = f"/ip4/127.0.0.1/tcp/{hub_port}/p2p/{hub.agent_id}"
-    ann_circuit = circuit(hub_addr, ann)
-    hub.configure(listen=[f"/ip4/127.0.0.1/tcp/{hub_port}"], relay=True)
-    ann.configure(relays=[hub_addr], reachability="private")
-    bob.configure(relays=[hub_addr], reachability="private", bootstrap=[ann_circuit])
-    with running(hub, ann, bob):
-        wait_for(lambda: ann.logged(f"event=relay_reserved relay={hub.agent_id} "
-                                    f"addr={ann_circuit}"), "ann to reserve on the hub")
-        wait_for(lambda: bob.logged(f"event=dialled addr={ann_circuit}"), "bob to reach ann")
-        ident = ann.troth("id")
-        assert ident["relayed"] == [ann_circuit]
-        assert (ident["reachability"], ident["reachability_source"]) == ("private", "config")
-        exchange_both_ways(ann, bob, "loopback")
-        served = hub.api("GET", "/v1/id")["relay"]
-        assert served == {"serving": True, "reservations": 2, "circuits": 1}
 
 
 # -- network namespaces -------------------------------------------------------
