@@ -101,7 +101,7 @@ from .host import (
     parse_p2p_addr,
     parse_peer_id,
 )
-from .reachability import DialBack, Reachability
+from .reachability import DialBack, Reachability, direct_ip
 from .relay import (
     Relay,
     RelayParams,
@@ -109,6 +109,7 @@ from .relay import (
     Reservation,
     is_circuit_addr,
     parse_circuit_addr,
+    relay_between,
 )
 from .sync import (
     CLOSE_TIMEOUT_S,
@@ -352,33 +353,16 @@ class P2PNode:
         becomes the address our traffic to each peer leaves from); peers that
         cannot answer do not count."""
         self._check_open()
-        servers = [(peer, self._peer_ip(peer)) for peer in map(parse_peer_id, peer_ids)]
+        servers = [(peer, direct_ip(self._swarm.get_connections(peer)))
+                   for peer in map(parse_peer_id, peer_ids)]
         maddrs = (list(self._host.get_transport_addrs()) if addrs is None
                   else [parse_multiaddr(a) for a in addrs])
         return await self._dialback.check(servers, maddrs)
 
-    def _peer_ip(self, peer: ID) -> str | None:
-        """The IP of a direct connection to `peer`, if we have one."""
-        for conn in self._swarm.get_connections(peer):
-            for addr in conn.get_transport_addresses():
-                for family in ("ip4", "ip6"):
-                    if family in {p.name for p in addr.protocols()} and \
-                            not is_circuit_addr(addr):
-                        return str(addr.value_for_protocol(family))
-        return None
-
     def peer_routes(self) -> dict[str, str | None]:
         """Connected peers -> None if reached directly, else the id of the relay between us."""
-        routes: dict[str, str | None] = {}
-        for peer in self._host.get_connected_peers():
-            relays = [str(a.value_for_protocol("p2p") or "") for c in
-                      self._swarm.get_connections(peer) if not c.is_closed
-                      for a in c.get_transport_addresses() if is_circuit_addr(a)]
-            direct = any(not c.is_closed and not any(
-                is_circuit_addr(a) for a in c.get_transport_addresses())
-                for c in self._swarm.get_connections(peer))
-            routes[peer.to_base58()] = None if direct or not relays else relays[0]
-        return routes
+        return {peer.to_base58(): relay_between(self._swarm.get_connections(peer))
+                for peer in self._host.get_connected_peers()}
 
     def discovered_peers(self) -> list[str]:
         """Peers the peerstore has addresses for (e.g. found by mDNS), not connected now."""

@@ -29,16 +29,17 @@ from __future__ import annotations
 import enum
 import logging
 import socket
+from collections.abc import Sequence
 
 import multiaddr
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetConn
 from libp2p.host.autonat.autonat import AutoNATService
 from libp2p.host.autonat.pb.autonat_pb2 import Message
 from libp2p.host.basic_host import BasicHost
 from libp2p.peer.id import ID
 
-__all__ = ["Reachability", "DialBack", "addrs_towards", "DIALBACK_PROBE_TIMEOUT_S",
+__all__ = ["Reachability", "DialBack", "addrs_towards", "direct_ip", "DIALBACK_PROBE_TIMEOUT_S",
            "DIALBACK_QUERY_TIMEOUT_S"]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,16 @@ def addrs_towards(addrs: list[multiaddr.Multiaddr],
             out.append(multiaddr.Multiaddr(str(addr).replace(f"/{family}/{ip}/",
                                                              f"/{family}/{source}/", 1)))
     return out
+
+
+def direct_ip(conns: Sequence[INetConn]) -> str | None:
+    """The peer's IP on the first direct (not relayed) connection of `conns`."""
+    for conn in conns:
+        for addr in conn.get_transport_addresses():
+            names = [p.name for p in addr.protocols()]
+            if names and names[0] in ("ip4", "ip6") and "p2p-circuit" not in names:
+                return str(addr.value_for_protocol(names[0]))
+    return None
 
 
 def _source_ip(peer_ip: str | None, family: socket.AddressFamily) -> str | None:

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import multiaddr
 import trio
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetConn, INetStream
 from libp2p.connection_types import ConnectionType
 from libp2p.network.connection.swarm_connection import SwarmConn
 from libp2p.peer.id import ID
@@ -59,7 +60,7 @@ from .errors import ConnectFailed, InvalidAddress
 
 __all__ = [
     "Relay", "RelayParams", "RelayStatus", "Reservation", "CircuitAddr", "is_circuit_addr",
-    "parse_circuit_addr", "circuit_addr", "HOP_PROTOCOL_ID",
+    "parse_circuit_addr", "circuit_addr", "relay_between", "HOP_PROTOCOL_ID",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,20 @@ def parse_circuit_addr(addr: multiaddr.Multiaddr) -> CircuitAddr:
         raise InvalidAddress("a circuit address needs the relay's address and a target "
                              "other than the relay", addr=str(addr))
     return CircuitAddr(addr=addr, relay=relay, target=target)
+
+
+def relay_between(conns: Sequence[INetConn]) -> str | None:
+    """None if one of these open connections to a peer is direct, else the id of
+    the relay the first relayed one runs through (or None if none is open)."""
+    relays = []
+    for conn in conns:
+        if conn.is_closed:
+            continue
+        circuits = [a for a in conn.get_transport_addresses() if is_circuit_addr(a)]
+        if not circuits:
+            return None
+        relays.append(str(circuits[0].value_for_protocol("p2p")))
+    return relays[0] if relays else None
 
 
 def circuit_addr(relay_addr: str, peer_id: str) -> str:
