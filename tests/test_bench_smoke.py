@@ -50,3 +50,10 @@ def test_bench_sync_runs() -> None:  # the core's receive_frame, frame by frame
 def test_bench_api_runs() -> None:
     out = _bench("bench.api", "--rounds", "3")
     assert out.strip().splitlines()[-1].startswith("keyed_post_vs_plain:")
+
+
+@pytest.mark.slow
+def test_bench_relay_runs() -> None:
+    out = _bench("bench.relay", "--messages", "5", "--rate", "50", "--seconds", "0.5",
+                 "--rounds", "1")
+    assert "relayed_latency_vs_direct:" in out and "relay_cpu_vs_hub:" in out

@@ -276,6 +276,10 @@ class NetView:
     def peers(self) -> list[dict[str, Any]]:
         return []
 
+    def relaying_view(self) -> dict[str, Any]:
+        """Reachability, our circuit addresses, what we serve as a relay."""
+        return {}
+
 
 # Request bodies are strict: JSON `true` or `1.0` is not an integer and `1` is
 # not a string (lax coercion once turned `[true]` into option index 1).
@@ -544,6 +548,7 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
     async def get_id() -> Any:
         out = service.identity()
         out["listen"] = net.listen_addrs()
+        out.update(net.relaying_view())
         return out
 
     @app.get("/v1/peers", dependencies=reads, tags=["node"], response_model=list[PeerOut],

@@ -169,12 +169,27 @@ class TrustPointOut(OpinionOut):
     at: float = Field(description="epoch seconds (this node's clock)")
 
 
+class RelayServedOut(_Out):
+    serving: bool = Field(description="this node serves as a relay (network.relay)")
+    reservations: int
+    circuits: int
+
+
 class IdOut(_Out):
+    """`GET /v1/id`; the reachability fields come from a running node's relay
+    keeper (node/app/relaying.py)."""
+
     agent_id: str
     tokens: int
     own_seq: int
     frontier_digest: str = Field(description="hex")
     listen: list[str] = Field(description="multiaddrs other nodes bootstrap from")
+    reachability: Literal["public", "private", "unknown"] | None = Field(
+        default=None, description="whether others can dial this node")
+    reachability_source: Literal["config", "dial-back"] | None = None
+    relayed: list[str] | None = Field(default=None,
+                                      description="our circuit addresses through relays")
+    relay: RelayServedOut | None = None
 
 
 class PeerOut(_Out):

@@ -30,6 +30,7 @@ from node.store.home import (
     HomeError,
     bootstrap_problem,
     parse_host_port,
+    relay_problem,
     resolve_home,
 )
 
@@ -73,11 +74,17 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
 @click.option("--listen", help="libp2p multiaddr to listen on (overrides config.toml).")
 @click.option("--api", "api_addr", help="HOST:PORT of the local HTTP API (loopback only).")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> (repeatable).")
+@click.option("--relay", "serve_relay", is_flag=True, default=None,
+              help="Serve as a relay for other members (config: network.relay).")
+@click.option("--relay-via", multiple=True,
+              help="Relay multiaddr with /p2p/<id> to hold a slot on when not reachable "
+                   "from outside (repeatable; config: network.relays).")
 @click.option("--sync-interval", type=click.FloatRange(0.1, 3600), help="Seconds.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @passphrase_option
 @click.pass_context
 def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap: tuple[str, ...],
+        serve_relay: bool | None, relay_via: tuple[str, ...],
         sync_interval: float | None, log_level: str | None,
         passphrase_file: Path | None) -> None:
     """Run the node until SIGINT/SIGTERM."""
@@ -96,7 +103,8 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
             host, port = parse_host_port(api_addr, lambda what: ConfigError(f"--api: {what}"))
         config = config.override(
             listen=(listen,) if listen else None, api_host=host, api_port=port,
-            bootstrap=tuple(bootstrap) or None, sync_interval_s=sync_interval,
+            bootstrap=tuple(bootstrap) or None, relay=serve_relay,
+            relays=tuple(relay_via) or None, sync_interval_s=sync_interval,
             log_level=log_level)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
@@ -107,12 +115,19 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
         problem = bootstrap_problem(b)
         if problem:
             raise click.BadParameter(f"{b!r}: {problem}", param_hint="--bootstrap")
+    for r in relay_via:
+        problem = relay_problem(r)
+        if problem:
+            raise click.BadParameter(f"{r!r}: {problem}", param_hint="--relay-via")
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("libp2p").setLevel(logging.WARNING)
     # Its TCP dialer logs an unstructured ERROR for every failed dial before it
     # raises; the runtime catches that and logs event=dial_failed with a backoff.
     logging.getLogger("libp2p.transport.tcp.tcp").setLevel(logging.CRITICAL)
+    # Its relay logs an ERROR whenever a member closes a finished hop stream,
+    # and for every circuit that ends; relaying.py logs what matters.
+    logging.getLogger("libp2p.relay.circuit_v2").setLevel(logging.CRITICAL)
     runtime = Runtime(home, identity, config)
     from node.net.p2p import P2PError
     from node.store.engine import EngineFailed
@@ -139,7 +154,16 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
 def id_(ctx: click.Context) -> None:
     """This node's agent id and the addresses other nodes can bootstrap from."""
     out = _call(ctx, "GET", "/v1/id")
-    emit(ctx, f"{out['agent_id']}\n" + "\n".join(f"  {a}" for a in out["listen"]), out)
+    lines = [out["agent_id"], *(f"  {a}" for a in out["listen"])]
+    if out.get("relayed"):
+        lines += ["through relays:", *(f"  {a}" for a in out["relayed"])]
+    if "reachability" in out:
+        lines.append(f"reachability: {out['reachability']} ({out['reachability_source']})")
+    if out.get("relay", {}).get("serving"):
+        relay = out["relay"]
+        lines.append(f"relay for others: {relay['reservations']} reservations, "
+                     f"{relay['circuits']} circuits")
+    emit(ctx, "\n".join(lines), out)
 
 
 @cli.command()

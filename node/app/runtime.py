@@ -12,6 +12,7 @@ trio tasks:
               outputs are queued with p2p.send_sync (node/net writes them, and
               bounds what each peer may cost us: node/net/guard.py)
     dialer    keep bootstrap peers connected, with exponential backoff
+    relays    reachability checks and relay reservations (node/app/relaying.py)
     api       hypercorn serving node/app/api.py on loopback (tokens re-read from
               the home when their files change; idempotent POSTs whose answers
               live in the store file); on SIGINT/SIGTERM it
@@ -91,6 +92,7 @@ from node.store.names import PetnameError, Petnames
 from .api import NetView, make_app
 from .events import EventHub
 from .idempotency import Idempotency
+from .relaying import RelayKeeper, relay_params
 from .service import NodeService, key_json
 
 __all__ = ["Runtime"]
@@ -131,6 +133,7 @@ class Runtime(NetView):
         self._pub_send, self._pub_recv = trio.open_memory_channel[Publish](PUBLISH_QUEUE_MAX)
         self._wake = trio.Event()
         self.p2p: P2PNode | None = None
+        self.relaying: RelayKeeper | None = None
         self.engine: Engine | None = None
         self.api_url: str | None = None
         self._nursery: trio.Nursery | None = None
@@ -147,6 +150,9 @@ class Runtime(NetView):
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
         return list(self.p2p.listen_addrs) if self.p2p else []
+
+    def relaying_view(self) -> dict[str, Any]:
+        return self.relaying.view() if self.relaying else {}
 
     def peers(self) -> list[dict[str, Any]]:
         rows = self.liveness.report(self.clock())
@@ -428,8 +434,10 @@ class Runtime(NetView):
                 log.info("event=api_token_created file=%s", path)
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
                                      expected_peer_id=self.identity.agent_id,
-                                     mdns=cfg.mdns, sync_limits=self.sync_limits) as p2p:
+                                     mdns=cfg.mdns, sync_limits=self.sync_limits,
+                                     relay=relay_params(cfg)) as p2p:
                 self.p2p = p2p
+                self.relaying = RelayKeeper(p2p, cfg, self.clock)
                 p2p.set_sync_handler(self._on_sync_stream)
                 await p2p.subscribe(DEFAULT_TOPIC, self._validate)
                 async with trio.open_nursery() as nursery:
@@ -448,6 +456,7 @@ class Runtime(NetView):
                         nursery.start_soon(self._dial, addr)
                     if cfg.mdns:
                         nursery.start_soon(self._discovery)
+                    nursery.start_soon(self.relaying.run)
                     self.home.write_runtime({
                         "pid": os.getpid(), "agent_id": self.identity.agent_id,
                         "api": self.api_url, "listen": self.listen_addrs()})
@@ -459,6 +468,7 @@ class Runtime(NetView):
         finally:
             self.home.clear_runtime()
             self.p2p = None
+            self.relaying = None
             engine.close()
             lock.close()
             log.info("event=stopped agent=%s", self.identity.agent_id)

@@ -9,10 +9,14 @@ channel) and beat once per 120 s. Peer scores are reduced to the two penalties
 troth uses: invalid messages a neighbour relays (P4) and the runtime's own
 `penalise()` (P5); both decay, and a low score gates what we accept and send.
 
-Message ids are `from + seqno` (the libp2p default, interoperable); the seqno
-counter is seeded from the nanosecond clock at start, because py-libp2p seeds
-it from the seconds clock and a node restarted within the same second would
-reuse seqnos: peers drop such messages as already seen (and as equivocation).
+Message ids are `from || seqno` (`gossip_message_id`): the originator's peer
+id bytes, then the 8-byte seqno, the rule of the gossipsub spec, go-libp2p
+and py-libp2p. Peers must compute ids alike, or the ids in IHAVE/IWANT never
+match; js-libp2p's default differs and a js node must be told
+(docs/decisions/0013-gossip-message-ids.md). The seqno counter is seeded from
+the nanosecond clock at start, because py-libp2p seeds it from the seconds
+clock and a node restarted within the same second would reuse seqnos: peers
+drop such messages as already seen.
 
 py-libp2p offers no parameter for three things troth needs, so small
 subclasses and stand-ins supply them: which neighbour forwarded the message
@@ -39,6 +43,7 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
 __all__ = [
     "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
+    "gossip_message_id",
     "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS",
 ]
 
@@ -146,6 +151,15 @@ def check_topic(topic: str) -> None:
         raise ValueError(f"topic must be a non-empty str of <= {TOPIC_MAX_CHARS} chars: {topic!r}")
 
 
+def gossip_message_id(msg: rpc_pb2.Message) -> bytes:
+    """A message's id: originator peer id bytes || seqno (decision record 0013).
+
+    Stated here rather than left to py-libp2p's default (the same rule today)
+    because it is a fact every implementation in a troth network must share.
+    """
+    return bytes(msg.from_id) + bytes(msg.seqno)
+
+
 def _build_score_params(params: GossipParams) -> ScoreParams:
     return ScoreParams(
         p4_invalid_messages=TopicScoreParams(
@@ -176,7 +190,8 @@ def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
         max_messages_per_topic_per_second=params.topic_rate_max_per_s,
         max_pending_messages_per_peer=params.pending_per_peer_max,
     )
-    pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+    pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True,
+                     msg_id_constructor=gossip_message_id)
     # Seqnos from the nanosecond clock: never reused across restarts
     # (py-libp2p: int(time.time()), reused within the same second).
     pubsub.counter = time.time_ns()

@@ -24,6 +24,9 @@ The pieces, and the invariants each keeps (why: docs/libp2p.md):
   never awaited; frames it sends us are charged to its budget; a peer that
   breaks the limits (`SyncLimits`) is disconnected and banned for a while,
   and every refusal is counted (`sync_defence`).
+- relay.py: circuit relay v2, as a relay for others (if asked) and to be
+  reached through relays; `connect()` takes `/p2p-circuit` addresses too.
+- reachability.py: AutoNAT dial-backs, so a node learns whether it needs a relay.
 
 Here: delivered messages never include our own publishes; a topic validator
 runs before a message is delivered or forwarded; our own publishes are checked
@@ -107,8 +110,19 @@ from .host import (
     build_host,
     check_port_free,
     parse_listen_addr,
+    parse_multiaddr,
     parse_p2p_addr,
     parse_peer_id,
+)
+from .reachability import DialBack, Reachability, direct_ip
+from .relay import (
+    Relay,
+    RelayParams,
+    RelayStatus,
+    Reservation,
+    is_circuit_addr,
+    parse_circuit_addr,
+    relay_between,
 )
 from .sync import (
     CLOSE_TIMEOUT_S,
@@ -127,7 +141,7 @@ __all__ = [
     "P2PNode", "SyncStream", "GossipParams", "P2PStats",
     "SyncLimits", "SyncDefenceStats", "PeerSyncInfo",
     "GossipReceived", "PeerConnected", "PeerDisconnected", "PeerEvent",
-    "Validator", "SyncHandler",
+    "Validator", "SyncHandler", "RelayParams", "RelayStatus", "Reservation", "Reachability",
     "P2PError", "StartFailed", "IdentityMismatch", "InvalidAddress", "InvalidPeerId",
     "ConnectFailed", "NodeClosed", "PublishRejected", "PublishFailed",
     "StreamOpenFailed", "StreamClosed", "StreamFailed", "FrameTooLarge", "MalformedFrame",
@@ -154,8 +168,10 @@ class P2PNode:
     """
 
     def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub,
-                 sync_limits: SyncLimits) -> None:
+                 sync_limits: SyncLimits, relay: Relay) -> None:
         self._host = host
+        self._relay = relay
+        self._dialback = DialBack(host)
         self._swarm = swarm
         self._pubsub = pubsub
         self._router = router
@@ -188,7 +204,8 @@ class P2PNode:
                     params: GossipParams | None = None,
                     expected_peer_id: str | None = None,
                     mdns: bool = False,
-                    sync_limits: SyncLimits | None = None) -> AsyncIterator[P2PNode]:
+                    sync_limits: SyncLimits | None = None,
+                    relay: RelayParams | None = None) -> AsyncIterator[P2PNode]:
         """Run a node with the Ed25519 identity of `seed` (32 bytes), listening on `listen`.
 
         `expected_peer_id` (e.g. `wire.Identity.agent_id`) is checked against the
@@ -198,13 +215,16 @@ class P2PNode:
         `discovered_peers()`: the runtime decides whether to dial them.
         `sync_limits`: what one sync peer may cost us (guard.py; defaults
         leave honest sync alone).
+        `relay` says whether (and within which limits) we relay for others;
+        every node can reserve on relays and be dialled through them.
         """
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
         params = params or GossipParams()
         listen_addr = parse_listen_addr(listen)
         check_port_free(listen_addr)
-        node = cls._create(seed, listen_addr, params, mdns, sync_limits or SyncLimits())
+        node = cls._create(seed, listen_addr, params, mdns, sync_limits or SyncLimits(),
+                           relay or RelayParams())
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
             raise IdentityMismatch("", peer_id=node.peer_id, expected=expected_peer_id)
         try:
@@ -228,7 +248,8 @@ class P2PNode:
         async with background_trio_service(self._pubsub), \
                 background_trio_service(self._router):
             await self._pubsub.wait_until_ready()
-            async with self._host.run([listen_addr]):
+            async with self._host.run([listen_addr]), \
+                    background_trio_service(self._relay.service):
                 try:
                     if not self._swarm.listeners:
                         raise StartFailed("cannot listen", listen=str(listen_addr))
@@ -248,11 +269,12 @@ class P2PNode:
 
     @classmethod
     def _create(cls, seed: bytes, listen_addr: multiaddr.Multiaddr,
-                params: GossipParams, mdns: bool, sync_limits: SyncLimits) -> P2PNode:
+                params: GossipParams, mdns: bool, sync_limits: SyncLimits,
+                relay: RelayParams) -> P2PNode:
         host, swarm = build_host(seed, listen_addr, mdns)
         pubsub, router = build_gossip(host, params)
         node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router,
-                   sync_limits=sync_limits)
+                   sync_limits=sync_limits, relay=Relay(host, relay))
         swarm.register_notifee(PeerNotifee(node._on_connection_change))
         host.set_stream_handler(TProtocol(SYNC_PROTOCOL), node._on_sync_stream)
         return node
@@ -289,12 +311,18 @@ class P2PNode:
         raise NodeClosed("not listening")
 
     async def connect(self, addr: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
-        """Dial `addr` (must end in `/p2p/<peer id>`); return the peer id when up."""
+        """Dial `addr` (must end in `/p2p/<peer id>`); return the peer id when up.
+
+        A `/p2p-circuit` address is dialled through its relay (relay.py).
+        """
         self._check_open()
         info = parse_p2p_addr(addr)
         if info.peer_id == self._id:
             raise ValueError(f"cannot connect to ourselves: {addr}")
-        await self._dial(info, timeout_s, addr=addr)
+        if is_circuit_addr(info.addrs[0]):
+            await self._dial_relayed(addr, timeout_s)
+        else:
+            await self._dial(info, timeout_s, addr=addr)
         return info.peer_id.to_base58()
 
     async def _dial(self, info: PeerInfo, timeout_s: float, **where: str) -> None:
@@ -311,6 +339,62 @@ class P2PNode:
                 raise ConnectFailed("", **where, error=repr(exc)) from None
         if scope.cancelled_caught:
             raise ConnectFailed("timed out", **where, timeout_s=timeout_s)
+
+    async def _dial_relayed(self, addr: str, timeout_s: float) -> None:
+        circuit = parse_circuit_addr(parse_multiaddr(addr))
+        if circuit.relay.peer_id == self._id:
+            raise ValueError(f"cannot dial through ourselves: {addr}")
+        await self._dial(circuit.relay, timeout_s, addr=addr)
+        with trio.move_on_after(timeout_s) as scope:
+            await self._relay.dial(circuit)
+        if scope.cancelled_caught:
+            raise ConnectFailed("timed out through the relay", addr=addr, timeout_s=timeout_s)
+
+    # -- relays and reachability (relay.py, reachability.py) --
+
+    async def reserve(self, relay_addr: str, *,
+                      timeout_s: float = CONNECT_TIMEOUT_S) -> Reservation:
+        """Connect to the relay at `relay_addr` (with /p2p/) and reserve a slot on it:
+        until the reservation expires or the connection ends, peers reach us at
+        the reservation's circuit address."""
+        self._check_open()
+        info = parse_p2p_addr(relay_addr)
+        if info.peer_id == self._id or is_circuit_addr(info.addrs[0]):
+            raise ValueError(f"not a relay address for us: {relay_addr}")
+        await self._dial(info, timeout_s, addr=relay_addr)
+        return await self._relay.reserve(relay_addr, info.peer_id)
+
+    @property
+    def relay_addrs(self) -> list[str]:
+        """Circuit addresses at which peers reach us through relays we hold slots on."""
+        return [r.addr for r in self._relay.held()]
+
+    @property
+    def relay_status(self) -> RelayStatus:
+        return self._relay.status()
+
+    @property
+    def reachability(self) -> Reachability:
+        """What the last dial-back check found (`check_reachability`)."""
+        return self._dialback.verdict
+
+    async def check_reachability(self, peer_ids: list[str],
+                                 addrs: list[str] | None = None) -> Reachability:
+        """Ask these peers (connected directly: a relayed request is refused) to dial
+        us back at `addrs` (default: where we listen; a wildcard listen address
+        becomes the address our traffic to each peer leaves from); peers that
+        cannot answer do not count."""
+        self._check_open()
+        servers = [(peer, direct_ip(self._swarm.get_connections(peer)))
+                   for peer in map(parse_peer_id, peer_ids)]
+        maddrs = (list(self._host.get_transport_addrs()) if addrs is None
+                  else [parse_multiaddr(a) for a in addrs])
+        return await self._dialback.check(servers, maddrs)
+
+    def peer_routes(self) -> dict[str, str | None]:
+        """Connected peers -> None if reached directly, else the id of the relay between us."""
+        return {peer.to_base58(): relay_between(self._swarm.get_connections(peer))
+                for peer in self._host.get_connected_peers()}
 
     def discovered_peers(self) -> list[str]:
         """Peers the peerstore has addresses for (e.g. found by mDNS), not connected now."""

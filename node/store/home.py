@@ -41,6 +41,7 @@ from tomlkit.items import Table
 import wire
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
+           "relay_problem",
            "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS"]
 
 DEFAULT_HOME = Path("~/.troth")
@@ -66,6 +67,26 @@ listen = ["/ip4/127.0.0.1/tcp/0"]
 bootstrap = []
 # Find peers on the local network with mDNS.
 mdns = false
+# Serve as a relay for other members (circuit relay v2); limits in [relay].
+relay = false
+# Relays to hold a slot on when this node is not reachable from outside
+# (behind NAT): full multiaddrs with /p2p/<relay id>. Peers then reach this
+# node at <relay address>/p2p-circuit/p2p/<agent id> (`troth id` lists them).
+relays = []
+# Whether others can dial this node: "auto" asks connected peers to dial
+# back; "public" or "private" says so (private: always use the relays).
+reachability = "auto"
+
+[relay]
+# Limits of this node as a relay (network.relay = true); a circuit that hits
+# one is reset, and the members it joined reconnect.
+# Members holding a slot at once.
+max_reservations = 64
+# Relayed connections to one member at once.
+max_circuits_per_peer = 16
+# Seconds one relayed connection may last, and the bytes it may carry.
+max_circuit_duration_s = 3600
+max_circuit_bytes = 67108864
 
 [api]
 # The local HTTP API (and web page). Loopback only; requests need a bearer
@@ -112,6 +133,13 @@ class Config:
     listen: tuple[str, ...] = DEFAULT_LISTEN
     bootstrap: tuple[str, ...] = ()
     mdns: bool = False
+    # network.relay, network.relays, network.reachability, and [relay]: the
+    # limits the operator set (names of node.net's RelayParams, which owns
+    # the defaults)
+    relay: bool = False
+    relays: tuple[str, ...] = ()
+    reachability: str = "auto"
+    relay_limits: tuple[tuple[str, int], ...] = ()
     api_host: str = "127.0.0.1"
     api_port: int = 0
     sync_interval_s: float = 5.0
@@ -134,7 +162,8 @@ class Config:
         def err(key: str, what: str) -> ConfigError:
             return ConfigError(f"{where}: {key}: {what}")
 
-        known = {"network": {"listen", "bootstrap", "mdns"}, "api": {"listen"},
+        known = {"network": {"listen", "bootstrap", "mdns", *RELAY_NETWORK_KEYS},
+                 "relay": set(RELAY_LIMIT_KEYS), "api": {"listen"},
                  "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"}}
         for section, value in data.items():
             if section not in known:
@@ -162,6 +191,7 @@ class Config:
         mdns = net.get("mdns", False)
         if not isinstance(mdns, bool):
             raise err("network.mdns", "true or false")
+        relay, relays, reachability, relay_limits = _relay_settings(net, data.get("relay", {}), err)
         host, port = parse_host_port(data.get("api", {}).get("listen", "127.0.0.1:0"),
                                      lambda what: err("api.listen", what))
         interval = data.get("sync", {}).get("interval_s", 5.0)
@@ -174,12 +204,42 @@ class Config:
         level = data.get("log", {}).get("level", "info")
         if level not in ("debug", "info", "warning", "error"):
             raise err("log.level", "one of debug, info, warning, error")
-        return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, api_host=host,
+        return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, relay=relay,
+                   relays=relays, reachability=reachability, relay_limits=relay_limits,
+                   api_host=host,
                    api_port=port, sync_interval_s=float(interval),
                    skew_allowance_s=float(skew), log_level=level)
 
     def override(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+RELAY_NETWORK_KEYS = ("relay", "relays", "reachability")
+RELAY_LIMIT_KEYS = ("max_reservations", "max_circuits_per_peer", "max_circuit_duration_s",
+                    "max_circuit_bytes")
+REACHABILITY_SETTINGS = ("auto", "public", "private")
+
+
+def _relay_settings(net: dict[str, Any], limits: dict[str, Any], err: Any
+                    ) -> tuple[bool, tuple[str, ...], str, tuple[tuple[str, int], ...]]:
+    """network.relay, network.relays, network.reachability and the [relay] limits."""
+    relay = net.get("relay", False)
+    if not isinstance(relay, bool):
+        raise err("network.relay", "true or false")
+    relays = net.get("relays", [])
+    if not (isinstance(relays, list) and all(isinstance(x, str) for x in relays)):
+        raise err("network.relays", "a list of multiaddrs ending in /p2p/<relay id>")
+    for addr in relays:
+        problem = relay_problem(addr)
+        if problem:
+            raise err("network.relays", f"{addr!r}: {problem}")
+    reachability = net.get("reachability", "auto")
+    if reachability not in REACHABILITY_SETTINGS:
+        raise err("network.reachability", f"one of {', '.join(REACHABILITY_SETTINGS)}")
+    for key, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise err(f"relay.{key}", "a whole number >= 1")
+    return relay, tuple(relays), reachability, tuple(sorted(limits.items()))
 
 
 def parse_host_port(text: object, err: Any) -> tuple[str, int]:
@@ -191,6 +251,13 @@ def parse_host_port(text: object, err: Any) -> tuple[str, int]:
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         raise err(f"the API listens on loopback only, not {host!r}")
     return host.strip("[]"), int(port_s)
+
+
+def relay_problem(addr: str) -> str | None:
+    """Why `addr` is not a relay's own address (with /p2p/<relay id>), or None."""
+    if "/p2p-circuit" in addr:
+        return "a relay is dialled directly, not through a circuit"
+    return bootstrap_problem(addr)
 
 
 def bootstrap_problem(addr: str) -> str | None:
