@@ -141,12 +141,24 @@ class OpinionOut(_Out):
     expectation: float
 
 
+class RelayServedOut(_Out):
+    serving: bool = Field(description="whether this node is a relay for others")
+    reservations: int
+    circuits: int
+
+
 class IdOut(_Out):
     agent_id: str
     tokens: int
     own_seq: int
     frontier_digest: str = Field(description="hex")
     listen: list[str] = Field(description="multiaddrs other nodes bootstrap from")
+    reachability: Literal["public", "private", "unknown"] | None = Field(
+        default=None, description="whether other nodes can dial us (config or dial-back)")
+    reachability_source: Literal["config", "dial-back"] | None = None
+    relayed: list[str] | None = Field(default=None, description="circuit addresses "
+                                      "through the relays we hold a reservation on")
+    relay: RelayServedOut | None = None
 
 
 class PeerOut(_Out):
