@@ -50,6 +50,7 @@ import wire
 from wire import Frontier, Hello, Token, Tokens, WantCids, WantForks, WantRange
 from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX, WANT_CIDS_MAX
 
+from .admission import Admission
 from .causal import CausalBuffer
 from .index import TokenIndex
 from .outputs import Output, Send
@@ -113,8 +114,11 @@ class Sync:
 
     def __init__(self, index: TokenIndex, causal: CausalBuffer, params: CoreParams,
                  stats: Stats,
-                 ingest: Callable[[str | None, bytes, float, list[Output]], None]) -> None:
+                 ingest: Callable[[str | None, bytes, float, list[Output]], None],
+                 admission: Admission | None = None) -> None:
         self._index = index
+        # Pull only what admission would take (None: everything).
+        self._admission = admission
         self._causal = causal
         self._params = params
         self._stats = stats
@@ -283,18 +287,21 @@ class Sync:
             self._range_asked.clear()
         if len(self._forks_asked) > bound:
             self._forks_asked.clear()
+        admission = self._admission
         want_cids: list[str] = []
         for e in frame.entries:
             mine = heads.get(e.agent)
             have = mine[0] if mine else 0
+            if admission is not None and not admission.inside(e.agent):
+                # A stranger: its quota while the budget lasts, or what an
+                # admitted token needs of it; never its forks.
+                upto = admission.pull_limit(e.agent, e.seq, have)
+                if upto > have:
+                    self._ask_range(peer, e.agent, have, upto, now, outs)
+                continue
             if e.seq > have:
-                asked = self._range_asked.get(e.agent)
-                if asked is not None and asked[0] >= e.seq and now - asked[1] < retry_s:
+                if not self._ask_range(peer, e.agent, have, e.seq, now, outs):
                     continue  # already asked for this much, recently
-                self._range_asked[e.agent] = (e.seq, now)
-                last_seq = min(e.seq, have + RANGE_SPAN_MAX)
-                self._send(peer, wire.encode_frame(
-                    WantRange(agent=e.agent, first_seq=have + 1, last_seq=last_seq)), outs)
             elif (mine is not None and e.seq == have and e.head != mine[1]
                   and e.head not in index.tokens and e.head not in self._causal.pending):
                 want_cids.append(e.head)  # a fork at the head: equivocation evidence
@@ -307,6 +314,19 @@ class Sync:
                     self._forks_asked[e.agent] = (e.forks, now)
                     self._send(peer, wire.encode_frame(WantForks(agent=e.agent)), outs)
         self._want_cids(peer, want_cids, outs)
+
+    def _ask_range(self, peer: str, agent: str, have: int, upto: int, now: float,
+                   outs: list[Output]) -> bool:
+        """Ask `peer` for `agent`'s seqs have+1..upto (one span at most),
+        unless as much was asked recently; False if not asked."""
+        asked = self._range_asked.get(agent)
+        if asked is not None and asked[0] >= upto and now - asked[1] < self._params.request_retry_s:
+            return False
+        self._range_asked[agent] = (upto, now)
+        last_seq = min(upto, have + RANGE_SPAN_MAX)
+        self._send(peer, wire.encode_frame(
+            WantRange(agent=agent, first_seq=have + 1, last_seq=last_seq)), outs)
+        return True
 
     def _push(self, peer: str, frame: Frontier, outs: list[Output], *, complete: bool) -> None:
         """Send the peer what its frontier shows it lacks (the push half of a round).
