@@ -196,6 +196,10 @@ class NetView:
     def peers(self) -> list[dict[str, Any]]:
         return []
 
+    def gossip_stats(self) -> dict[str, Any]:
+        """Gossip counters: delivered, rejected, ignored, rate-limited (per neighbour)."""
+        return {}
+
 
 # Request bodies are strict: JSON `true` or `1.0` is not an integer and `1` is
 # not a string (lax coercion once turned `[true]` into option index 1).
@@ -371,6 +375,14 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
     @app.get("/v1/peers", dependencies=guarded, tags=["node"], responses=_errors())
     async def get_peers() -> list[dict[str, Any]]:
         return net.peers()
+
+    @app.get("/v1/stats", dependencies=guarded, tags=["node"], responses=_errors())
+    async def get_stats() -> dict[str, Any]:
+        """What this node took in, ignored and why: admission decisions by
+        reason and the strangers' budget, the core's counters, and gossip's."""
+        out = service.stats()
+        out["gossip"] = net.gossip_stats()
+        return out
 
     @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201,
               responses=_errors(404, 503))

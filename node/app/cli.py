@@ -162,6 +162,31 @@ def peers(ctx: click.Context) -> None:
     emit(ctx, "\n".join(lines), rows)
 
 
+@cli.command()
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """What this node took in and what it ignored, and why (admission, gossip)."""
+    s = _call(ctx, "GET", "/v1/stats")
+    lines = [f"tokens held {s['tokens']:,}, waiting for parents {s['pending']:,}"]
+    adm = s["admission"]
+    if adm["enabled"]:
+        lines.append(f"horizon {adm['horizon']:,} agents (hops <= {adm['hops_max']})")
+        lines.append("admitted  " + ", ".join(f"{r} {n:,}" for r, n in adm["admitted"].items()))
+        lines.append("ignored   " + (", ".join(f"{r} {n:,}" for r, n in adm["ignored"].items())
+                                     or "nothing"))
+        lines.append(f"strangers' budget {adm['stranger_budget_used']:,} of "
+                     f"{adm['stranger_budget']:,} tokens ({adm['strangers_held']:,} strangers, "
+                     f"quota {adm['stranger_quota']:,} each)")
+    else:
+        lines.append("admission off: every valid token is stored and relayed")
+    g = s.get("gossip") or {}
+    if g:
+        lines.append(f"gossip    delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
+                     f"ignored {g['ignored']:,}, over a neighbour's rate {g['rate_limited']:,}")
+        lines.extend(f"  rate-limited {n:,} from {p}" for p, n in g["rate_limited_by_peer"].items())
+    emit(ctx, "\n".join(lines), s)
+
+
 @cli.command("log")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.pass_context

@@ -28,7 +28,9 @@ profile) before gossipsub delivers or forwards; the decoded token is cached by
 its bytes so the core does not verify it twice. A token that fails costs the
 relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
 missing is valid and is forwarded (it cannot be judged yet, so it is never
-punished).
+punished). A valid token that admission would not take (a stranger's past its
+quota or the strangers' budget: `Core.judge_gossip`) is IGNOREd: neither
+delivered nor forwarded, and nobody is penalised.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -44,7 +46,7 @@ import signal
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -70,7 +72,15 @@ from node.core import (
     topic_for,
 )
 from node.core.liveness import Liveness
-from node.net.p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
+from node.net.p2p import (
+    GossipParams,
+    GossipReceived,
+    P2PError,
+    P2PNode,
+    PeerConnected,
+    SyncStream,
+    Validation,
+)
 from node.store import Store
 from node.store.engine import Engine, EngineFailed
 from node.store.home import Config, Home, HomeError
@@ -159,20 +169,35 @@ class Runtime(NetView):
                              "never_reached": True, "last_dial_error": error})
         return rows
 
+    def gossip_stats(self) -> dict[str, Any]:
+        if self.p2p is None:
+            return {}
+        st = self.p2p.stats
+        return {"delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
+                "rate_limited": st.rate_limited,
+                "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
+                "dropped_queue_full": st.dropped_messages_queue_full}
+
     # -- decoding with the validator's cache ------------------------------
-    def _validate(self, _topic: str, data: bytes) -> bool:
+    def _validate(self, _topic: str, data: bytes) -> Validation:
         if self.engine is not None and len(data) <= wire.TOKEN_SIZE_MAX_BYTES and \
                 self.engine.core.has(wire.cid_of(data)):
-            return True  # the same bytes were verified when we accepted them
+            return Validation.ACCEPT  # the same bytes were verified when we accepted them
         try:
             tok = wire.decode_token(data)
         except wire.InvalidToken as exc:
             log.info("event=gossip_rejected reason=%s", exc.reason)
-            return False
+            return Validation.REJECT
+        if self.engine is not None:
+            reason = self.engine.core.judge_gossip(tok)
+            if reason is not None:
+                log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer,
+                          tok.seq)
+                return Validation.IGNORE
         self._decoded[data] = tok
         if len(self._decoded) > DECODED_CACHE_MAX:
             self._decoded.popitem(last=False)
-        return True
+        return Validation.ACCEPT
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)
@@ -447,7 +472,7 @@ class Runtime(NetView):
         except BaseException:
             lock.close()
             raise
-        params = CoreParams(sync_interval_s=cfg.sync_interval_s)
+        params = CoreParams(sync_interval_s=cfg.sync_interval_s, admission=cfg.admission)
         try:
             engine = Engine(store, self.identity, params, decode=self._decode,
                             trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
@@ -461,7 +486,7 @@ class Runtime(NetView):
         try:
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
                                      expected_peer_id=self.identity.agent_id,
-                                     mdns=cfg.mdns) as p2p:
+                                     params=self._gossip_params(), mdns=cfg.mdns) as p2p:
                 self.p2p = p2p
                 p2p.set_sync_handler(self._on_sync_stream)
                 await p2p.subscribe(DEFAULT_TOPIC, self._validate)
@@ -497,6 +522,15 @@ class Runtime(NetView):
             log.info("event=stopped agent=%s", self.identity.agent_id)
         if self.failure is not None:
             raise self.failure
+
+    def _gossip_params(self) -> GossipParams:
+        """Gossipsub's parameters, with the per-neighbour rate the config sets."""
+        cfg, params = self.config, GossipParams()
+        if cfg.peer_gossip_rate_per_s is not None:
+            params = replace(params, peer_rate_max_per_s=cfg.peer_gossip_rate_per_s)
+        if cfg.peer_gossip_burst is not None:
+            params = replace(params, peer_burst_max=cfg.peer_gossip_burst)
+        return params
 
     def stop(self) -> None:
         if self._nursery is not None:

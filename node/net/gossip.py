@@ -14,11 +14,16 @@ counter is seeded from the nanosecond clock at start, because py-libp2p seeds
 it from the seconds clock and a node restarted within the same second would
 reuse seqnos: peers drop such messages as already seen (and as equivocation).
 
-py-libp2p offers no parameter for three things troth needs, so small
+py-libp2p offers no parameter for five things troth needs, so small
 subclasses and stand-ins supply them: which neighbour forwarded the message
 being delivered (`current_forwarder()`), deeper per-peer outbound queues
-(`_SizedQueues`), and delivery straight into the node's own queue instead of
-pubsub's 32-slot per-topic channel (`TopicInbox`).
+(`_SizedQueues`), delivery straight into the node's own queue instead of
+pubsub's 32-slot per-topic channel (`TopicInbox`), gossipsub's third
+validation result, IGNORE (py-libp2p knows only accept and reject, and a
+reject costs the relaying neighbour score): a validator raises `Ignored` and
+`TrothPubsub` drops the message unforwarded, marks it seen and blames nobody;
+and a token bucket per neighbour (`PeerRateLimit`), checked before any other
+work on a message: the excess is ignored the same way, and counted.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
 __all__ = [
     "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
-    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS",
+    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS", "Ignored", "PeerRateLimit", "TrothPubsub",
 ]
 
 # Gossip payloads: the pubsub RPC limit is 1 MiB including signature, key,
@@ -83,22 +88,71 @@ class GossipParams:
     penalty_decay: float = 0.97
     publish_threshold: float = -10.0
     graylist_threshold: float = -20.0
+    # Messages per second each neighbour may relay to us, all topics together,
+    # and the burst it may save up; the excess is ignored (not penalised) and
+    # counted. A node takes in ~130 tokens/s end to end (docs/benchmarks.md),
+    # so 500/s never slows honest gossip; it caps what one flooding neighbour
+    # costs in signature checks before admission can refuse its tokens.
+    peer_rate_max_per_s: float = 500.0
+    peer_burst_max: float = 2000.0
 
 
 # The neighbour whose RPC carried the message pubsub is handling. py-libp2p
 # runs every `push_msg(forwarder, msg)` in a task of its own and delivers from
-# it (`notify_subscriptions(msg)`) without passing the forwarder on; `_Pubsub`
+# it (`notify_subscriptions(msg)`) without passing the forwarder on; `TrothPubsub`
 # puts it here, task-local, for `current_forwarder()` to read.
 _FORWARDER: ContextVar[ID | None] = ContextVar("troth_gossip_forwarder", default=None)
 
 
-class _Pubsub(Pubsub):
-    """Pubsub that remembers, per task, which neighbour forwarded the message."""
+class Ignored(Exception):
+    """Raised by a topic validator: drop the message, forward it to nobody,
+    and do not count it against the neighbour (gossipsub's IGNORE)."""
+
+
+class PeerRateLimit:
+    """A token bucket per neighbour: `rate_per_s` messages a second, up to
+    `burst` saved. `take(peer, now)` spends one or says no (and counts it)."""
+
+    def __init__(self, rate_per_s: float, burst: float) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError(f"rate must be > 0 and burst >= 1, got {rate_per_s}, {burst}")
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._buckets: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, at)
+        self.limited: dict[ID, int] = {}  # peer -> messages refused
+
+    def take(self, peer: ID, now: float) -> bool:
+        tokens, at = self._buckets.get(peer, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
+        if tokens < 1.0:
+            self._buckets[peer] = (tokens, now)
+            self.limited[peer] = self.limited.get(peer, 0) + 1
+            return False
+        self._buckets[peer] = (tokens - 1.0, now)
+        return True
+
+    def forget(self, peer: ID) -> None:
+        """`peer` disconnected: its bucket goes (its count stays, for stats)."""
+        self._buckets.pop(peer, None)
+
+
+class TrothPubsub(Pubsub):
+    """Pubsub that remembers, per task, which neighbour forwarded the message,
+    rate-limits each neighbour, and knows IGNORE (see the module docstring)."""
+
+    rate_limit: PeerRateLimit
+    ignored = 0
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if msg_forwarder != self.my_id and not self.rate_limit.take(
+                msg_forwarder, trio.current_time()):
+            return  # not marked seen: another neighbour's copy may still come
         token = _FORWARDER.set(msg_forwarder)
         try:
             await super().push_msg(msg_forwarder, msg)
+        except Ignored:
+            self._mark_msg_seen(msg)  # judged once: later copies cost nothing
+            self.ignored += 1
         finally:
             _FORWARDER.reset(token)
 
@@ -160,7 +214,7 @@ def _build_score_params(params: GossipParams) -> ScoreParams:
     )
 
 
-def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
+def build_gossip(host: IHost, params: GossipParams) -> tuple[TrothPubsub, GossipSub]:
     """The pubsub service and gossipsub router for `host`, tuned by `params`."""
     router = GossipSub(
         protocols=([PROTOCOL_ID_V12] if params.idontwant else []) + [
@@ -176,7 +230,8 @@ def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
         max_messages_per_topic_per_second=params.topic_rate_max_per_s,
         max_pending_messages_per_peer=params.pending_per_peer_max,
     )
-    pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+    pubsub = TrothPubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+    pubsub.rate_limit = PeerRateLimit(params.peer_rate_max_per_s, params.peer_burst_max)
     # Seqnos from the nanosecond clock: never reused across restarts
     # (py-libp2p: int(time.time()), reused within the same second).
     pubsub.counter = time.time_ns()
