@@ -22,8 +22,14 @@ pubsub's 32-slot per-topic channel (`TopicInbox`), gossipsub's third
 validation result, IGNORE (py-libp2p knows only accept and reject, and a
 reject costs the relaying neighbour score): a validator raises `Ignored` and
 `TrothPubsub` drops the message unforwarded, marks it seen and blames nobody;
-and a token bucket per neighbour (`PeerRateLimit`), checked before any other
-work on a message: the excess is ignored the same way, and counted.
+and a token bucket per neighbour (`PeerRateLimit`). The bucket is used
+twice. Reading: a neighbour's pubsub stream is not read while its bucket is
+empty (`_MeteredStream`), so a flooding neighbour is held back by yamux flow
+control at its own end, before this node spends anything on decrypting,
+parsing and checking its messages (py-libp2p reads and verifies a signed peer
+record with every RPC: that, not troth, is most of a message's cost here).
+Delivering: each message takes one token before any other work; one that
+finds the bucket empty (several came in one RPC) is ignored and counted.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, cast
 
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -89,12 +96,14 @@ class GossipParams:
     publish_threshold: float = -10.0
     graylist_threshold: float = -20.0
     # Messages per second each neighbour may relay to us, all topics together,
-    # and the burst it may save up; the excess is ignored (not penalised) and
-    # counted. A node takes in ~130 tokens/s end to end (docs/benchmarks.md),
-    # so 500/s never slows honest gossip; it caps what one flooding neighbour
-    # costs in signature checks before admission can refuse its tokens.
-    peer_rate_max_per_s: float = 500.0
-    peer_burst_max: float = 2000.0
+    # and the burst it may save up. Past it we stop reading its stream (it is
+    # held back at its end) and ignore what was already read. A node takes in
+    # ~130 tokens/s end to end through py-libp2p on this machine
+    # (docs/benchmarks.md): one neighbour gets at most what leaves room for
+    # the others; a governance network's gossip is far below, and the burst
+    # covers a tally round of hundreds of tokens at once.
+    peer_rate_max_per_s: float = 100.0
+    peer_burst_max: float = 1000.0
 
 
 # The neighbour whose RPC carried the message pubsub is handling. py-libp2p
@@ -131,9 +140,34 @@ class PeerRateLimit:
         self._buckets[peer] = (tokens - 1.0, now)
         return True
 
+    def wait_s(self, peer: ID, now: float) -> float:
+        """How long until `peer` has a whole token again (0: it has one)."""
+        tokens, at = self._buckets.get(peer, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
     def forget(self, peer: ID) -> None:
         """`peer` disconnected: its bucket goes (its count stays, for stats)."""
         self._buckets.pop(peer, None)
+
+
+class _MeteredStream:
+    """A neighbour's inbound pubsub stream, read only while its bucket has a
+    token (the rest of the stream interface passes through)."""
+
+    def __init__(self, stream: INetStream, limit: PeerRateLimit) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._peer = stream.muxed_conn.peer_id
+
+    async def read(self, n: int | None = None) -> bytes:
+        wait_s = self._limit.wait_s(self._peer, trio.current_time())
+        if wait_s > 0:
+            await trio.sleep(wait_s)
+        return await self._stream.read(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class TrothPubsub(Pubsub):
@@ -142,6 +176,10 @@ class TrothPubsub(Pubsub):
 
     rate_limit: PeerRateLimit
     ignored = 0
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        await super().continuously_read_stream(
+            cast(INetStream, _MeteredStream(stream, self.rate_limit)))
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         if msg_forwarder != self.my_id and not self.rate_limit.take(

@@ -472,6 +472,14 @@ class P2PNode:
             return
         self._delivered += 1
 
+    def outbound_queued(self, peer_id: str) -> int:
+        """Gossip RPCs queued for `peer_id` and not yet written. py-libp2p
+        writes one RPC per message, a few hundred a second per peer on this
+        machine; past `GossipParams.outbound_queue_max` it drops: a publisher
+        that must not lose a burst waits while this is high."""
+        queue = self._pubsub.peer_queues.get(parse_peer_id(peer_id))
+        return 0 if queue is None else len(queue)
+
     def topic_peers(self, topic: str) -> frozenset[str]:
         """Connected peers known to be subscribed to `topic`."""
         return frozenset(p.to_base58() for p in self._pubsub.peer_topics.get(topic, ()))

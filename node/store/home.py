@@ -79,9 +79,10 @@ hops = 2
 stranger_quota = 64
 stranger_budget = 10000
 # Gossip messages per second each neighbour may send us, and the burst it may
-# save up; the excess is ignored and counted (`troth stats`). Unset: 500 and 2000.
-# peer_gossip_rate_per_s = 500.0
-# peer_gossip_burst = 2000
+# save up: past it the neighbour is read no faster, and what was read already
+# is ignored and counted (`troth stats`). Unset: 100 and 1000.
+# peer_gossip_rate_per_s = 100.0
+# peer_gossip_burst = 1000
 
 [trust]
 # Seconds of clock disagreement forgiven around a promise's due time: a
