@@ -4,7 +4,6 @@ full-size benchmark; this is its 200 x 5 version)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -70,18 +69,13 @@ async def test_a_neighbour_is_read_no_faster_than_its_rate() -> None:
         assert elapsed >= 1.5, f"50 messages in {elapsed:.2f} s: the rate was not held"
 
 
-def _stats_cli(victim: Victim) -> tuple[str, dict[str, object]]:
-    """`troth stats` and `troth --json stats` against the running victim."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-
-    def troth(*args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "node", "--home", str(victim.home.path),
-                              *args], capture_output=True, text=True, env=env, cwd=ROOT,
-                             timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    return troth("stats"), json.loads(troth("--json", "stats"))
+def _stats_cli(victim: Victim) -> str:
+    """`troth stats` against the running victim, as a user would type it."""
+    out = subprocess.run([sys.executable, "-m", "node", "--home", str(victim.home.path),
+                          "stats"], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path: Path) -> None:
@@ -110,6 +104,6 @@ def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path:
     # In-horizon tokens all arrive: at every honest node, and at the victim.
     assert result.honest_missing == 0 and result.timeouts == 0
     assert adm["admitted"]["inside"] >= result.honest_issued
-    text, data = result.inspected
-    assert "strangers' budget 50 of 50 tokens" in text and "stranger-budget" in text
-    assert data["admission"] == {**adm, "admitted": data["admission"]["admitted"]}
+    text = result.inspected
+    assert "strangers' budget 50 of 50 tokens" in text
+    assert f"stranger-budget {adm['ignored']['stranger-budget']:,}" in text
