@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from bench.flood import Victim, admission_config, mint, run_flood
@@ -25,8 +26,11 @@ def test_a_token_bucket_allows_the_burst_then_the_rate() -> None:
 
     peer = ID(b"\x00\x01peer")
     limit = PeerRateLimit(rate_per_s=10.0, burst=3.0)
-    assert [limit.take(peer, 0.0) for _ in range(4)] == [True, True, True, False]
-    assert limit.limited == {peer: 1} and limit.wait_s(peer, 0.0) > 0
+    assert limit.wait_s(peer, 0.0) == 0.0
+    # The burst, then as much again in debt (messages already read), then no.
+    assert [limit.take(peer, 0.0) for _ in range(7)] == [True] * 6 + [False]
+    assert limit.limited == {peer: 1}
+    assert limit.wait_s(peer, 0.0) == pytest.approx(0.4)  # from -3 back to 1 at 10/s
     assert limit.take(peer, 0.1) and not limit.take(peer, 0.1)  # one more per 100 ms
     assert limit.wait_s(peer, 10.0) == 0.0 and limit.take(peer, 10.0)
 

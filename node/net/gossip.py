@@ -28,8 +28,9 @@ empty (`_MeteredStream`), so a flooding neighbour is held back by yamux flow
 control at its own end, before this node spends anything on decrypting,
 parsing and checking its messages (py-libp2p reads and verifies a signed peer
 record with every RPC: that, not troth, is most of a message's cost here).
-Delivering: each message takes one token before any other work; one that
-finds the bucket empty (several came in one RPC) is ignored and counted.
+Delivering: each message spends one token before any other work, into debt
+if need be (the reader runs a little ahead); one that would take the debt past
+the burst (many messages packed in one RPC) is ignored and counted.
 """
 
 from __future__ import annotations
@@ -120,7 +121,11 @@ class Ignored(Exception):
 
 class PeerRateLimit:
     """A token bucket per neighbour: `rate_per_s` messages a second, up to
-    `burst` saved. `take(peer, now)` spends one or says no (and counts it)."""
+    `burst` saved. Reading waits while a bucket is below one token (`wait_s`);
+    each message delivered spends one (`take`), and may run the bucket into
+    debt down to -`burst`: a reader reads a few messages ahead of the tasks
+    that deliver them, and those must not be lost. Beyond the debt (many
+    messages packed in one RPC), `take` says no and counts it."""
 
     def __init__(self, rate_per_s: float, burst: float) -> None:
         if rate_per_s <= 0 or burst < 1:
@@ -130,10 +135,13 @@ class PeerRateLimit:
         self._buckets: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, at)
         self.limited: dict[ID, int] = {}  # peer -> messages refused
 
-    def take(self, peer: ID, now: float) -> bool:
+    def _level(self, peer: ID, now: float) -> float:
         tokens, at = self._buckets.get(peer, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
-        if tokens < 1.0:
+        return min(self.burst, tokens + (now - at) * self.rate_per_s)
+
+    def take(self, peer: ID, now: float) -> bool:
+        tokens = self._level(peer, now)
+        if tokens - 1.0 < -self.burst:
             self._buckets[peer] = (tokens, now)
             self.limited[peer] = self.limited.get(peer, 0) + 1
             return False
@@ -142,8 +150,7 @@ class PeerRateLimit:
 
     def wait_s(self, peer: ID, now: float) -> float:
         """How long until `peer` has a whole token again (0: it has one)."""
-        tokens, at = self._buckets.get(peer, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
+        tokens = self._level(peer, now)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
 
     def forget(self, peer: ID) -> None:
