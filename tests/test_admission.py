@@ -207,7 +207,28 @@ def test_the_gossip_pre_filter_counts_what_it_ignores() -> None:
     net, me, (s,) = _victim_net(1)
     toks = _chain(net, s, 5)
     v = Core(ident(1), net.cores[me].params)
-    assert v.judge_gossip(toks[0]) is None
+    assert v.judge_gossip(toks[0]) == "stranger"  # kept here, not spread
     assert v.judge_gossip(toks[4]) == "stranger-quota"
     assert v.admission is not None and v.admission.report()["ignored"] == {"stranger-quota": 1}
     assert Core(ident(1)).judge_gossip(toks[4]) is None  # admission off: everything passes
+
+
+def test_sync_pushes_only_the_horizon_and_strangers_are_pulled_by_who_wants_them() -> None:
+    net, me, (s,) = _victim_net(1)
+    _chain(net, s, QUOTA)
+    _chain(net, me, 2)
+    net.deliver_all()
+    assert _held_of(net.cores[me], s) == QUOTA
+    # A newcomer with no room for strangers, linked to the victim only.
+    full = Core(ident(50), CoreParams(sync_interval_s=1.0, admission=AdmissionParams(
+        stranger_quota=QUOTA, stranger_budget=0)))
+    assert full.agent_id is not None
+    net.cores[full.agent_id] = full
+    full.issue(kind="promise", body={"text": "hi", "to": me}, now=net.now)  # me: inside
+    net.connect(me, full.agent_id)
+    for _ in range(6):
+        net.step()
+    assert full.admission is not None
+    assert _held_of(full, me) == 2  # the victim's own (inside its horizon): pushed
+    # s's were not: pushed, they would arrive every round and be ignored every round.
+    assert full.admission.counts == {"inside": 2} and _held_of(full, s) == 0

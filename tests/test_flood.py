@@ -35,21 +35,30 @@ def test_a_token_bucket_allows_the_burst_then_the_rate() -> None:
     assert limit.wait_s(peer, 10.0) == 0.0 and limit.take(peer, 10.0)
 
 
+def _judge(topic: str, data: bytes) -> Validation:
+    if data.startswith(b"spam"):
+        return Validation.IGNORE
+    return Validation.KEEP if data.startswith(b"keep") else Validation.ACCEPT
+
+
 async def test_ignored_gossip_is_neither_forwarded_nor_blamed_on_the_relay() -> None:
-    """a - b - c: b IGNOREs b"spam": c never sees it, and a keeps its score."""
+    """a - b - c: b IGNOREs b"spam" and KEEPs b"keep": c sees neither, b
+    delivers only the kept one, and a keeps its score."""
     async with nodes(11, 12, 13) as (a, b, c):
         await a.subscribe(TOPIC)
-        await b.subscribe(TOPIC, validator=lambda topic, data: (
-            Validation.IGNORE if data.startswith(b"spam") else Validation.ACCEPT))
+        await b.subscribe(TOPIC, validator=_judge)
         await c.subscribe(TOPIC)
         await link(a, b)
         await link(b, c)
         await meshed([(a, b), (b, c)])
         await a.publish(TOPIC, b"spam: valid but unwanted")
-        await wait_until(lambda: b.stats.ignored == 1)
+        await a.publish(TOPIC, b"keep: a stranger's, not ours to spread")
+        await wait_until(lambda: b.stats.ignored == 1 and b.stats.kept == 1)
         await a.publish(TOPIC, b"wanted")
         assert [m.data for m in await receive_n(c, 1)] == [b"wanted"]
-        assert drained(c) == [] and [m.data for m in drained(b)] == [b"wanted"]
+        assert drained(c) == []
+        assert sorted(m.data for m in await receive_n(b, 2)) == [
+            b"keep: a stranger's, not ours to spread", b"wanted"]
         assert b.stats.rejected == 0
         assert b.peer_score(a.peer_id, TOPIC) >= 0  # a REJECT would have cost a a point
 

@@ -28,9 +28,12 @@ profile) before gossipsub delivers or forwards; the decoded token is cached by
 its bytes so the core does not verify it twice. A token that fails costs the
 relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
 missing is valid and is forwarded (it cannot be judged yet, so it is never
-punished). A valid token that admission would not take (a stranger's past its
-quota or the strangers' budget: `Core.judge_gossip`) is IGNOREd: neither
-delivered nor forwarded, and nobody is penalised.
+punished). Admission (`Core.judge_gossip`) decides the rest: a token whose
+issuer is inside the horizon (or that an admitted token needs) is accepted and
+forwarded; a stranger's within its quota and the budget is KEEPt: delivered
+here, forwarded to nobody (peers that want strangers' tokens pull them by
+sync, each within its own budget, so a flood does not travel by gossip); past
+the quota or the budget it is IGNOREd. Nobody is penalised for a valid token.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -71,6 +74,7 @@ from node.core import (
     VerdictChanged,
     topic_for,
 )
+from node.core.admission import ADMIT_REASONS
 from node.core.liveness import Liveness
 from node.net.p2p import (
     GossipParams,
@@ -174,7 +178,7 @@ class Runtime(NetView):
             return {}
         st = self.p2p.stats
         return {"delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
-                "rate_limited": st.rate_limited,
+                "kept_unforwarded": st.kept, "rate_limited": st.rate_limited,
                 "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
                 "dropped_queue_full": st.dropped_messages_queue_full}
 
@@ -188,16 +192,14 @@ class Runtime(NetView):
         except wire.InvalidToken as exc:
             log.info("event=gossip_rejected reason=%s", exc.reason)
             return Validation.REJECT
-        if self.engine is not None:
-            reason = self.engine.core.judge_gossip(tok)
-            if reason is not None:
-                log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer,
-                          tok.seq)
-                return Validation.IGNORE
-        self._decoded[data] = tok
-        if len(self._decoded) > DECODED_CACHE_MAX:
-            self._decoded.popitem(last=False)
-        return Validation.ACCEPT
+        reason = self.engine.core.judge_gossip(tok) if self.engine is not None else None
+        if reason in ADMIT_REASONS or reason is None:
+            self._decoded[data] = tok
+            if len(self._decoded) > DECODED_CACHE_MAX:
+                self._decoded.popitem(last=False)
+            return Validation.KEEP if reason == "stranger" else Validation.ACCEPT
+        log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer, tok.seq)
+        return Validation.IGNORE
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)

@@ -294,16 +294,17 @@ class Core:
 
     def judge_gossip(self, tok: Token) -> str | None:
         """The gossip validator's admission check, before a token is forwarded:
-        None to take it, else why it is ignored (counted here; it never reaches
-        `receive_gossip`). The core judges again when the token arrives: a
-        budget may have filled in between, and then the core's word is final."""
+        None with admission off, else the reason it would be taken (an
+        ADMIT_REASON: "stranger" means keep it but do not spread it) or
+        ignored (counted here: it never reaches `receive_gossip`). The core
+        judges again when the token arrives: a budget may have filled in
+        between, and then the core's word is final."""
         adm = self.admission
         if adm is None:
             return None
         reason = adm.judge(tok, self._awaited_by(tok.cid))
-        if reason in ADMIT_REASONS:
-            return None
-        adm.count(reason)
+        if reason not in ADMIT_REASONS:
+            adm.count(reason)
         return reason
 
     def tick(self, now: float) -> list[Output]:

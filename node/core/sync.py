@@ -333,15 +333,20 @@ class Sync:
 
         `complete`: this frame is the peer's whole frontier, so an agent absent
         from it is one the peer does not know (a frontier of several frames
-        proves nothing by absence).
+        proves nothing by absence). With admission, only the chains of issuers
+        inside our horizon are pushed: strangers' tokens are there to be
+        pulled by a peer that wants them, within its own budget (pushed, a
+        peer whose budget is full would be sent them again every round).
         """
+        admission = self._admission
         index = self._index
         theirs = {e.agent: e.seq for e in frame.entries}
         their_forks = {e.agent: e.forks for e in frame.entries}
         cids: list[str] = []
         for agent, (seq, _head) in sorted(index.heads.items()):
             have = theirs.get(agent)
-            if have is None and not complete:
+            if (have is None and not complete) or (
+                    admission is not None and not admission.inside(agent)):
                 continue
             chain = index.range_cids(agent, (have or 0) + 1, seq) if seq > (have or 0) else []
             cids.extend(chain)

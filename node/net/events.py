@@ -51,6 +51,7 @@ class Validation(enum.Enum):
     ACCEPT = "accept"  # deliver and forward
     REJECT = "reject"  # drop; the relaying neighbour loses score (invalid bytes)
     IGNORE = "ignore"  # drop, forward to nobody, blame nobody (valid, but unwanted here)
+    KEEP = "keep"  # deliver here, forward to nobody, blame nobody (not ours to spread)
 
 
 # `validator(topic, data)`: a Validation, or a bool (True accepts, False rejects).
@@ -66,4 +67,5 @@ class P2PStats:
     dropped_peer_events: int
     sync_streams_refused: int
     ignored: int  # validator said IGNORE
+    kept: int  # validator said KEEP: delivered, not forwarded
     rate_limited: int  # over a neighbour's gossip rate: ignored unread

@@ -21,7 +21,8 @@ being delivered (`current_forwarder()`), deeper per-peer outbound queues
 pubsub's 32-slot per-topic channel (`TopicInbox`), gossipsub's third
 validation result, IGNORE (py-libp2p knows only accept and reject, and a
 reject costs the relaying neighbour score): a validator raises `Ignored` and
-`TrothPubsub` drops the message unforwarded, marks it seen and blames nobody;
+`TrothPubsub` drops the message unforwarded, marks it seen and blames nobody
+(p2p.py's KEEP delivers it to the node first, and so forwards nothing);
 and a token bucket per neighbour (`PeerRateLimit`). The bucket is used
 twice. Reading: a neighbour's pubsub stream is not read while its bucket is
 empty (`_MeteredStream`), so a flooding neighbour is held back by yamux flow
@@ -182,7 +183,6 @@ class TrothPubsub(Pubsub):
     rate-limits each neighbour, and knows IGNORE (see the module docstring)."""
 
     rate_limit: PeerRateLimit
-    ignored = 0
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         await super().continuously_read_stream(
@@ -197,7 +197,6 @@ class TrothPubsub(Pubsub):
             await super().push_msg(msg_forwarder, msg)
         except Ignored:
             self._mark_msg_seen(msg)  # judged once: later copies cost nothing
-            self.ignored += 1
         finally:
             _FORWARDER.reset(token)
 

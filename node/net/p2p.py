@@ -162,6 +162,8 @@ class P2PNode:
         self._validator_errors = 0
         self._dropped_events = 0
         self._sync_refused = 0
+        self._ignored = 0
+        self._kept = 0
 
     # -- lifecycle --
 
@@ -398,8 +400,8 @@ class P2PNode:
         an exception, logged) drops the message, and py-libp2p counts one
         invalid message against the neighbour that relayed it (P4 score, see
         GossipParams). IGNORE drops it too, unforwarded, and blames nobody: a
-        valid message this node does not want. It must be quick: it runs in
-        pubsub's task.
+        valid message this node does not want. KEEP delivers it to `messages`
+        but forwards it to nobody. It must be quick: it runs in pubsub's task.
         """
         check_topic(topic)
         if not callable(validator):
@@ -410,7 +412,12 @@ class P2PNode:
             if forwarder == self._id:
                 return True  # checked in publish() already
             result = self._run_validator(topic, msg.data)
+            if result is Validation.KEEP:
+                self._kept += 1
+                self._deliver(topic, msg)  # (pubsub would deliver and forward: we only deliver)
+                raise Ignored
             if result is Validation.IGNORE:
+                self._ignored += 1
                 raise Ignored
             return result is Validation.ACCEPT
 
@@ -444,7 +451,7 @@ class P2PNode:
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
         if len(data) > GOSSIP_DATA_MAX_BYTES:
             raise ValueError(f"gossip data of {len(data)} bytes > {GOSSIP_DATA_MAX_BYTES}")
-        if self._run_validator(topic, data) is not Validation.ACCEPT:
+        if self._run_validator(topic, data) not in (Validation.ACCEPT, Validation.KEEP):
             raise PublishRejected("our own validator refused it", topic=topic,
                                   size_bytes=len(data))
         try:
@@ -525,7 +532,8 @@ class P2PNode:
             validator_errors=self._validator_errors,
             dropped_peer_events=self._dropped_events,
             sync_streams_refused=self._sync_refused,
-            ignored=self._pubsub.ignored,
+            ignored=self._ignored,
+            kept=self._kept,
             rate_limited=sum(self._pubsub.rate_limit.limited.values()),
         )
 
