@@ -115,7 +115,7 @@ def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path:
     assert adm["ignored"].get("stranger-budget", 0) > 0
     assert after["gossip"]["rejected"] == 0 and after["core"]["rejected"] == 0
     # In-horizon tokens all arrive: at every honest node, and at the victim.
-    assert result.honest_missing == 0 and result.timeouts == 0
+    assert result.honest_missing == 0 and result.victim_missing == 0 and result.timeouts == 0
     assert adm["admitted"]["inside"] >= result.honest_issued
     text = result.inspected
     assert "strangers' budget 50 of 50 tokens" in text

@@ -56,12 +56,19 @@ from .index import TokenIndex
 from .outputs import Output, Send
 from .params import CoreParams, Stats
 
-__all__ = ["FRONTIER_ANSWER_S", "THROTTLE_EXTRA_MAX", "PeerState", "PeerSync", "RULES", "Sync"]
+__all__ = ["FRONTIER_ANSWER_S", "THROTTLE_EXTRA_MAX", "STRANGER_PULLS_MAX", "PeerState", "PeerSync",
+           "RULES", "Sync"]
 
 # A Frontier is acted on only this long after we sent that peer a Hello.
 FRONTIER_ANSWER_S = 120.0
 # Request-throttle memories may exceed the known issuers by this much.
 THROTTLE_EXTRA_MAX = 4096
+# Strangers whose chains one Frontier frame makes us ask for (with admission).
+# A flood's thousands of identities would otherwise cost thousands of
+# WantRange/Tokens frames a round, each a store commit at the asker; this
+# many a round fills a budget of 10,000 in a few minutes, and the horizon's
+# own pulls are not capped.
+STRANGER_PULLS_MAX = 64
 
 
 class PeerState(enum.Enum):
@@ -288,16 +295,18 @@ class Sync:
         if len(self._forks_asked) > bound:
             self._forks_asked.clear()
         admission = self._admission
+        stranger_pulls = 0
         want_cids: list[str] = []
         for e in frame.entries:
             mine = heads.get(e.agent)
             have = mine[0] if mine else 0
             if admission is not None and not admission.inside(e.agent):
                 # A stranger: its quota while the budget lasts, or what an
-                # admitted token needs of it; never its forks.
+                # admitted token needs of it; never its forks; a few a round.
                 upto = admission.pull_limit(e.agent, e.seq, have)
-                if upto > have:
-                    self._ask_range(peer, e.agent, have, upto, now, outs)
+                if upto > have and stranger_pulls < STRANGER_PULLS_MAX and \
+                        self._ask_range(peer, e.agent, have, upto, now, outs):
+                    stranger_pulls += 1
                 continue
             if e.seq > have:
                 if not self._ask_range(peer, e.agent, have, e.seq, now, outs):
