@@ -65,10 +65,10 @@ FRONTIER_ANSWER_S = 120.0
 THROTTLE_EXTRA_MAX = 4096
 # Strangers whose chains one Frontier frame makes us ask for (with admission).
 # A flood's thousands of identities would otherwise cost thousands of
-# WantRange/Tokens frames a round, each a store commit at the asker; this
-# many a round fills a budget of 10,000 in a few minutes, and the horizon's
-# own pulls are not capped.
-STRANGER_PULLS_MAX = 64
+# WantRange/Tokens frames a round, each answer a store commit at the asker
+# (~10 ms): 16 a round is a trickle beside the horizon's own pulls, which are
+# not capped, and still meets a newcomer within a round or two.
+STRANGER_PULLS_MAX = 16
 
 
 class PeerState(enum.Enum):
