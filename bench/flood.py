@@ -209,11 +209,12 @@ def admission_config(quota: int, budget: int, rate: float | None,
 
 
 @contextmanager
-def victim_process(workdir: Path, admission: dict[str, Any]) -> Iterator[Victim]:
+def victim_process(workdir: Path, admission: dict[str, Any],
+                   sync_interval_s: float) -> Iterator[Victim]:
     """A `python -m node run` on a fresh home with these [admission] settings."""
     home, identity = Home.init(workdir / "victim")
     # (Every other setting at its default; `troth run` validates the file.)
-    home.config_path.write_text(tomlkit.dumps({"sync": {"interval_s": 1.0},
+    home.config_path.write_text(tomlkit.dumps({"sync": {"interval_s": sync_interval_s},
                                                "admission": admission}))
     log = open(workdir / "victim.log", "wb")  # noqa: SIM115
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -353,13 +354,13 @@ class FloodResult:
 async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: int,
                     admission: dict[str, Any], period_s: float, interval_s: float,
                     attacker_in_process: bool, sign_s: float = 0.0,
-                    attacker_rate_per_s: float = 0.0,
+                    attacker_rate_per_s: float = 0.0, sync_interval_s: float = 5.0,
                     inspect: Callable[[Victim], Any] | None = None) -> FloodResult:
     """The whole run: victim up, honest nodes joined, before / during / after.
     `inspect(victim)` runs (in a thread) at the end, while the victim is up."""
-    with victim_process(workdir, admission) as victim:
+    with victim_process(workdir, admission, sync_interval_s) as victim:
         homes = [Home.init(workdir / f"honest{i}") for i in range(HONEST)]
-        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=1.0))
+        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=sync_interval_s))
                              for h, ident in homes])
         async with trio.open_nursery() as nursery:
             for rt in honest.rts:
@@ -485,6 +486,8 @@ def main() -> None:
     ap.add_argument("--period-s", type=float, default=None,
                     help="length of each period (before/during/after)")
     ap.add_argument("--interval-s", type=float, default=0.2, help="between honest tokens")
+    ap.add_argument("--sync-interval", type=float, default=5.0,
+                    help="every node's anti-entropy interval (the config default: 5 s)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "troth-flood")
     ap.add_argument("--attacker", help=argparse.SUPPRESS)  # (the attacker process's mode)
@@ -509,6 +512,7 @@ def main() -> None:
             Path(tmp), files, identities=args.identities, per=args.per_identity,
             admission=admission_config(quota, budget, None, None), period_s=period_s,
             interval_s=args.interval_s, attacker_in_process=False, sign_s=sign_s,
+            sync_interval_s=args.sync_interval,
             attacker_rate_per_s=args.attacker_rate))
     report(result, budget)
 

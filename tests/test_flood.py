@@ -101,7 +101,7 @@ def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path:
     result = trio.run(lambda: run_flood(
         tmp_path / "run", files, identities=identities, per=per,
         admission=admission_config(quota, budget, None, None), period_s=2.0,
-        interval_s=0.25, attacker_in_process=True, inspect=_stats_cli))
+        interval_s=0.25, attacker_in_process=True, sync_interval_s=1.0, inspect=_stats_cli))
     before, after = result.before, result.after
     adm = after["admission"]
     assert result.sent == identities * per
