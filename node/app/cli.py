@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,13 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> (repeatable).")
 @click.option("--sync-interval", type=click.FloatRange(0.1, 3600), help="Seconds.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--no-admission", is_flag=True,
+              help="Store and relay every valid token, strangers' too "
+                   "([admission] enabled = false).")
 @passphrase_option
 @click.pass_context
 def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap: tuple[str, ...],
-        sync_interval: float | None, log_level: str | None,
+        sync_interval: float | None, log_level: str | None, no_admission: bool,
         passphrase_file: Path | None) -> None:
     """Run the node until SIGINT/SIGTERM."""
     import logging
@@ -98,6 +102,8 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
             listen=(listen,) if listen else None, api_host=host, api_port=port,
             bootstrap=tuple(bootstrap) or None, sync_interval_s=sync_interval,
             log_level=log_level)
+        if no_admission:
+            config = replace(config, admission=None)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
     if listen is not None and not listen.startswith("/"):
