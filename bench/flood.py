@@ -43,7 +43,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -60,7 +59,7 @@ import tomlkit
 import trio
 
 import wire
-from bench.net import percentile, proc_status
+from bench.net import percentile, proc_status, running_node, wait_until
 from node.app.runtime import Runtime
 from node.core import DEFAULT_TOPIC, Output, TokenAccepted
 from node.net.p2p import P2PNode
@@ -216,31 +215,9 @@ def victim_process(workdir: Path, admission: dict[str, Any],
     # (Every other setting at its default; `troth run` validates the file.)
     home.config_path.write_text(tomlkit.dumps({"sync": {"interval_s": sync_interval_s},
                                                "admission": admission}))
-    log = open(workdir / "victim.log", "wb")  # noqa: SIM115
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(home.path), "run",
-                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                            env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not ((info := home.runtime()) and info.get("pid") == proc.pid):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"victim did not start: {(workdir / 'victim.log').read_text()}")
-            time.sleep(0.05)
-        http = httpx.Client(base_url=str(info["api"]), timeout=30,
-                            headers={"Authorization": f"Bearer {home.api_token()}"})
-        try:
-            yield Victim(proc=proc, home=home, http=http, agent_id=identity.agent_id,
-                         listen=str(info["listen"][0]))
-        finally:
-            http.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_node(home, workdir / "victim.log") as node:
+        yield Victim(proc=node.proc, home=home, http=node.http, agent_id=identity.agent_id,
+                     listen=str(node.info["listen"][0]))
 
 
 # -- the honest side --------------------------------------------------------------------
@@ -307,14 +284,6 @@ class Honest:
         return k
 
 
-async def wait_for(cond: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    with trio.move_on_after(timeout_s):
-        while not cond():
-            await trio.sleep(0.05)
-        return
-    raise RuntimeError(f"timed out after {timeout_s}s waiting for {what}")
-
-
 async def join_community(victim: Victim, honest: Honest) -> str:
     """The victim charters the four (through its API); each honest node builds
     on the charter. Returns the charter's cid once all four hold every step."""
@@ -323,11 +292,11 @@ async def join_community(victim: Victim, honest: Honest) -> str:
         "/v1/charters", json={"name": "flood-bench", "members": members}))
     r.raise_for_status()
     charter = str(r.json()["cid"])
-    await wait_for(lambda: all(rt.engine is not None and rt.engine.core.has(charter)
+    await wait_until(lambda: all(rt.engine is not None and rt.engine.core.has(charter)
                                for rt in honest.rts), "the charter at the honest nodes")
     builds = [honest.issue(i, kind="promise", body={"text": "we are in"}, deps=(charter,))
               for i in range(len(honest.rts))]
-    await wait_for(lambda: all(rt.engine is not None and rt.engine.core.has(t.cid)
+    await wait_until(lambda: all(rt.engine is not None and rt.engine.core.has(t.cid)
                                for rt in honest.rts for t in builds), "honest tokens everywhere")
     return charter
 
@@ -370,7 +339,7 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
             for rt in honest.rts:
                 assert rt.p2p is not None
                 await rt.p2p.connect(victim.listen)
-            await wait_for(lambda: all(victim.agent_id in rt.p2p.mesh_peers(DEFAULT_TOPIC)
+            await wait_until(lambda: all(victim.agent_id in rt.p2p.mesh_peers(DEFAULT_TOPIC)
                                        for rt in honest.rts if rt.p2p), "the honest mesh")
             await join_community(victim, honest)
             before = await trio.to_thread.run_sync(victim.stats)

@@ -53,8 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,6 +544,41 @@ async def feed(listen: str, frames: list[bytes], done: Callable[[], bool]) -> No
         await stream.close()
 
 
+@dataclass
+class RunningNode:
+    """A `python -m node run` process and a client of its API."""
+
+    proc: subprocess.Popen[bytes]
+    info: dict[str, Any]  # its node.json: pid, api, listen
+    http: httpx.Client
+
+
+@contextmanager
+def running_node(home: Home, log_path: Path) -> Iterator[RunningNode]:
+    """Run `python -m node run` on `home` until the block ends (then SIGTERM)."""
+    log = open(log_path, "wb")  # noqa: SIM115
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(home.path), "run",
+                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+                            env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not ((info := home.runtime()) and info.get("pid") == proc.pid):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"node did not start: {log_path.read_text()}")
+            time.sleep(0.05)
+        with httpx.Client(base_url=str(info["api"]), timeout=30,
+                          headers={"Authorization": f"Bearer {home.api_token()}"}) as http:
+            yield RunningNode(proc=proc, info=dict(info), http=http)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def memory(args: argparse.Namespace, workdir: Path) -> Memory:
     t0 = time.perf_counter()
     raws = signed_tokens(args.rss_tokens, args.workers)
@@ -553,40 +588,20 @@ def memory(args: argparse.Namespace, workdir: Path) -> Memory:
     # Admission off: the 1,000 issuers fed here are strangers to this node.
     home.config_path.write_text(edit_config(home.config_path.read_text(),
                                             {"admission": {"enabled": False}}))
-    log = open(workdir / "rss.log", "wb")  # noqa: SIM115
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(home.path), "run",
-                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                            env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not ((info := home.runtime()) and info.get("pid") == proc.pid):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"node did not start: {(workdir / 'rss.log').read_text()}")
-            time.sleep(0.05)
-        http = httpx.Client(base_url=str(info["api"]), timeout=30,
-                            headers={"Authorization": f"Bearer {home.api_token()}"})
+    with running_node(home, workdir / "rss.log") as node:
 
         def held() -> int:
-            return int(http.get("/v1/id").json()["tokens"])
+            return int(node.http.get("/v1/id").json()["tokens"])
 
         time.sleep(2.0)  # at rest: started, idle
-        ps = psutil.Process(proc.pid)
+        ps = psutil.Process(node.proc.pid)
         rss_rest = ps.memory_info().rss
         t0 = time.perf_counter()
-        trio.run(feed, str(info["listen"][0]), frames, lambda: held() >= len(raws))
+        trio.run(feed, str(node.info["listen"][0]), frames, lambda: held() >= len(raws))
         feed_s = time.perf_counter() - t0
         time.sleep(1.0)
         rss_after = ps.memory_info().rss
-        hwm = proc_status(proc.pid, "VmHWM")
-        http.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        hwm = proc_status(node.proc.pid, "VmHWM")
     store_bytes = sum(p.stat().st_size for p in home.path.glob("store.sqlite*"))
     return Memory(tokens=len(raws), token_bytes=sum(map(len, raws)), rss_rest=rss_rest,
                   rss_after=rss_after, hwm_after=hwm, store_bytes=store_bytes, sign_s=sign_s,
