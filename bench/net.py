@@ -53,8 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ from node.core import DEFAULT_TOPIC, Output, TokenAccepted
 from node.net.p2p import P2PNode, SyncStream
 from node.store import Store
 from node.store.engine import Engine
-from node.store.home import Config, Home
+from node.store.home import Config, Home, edit_config
 
 NODES = 10
 DEGREE = 3
@@ -422,7 +422,10 @@ async def network_phases(args: argparse.Namespace, workdir: Path,
     rts = []
     for i in range(NODES):
         home, identity = Home.init(workdir / f"n{i}")
-        rts.append(Runtime(home, identity, Config(sync_interval_s=args.sync_interval)))
+        # Admission off: node 0's thousands of tokens must reach every node
+        # (each is a stranger to the others); bench/flood.py measures admission.
+        rts.append(Runtime(home, identity, Config(sync_interval_s=args.sync_interval,
+                                                  admission=None)))
         hook_dispatch(rts[-1], i, watch)
     prop = thr = None
     async with trio.open_nursery() as nursery:
@@ -541,13 +544,19 @@ async def feed(listen: str, frames: list[bytes], done: Callable[[], bool]) -> No
         await stream.close()
 
 
-def memory(args: argparse.Namespace, workdir: Path) -> Memory:
-    t0 = time.perf_counter()
-    raws = signed_tokens(args.rss_tokens, args.workers)
-    sign_s = time.perf_counter() - t0
-    frames = frames_of(raws)
-    home, _identity = Home.init(workdir / "rss")
-    log = open(workdir / "rss.log", "wb")  # noqa: SIM115
+@dataclass
+class RunningNode:
+    """A `python -m node run` process and a client of its API."""
+
+    proc: subprocess.Popen[bytes]
+    info: dict[str, Any]  # its node.json: pid, api, listen
+    http: httpx.Client
+
+
+@contextmanager
+def running_node(home: Home, log_path: Path) -> Iterator[RunningNode]:
+    """Run `python -m node run` on `home` until the block ends (then SIGTERM)."""
+    log = open(log_path, "wb")  # noqa: SIM115
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(home.path), "run",
                              "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
@@ -556,24 +565,11 @@ def memory(args: argparse.Namespace, workdir: Path) -> Memory:
         deadline = time.monotonic() + WAIT_S
         while not ((info := home.runtime()) and info.get("pid") == proc.pid):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"node did not start: {(workdir / 'rss.log').read_text()}")
+                raise RuntimeError(f"node did not start: {log_path.read_text()}")
             time.sleep(0.05)
-        http = httpx.Client(base_url=str(info["api"]), timeout=30,
-                            headers={"Authorization": f"Bearer {home.api_token()}"})
-
-        def held() -> int:
-            return int(http.get("/v1/id").json()["tokens"])
-
-        time.sleep(2.0)  # at rest: started, idle
-        ps = psutil.Process(proc.pid)
-        rss_rest = ps.memory_info().rss
-        t0 = time.perf_counter()
-        trio.run(feed, str(info["listen"][0]), frames, lambda: held() >= len(raws))
-        feed_s = time.perf_counter() - t0
-        time.sleep(1.0)
-        rss_after = ps.memory_info().rss
-        hwm = proc_status(proc.pid, "VmHWM")
-        http.close()
+        with httpx.Client(base_url=str(info["api"]), timeout=30,
+                          headers={"Authorization": f"Bearer {home.api_token()}"}) as http:
+            yield RunningNode(proc=proc, info=dict(info), http=http)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -581,6 +577,31 @@ def memory(args: argparse.Namespace, workdir: Path) -> Memory:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def memory(args: argparse.Namespace, workdir: Path) -> Memory:
+    t0 = time.perf_counter()
+    raws = signed_tokens(args.rss_tokens, args.workers)
+    sign_s = time.perf_counter() - t0
+    frames = frames_of(raws)
+    home, _identity = Home.init(workdir / "rss")
+    # Admission off: the 1,000 issuers fed here are strangers to this node.
+    home.config_path.write_text(edit_config(home.config_path.read_text(),
+                                            {"admission": {"enabled": False}}))
+    with running_node(home, workdir / "rss.log") as node:
+
+        def held() -> int:
+            return int(node.http.get("/v1/id").json()["tokens"])
+
+        time.sleep(2.0)  # at rest: started, idle
+        ps = psutil.Process(node.proc.pid)
+        rss_rest = ps.memory_info().rss
+        t0 = time.perf_counter()
+        trio.run(feed, str(node.info["listen"][0]), frames, lambda: held() >= len(raws))
+        feed_s = time.perf_counter() - t0
+        time.sleep(1.0)
+        rss_after = ps.memory_info().rss
+        hwm = proc_status(node.proc.pid, "VmHWM")
     store_bytes = sum(p.stat().st_size for p in home.path.glob("store.sqlite*"))
     return Memory(tokens=len(raws), token_bytes=sum(map(len, raws)), rss_rest=rss_rest,
                   rss_after=rss_after, hwm_after=hwm, store_bytes=store_bytes, sign_s=sign_s,

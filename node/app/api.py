@@ -67,6 +67,7 @@ from .api_models import (
     OpinionOut,
     PeerOut,
     ProposalInfoOut,
+    StatsOut,
     TallyOut,
     TokenDetailOut,
     TokenOut,
@@ -278,6 +279,10 @@ class NetView:
 
     def relaying_view(self) -> dict[str, Any]:
         """Reachability, our circuit addresses, what we serve as a relay."""
+        return {}
+
+    def gossip_stats(self) -> dict[str, Any]:
+        """Gossip counters: delivered, rejected, ignored, rate-limited (per neighbour)."""
         return {}
 
 
@@ -555,6 +560,15 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
              response_model_exclude_unset=True, responses=_errors())
     async def get_peers() -> Any:
         return net.peers()
+
+    @app.get("/v1/stats", dependencies=reads, tags=["node"], response_model=StatsOut,
+             responses=_errors())
+    async def get_stats() -> dict[str, Any]:
+        """What this node took in, ignored and why: admission decisions by
+        reason and the strangers' budget, the core's counters, and gossip's."""
+        out = service.stats()
+        out["gossip"] = net.gossip_stats()
+        return out
 
     @app.post("/v1/promises", dependencies=writes, tags=["tokens"], status_code=201,
               response_model=IssuedOut, responses=_write_errors(404))

@@ -169,8 +169,49 @@ class TrustPointOut(OpinionOut):
     at: float = Field(description="epoch seconds (this node's clock)")
 
 
+class CoreStatsOut(_Out):
+    received_tokens: int
+    duplicates: int
+    rejected: int
+    pending_dropped: int
+    frames_in: int
+    frames_out: int
+    bytes_in: int
+    bytes_out: int
+
+
+class AdmissionStatsOut(_Out):
+    enabled: bool
+    admitted: dict[str, int] | None = Field(default=None, description="by reason")
+    ignored: dict[str, int] | None = Field(default=None, description="by reason")
+    horizon: int | None = Field(default=None, description="agents inside the horizon")
+    hops_max: int | None = None
+    stranger_quota: int | None = None
+    stranger_budget: int | None = None
+    stranger_budget_used: int | None = None
+    strangers_held: int | None = None
+
+
+class GossipStatsOut(_Out):
+    delivered: int | None = None
+    rejected: int | None = None
+    ignored: int | None = None
+    kept_unforwarded: int | None = None
+    rate_limited: int | None = None
+    rate_limited_by_peer: dict[str, int] | None = None
+    dropped_queue_full: int | None = None
+
+
+class StatsOut(_Out):
+    tokens: int
+    pending: int
+    core: CoreStatsOut
+    admission: AdmissionStatsOut
+    gossip: GossipStatsOut
+
+
 class RelayServedOut(_Out):
-    serving: bool = Field(description="this node serves as a relay (network.relay)")
+    serving: bool = Field(description="whether this node is a relay for others")
     reservations: int
     circuits: int
 
@@ -185,10 +226,10 @@ class IdOut(_Out):
     frontier_digest: str = Field(description="hex")
     listen: list[str] = Field(description="multiaddrs other nodes bootstrap from")
     reachability: Literal["public", "private", "unknown"] | None = Field(
-        default=None, description="whether others can dial this node")
+        default=None, description="whether other nodes can dial us (config or dial-back)")
     reachability_source: Literal["config", "dial-back"] | None = None
-    relayed: list[str] | None = Field(default=None,
-                                      description="our circuit addresses through relays")
+    relayed: list[str] | None = Field(default=None, description="circuit addresses "
+                                      "through the relays we hold a reservation on")
     relay: RelayServedOut | None = None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,14 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
                    "from outside (repeatable; config: network.relays).")
 @click.option("--sync-interval", type=click.FloatRange(0.1, 3600), help="Seconds.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--no-admission", is_flag=True,
+              help="Store and relay every valid token, strangers' too "
+                   "([admission] enabled = false).")
 @passphrase_option
 @click.pass_context
 def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap: tuple[str, ...],
         serve_relay: bool | None, relay_via: tuple[str, ...],
-        sync_interval: float | None, log_level: str | None,
+        sync_interval: float | None, log_level: str | None, no_admission: bool,
         passphrase_file: Path | None) -> None:
     """Run the node until SIGINT/SIGTERM."""
     import logging
@@ -106,6 +110,8 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
             bootstrap=tuple(bootstrap) or None, relay=serve_relay,
             relays=tuple(relay_via) or None, sync_interval_s=sync_interval,
             log_level=log_level)
+        if no_admission:
+            config = replace(config, admission=None)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
     if listen is not None and not listen.startswith("/"):
@@ -251,6 +257,31 @@ def peers(ctx: click.Context) -> None:
                 if r.get("never_reached") else f"phi={r['phi']}")
              for r in rows] or ["no peers"]
     emit(ctx, "\n".join(lines), rows)
+
+
+@cli.command()
+@click.pass_context
+def stats(ctx: click.Context) -> None:
+    """What this node took in and what it ignored, and why (admission, gossip)."""
+    s = _call(ctx, "GET", "/v1/stats")
+    lines = [f"tokens held {s['tokens']:,}, waiting for parents {s['pending']:,}"]
+    adm = s["admission"]
+    if adm["enabled"]:
+        lines.append(f"horizon {adm['horizon']:,} agents (hops <= {adm['hops_max']})")
+        lines.append("admitted  " + ", ".join(f"{r} {n:,}" for r, n in adm["admitted"].items()))
+        lines.append("ignored   " + (", ".join(f"{r} {n:,}" for r, n in adm["ignored"].items())
+                                     or "nothing"))
+        lines.append(f"strangers' budget {adm['stranger_budget_used']:,} of "
+                     f"{adm['stranger_budget']:,} tokens ({adm['strangers_held']:,} strangers, "
+                     f"quota {adm['stranger_quota']:,} each)")
+    else:
+        lines.append("admission off: every valid token is stored and relayed")
+    g = s.get("gossip") or {}
+    if g:
+        lines.append(f"gossip    delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
+                     f"ignored {g['ignored']:,}, over a neighbour's rate {g['rate_limited']:,}")
+        lines.extend(f"  rate-limited {n:,} from {p}" for p, n in g["rate_limited_by_peer"].items())
+    emit(ctx, "\n".join(lines), s)
 
 
 @cli.command("log")

@@ -33,7 +33,12 @@ profile) before gossipsub delivers or forwards; the decoded token is cached by
 its bytes so the core does not verify it twice. A token that fails costs the
 relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
 missing is valid and is forwarded (it cannot be judged yet, so it is never
-punished).
+punished). Admission (`Core.judge_gossip`) decides the rest: a token whose
+issuer is inside the horizon (or that an admitted token needs) is accepted and
+forwarded; a stranger's within its quota and the budget is KEEPt: delivered
+here, forwarded to nobody (peers that want strangers' tokens pull them by
+sync, each within its own budget, so a flood does not travel by gossip); past
+the quota or the budget it is IGNOREd. Nobody is penalised for a valid token.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -49,6 +54,7 @@ import signal
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import trio
@@ -73,15 +79,18 @@ from node.core import (
     VerdictChanged,
     topic_for,
 )
+from node.core.admission import ADMIT_REASONS
 from node.core.liveness import Liveness
 from node.net.p2p import (
     STREAM_IDLE_S,
+    GossipParams,
     GossipReceived,
     P2PError,
     P2PNode,
     PeerConnected,
     SyncLimits,
     SyncStream,
+    Validation,
 )
 from node.store import Store
 from node.store.answers import AnswerLog
@@ -167,20 +176,33 @@ class Runtime(NetView):
                              "never_reached": True, "last_dial_error": error})
         return rows
 
+    def gossip_stats(self) -> dict[str, Any]:
+        if self.p2p is None:
+            return {}
+        st = self.p2p.stats
+        return {"delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
+                "kept_unforwarded": st.kept, "rate_limited": st.rate_limited,
+                "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
+                "dropped_queue_full": st.dropped_messages_queue_full}
+
     # -- decoding with the validator's cache ------------------------------
-    def _validate(self, _topic: str, data: bytes) -> bool:
+    def _validate(self, _topic: str, data: bytes) -> Validation:
         if self.engine is not None and len(data) <= wire.TOKEN_SIZE_MAX_BYTES and \
                 self.engine.core.has(wire.cid_of(data)):
-            return True  # the same bytes were verified when we accepted them
+            return Validation.ACCEPT  # the same bytes were verified when we accepted them
         try:
             tok = wire.decode_token(data)
         except wire.InvalidToken as exc:
             log.info("event=gossip_rejected reason=%s", exc.reason)
-            return False
-        self._decoded[data] = tok
-        if len(self._decoded) > DECODED_CACHE_MAX:
-            self._decoded.popitem(last=False)
-        return True
+            return Validation.REJECT
+        reason = self.engine.core.judge_gossip(tok) if self.engine is not None else None
+        if reason in ADMIT_REASONS or reason is None:
+            self._decoded[data] = tok
+            if len(self._decoded) > DECODED_CACHE_MAX:
+                self._decoded.popitem(last=False)
+            return Validation.KEEP if reason == "stranger" else Validation.ACCEPT
+        log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer, tok.seq)
+        return Validation.IGNORE
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)
@@ -414,7 +436,7 @@ class Runtime(NetView):
         except BaseException:
             lock.close()
             raise
-        params = CoreParams(sync_interval_s=cfg.sync_interval_s)
+        params = CoreParams(sync_interval_s=cfg.sync_interval_s, admission=cfg.admission)
         try:
             engine = Engine(store, self.identity, params, decode=self._decode,
                             trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
@@ -434,7 +456,8 @@ class Runtime(NetView):
                 log.info("event=api_token_created file=%s", path)
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
                                      expected_peer_id=self.identity.agent_id,
-                                     mdns=cfg.mdns, sync_limits=self.sync_limits,
+                                     params=self._gossip_params(), mdns=cfg.mdns,
+                                     sync_limits=self.sync_limits,
                                      relay=relay_params(cfg)) as p2p:
                 self.p2p = p2p
                 self.relaying = RelayKeeper(p2p, cfg, self.clock)
@@ -474,6 +497,15 @@ class Runtime(NetView):
             log.info("event=stopped agent=%s", self.identity.agent_id)
         if self.failure is not None:
             raise self.failure
+
+    def _gossip_params(self) -> GossipParams:
+        """Gossipsub's parameters, with the per-neighbour rate the config sets."""
+        cfg, params = self.config, GossipParams()
+        if cfg.peer_gossip_rate_per_s is not None:
+            params = replace(params, peer_rate_max_per_s=cfg.peer_gossip_rate_per_s)
+        if cfg.peer_gossip_burst is not None:
+            params = replace(params, peer_burst_max=cfg.peer_gossip_burst)
+        return params
 
     def stop(self) -> None:
         if self._nursery is not None:

@@ -498,6 +498,22 @@ class NodeService:
                             body=part.body) for part in plan.parts]
 
     # -- questions -------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counters: tokens held and waiting, what the core received and
+        refused, and admission's decisions by reason (docs/decisions/0006-admission.md)."""
+        core = self.core
+        st = core.stats
+        adm = core.admission
+        return {
+            "tokens": len(core.tokens), "pending": core.pending_count(),
+            "core": {"received_tokens": st.received_tokens, "duplicates": st.duplicate_tokens,
+                     "rejected": st.rejected, "pending_dropped": st.pending_dropped,
+                     "frames_in": st.frames_in, "frames_out": st.frames_out,
+                     "bytes_in": st.bytes_in, "bytes_out": st.bytes_out},
+            "admission": {"enabled": False} if adm is None else {"enabled": True,
+                                                                  **adm.report()},
+        }
+
     def identity(self) -> dict[str, Any]:
         return {"agent_id": self.agent_id, "tokens": len(self.core.tokens),
                 "own_seq": self.core.own_seq(), "frontier_digest": self.core.digest().hex()}

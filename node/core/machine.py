@@ -47,6 +47,7 @@ import trust
 import wire
 from wire import Claims, FrontierEntry, Token
 
+from .admission import ADMIT_REASONS, Admission
 from .causal import CausalBuffer
 from .index import TokenIndex
 from .outputs import (
@@ -103,7 +104,11 @@ class Core:
         self.governance = trust.Governance(self.agent_id or "", trust_params)
         self.index = TokenIndex()
         self.causal = CausalBuffer(self.params, self.stats)
-        self.sync = Sync(self.index, self.causal, self.params, self.stats, self._ingest)
+        # Whose tokens this node takes (None: everyone's valid tokens).
+        self.admission = (Admission(self.agent_id, self.params.admission)
+                          if self.params.admission is not None else None)
+        self.sync = Sync(self.index, self.causal, self.params, self.stats, self._ingest,
+                         self.admission)
         self.view = ViewDiffer(self.observer, self.governance, events=self.params.view_events)
         self._tally_due: set[str] = set()
         self._collect_fx = self.params.view_events
@@ -191,6 +196,9 @@ class Core:
         self.index.check_invariants()
         self.causal.check_invariants(self.index.tokens)
         self.sync.check_invariants()
+        if self.admission is not None:
+            self.admission.check_invariants(
+                [*self.index.tokens.values(), *(w.token for w in self._pending.values())])
         if self._observe:
             assert len(self.observer) == len(self.index.tokens), \
                 "the observer saw other tokens than the core applied"
@@ -219,6 +227,8 @@ class Core:
                 else:
                     raw, at = entry, None
                 tok = self._decode(raw)
+                if self.admission is not None:
+                    self.admission.restored(tok)
                 self._offer(tok, None, 0.0, sink, at)
                 n += 1
         finally:
@@ -301,6 +311,21 @@ class Core:
         self.view.emit(now, outs)
         return outs
 
+    def judge_gossip(self, tok: Token) -> str | None:
+        """The gossip validator's admission check, before a token is forwarded:
+        None with admission off, else the reason it would be taken (an
+        ADMIT_REASON: "stranger" means keep it but do not spread it) or
+        ignored (counted here: it never reaches `receive_gossip`). The core
+        judges again when the token arrives: a budget may have filled in
+        between, and then the core's word is final."""
+        adm = self.admission
+        if adm is None:
+            return None
+        reason = adm.judge(tok, self._awaited_by(tok.cid))
+        if reason not in ADMIT_REASONS:
+            adm.count(reason)
+        return reason
+
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
         if now > self._ticked:
@@ -363,7 +388,17 @@ class Core:
             self.stats.rejected += 1
             outs.append(TokenRejected(peer=peer, reason=exc.reason, detail=str(exc)))
             return
+        if self.admission is not None and not self.admission.admit(tok, self._awaited_by(cid)):
+            return  # ignored: not stored, not forwarded, nobody blamed
         self._offer(tok, peer, now, outs, now)
+
+    def _awaited_by(self, cid: str) -> list[Token]:
+        """The waiting tokens that have `cid` as a missing parent."""
+        waiters = self.causal.waiters.get(cid)
+        if not waiters:
+            return []
+        pending = self._pending
+        return [pending[w].token for w in waiters if w in pending]
 
     def _offer(self, tok: Token, peer: str | None, now: float, outs: list[Output],
                at: float | None) -> None:
@@ -410,6 +445,8 @@ class Core:
                     causal.forget_waiters(tok.cid)
                     continue
             rivals = record(tok)
+            if self.admission is not None:
+                self.admission.applied(tok, tokens)
             if rivals:
                 outs.append(EquivocationDetected(issuer=tok.issuer, seq=tok.seq,
                                                  cids=tuple(sorted((*rivals, tok.cid)))))

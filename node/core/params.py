@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from wire.frames import FRAME_SIZE_MAX_BYTES
 
+from .admission import AdmissionParams
+
 __all__ = ["CoreParams", "Stats"]
 
 
@@ -42,6 +44,10 @@ class CoreParams:
     # allowance), publish its tally: the result and the exact cut it counted
     # (docs/governance.md). Again if late-arriving ballots change its cut.
     auto_tally: bool = True
+    # Whose tokens to store and forward (admission.py): None takes every valid
+    # token, as the simulator does (its scenarios model full dissemination, so
+    # its pinned digests stay as they are); the node turns it on.
+    admission: AdmissionParams | None = None
 
 
 @dataclass(slots=True)

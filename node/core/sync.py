@@ -50,17 +50,25 @@ import wire
 from wire import Frontier, Hello, Token, Tokens, WantCids, WantForks, WantRange
 from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX, WANT_CIDS_MAX
 
+from .admission import Admission
 from .causal import CausalBuffer
 from .index import TokenIndex
 from .outputs import Output, Send
 from .params import CoreParams, Stats
 
-__all__ = ["FRONTIER_ANSWER_S", "THROTTLE_EXTRA_MAX", "PeerState", "PeerSync", "RULES", "Sync"]
+__all__ = ["FRONTIER_ANSWER_S", "THROTTLE_EXTRA_MAX", "STRANGER_PULLS_MAX", "PeerState", "PeerSync",
+           "RULES", "Sync"]
 
 # A Frontier is acted on only this long after we sent that peer a Hello.
 FRONTIER_ANSWER_S = 120.0
 # Request-throttle memories may exceed the known issuers by this much.
 THROTTLE_EXTRA_MAX = 4096
+# Strangers whose chains one Frontier frame makes us ask for (with admission).
+# A flood's thousands of identities would otherwise cost thousands of
+# WantRange/Tokens frames a round, each answer a store commit at the asker
+# (~10 ms): 16 a round is a trickle beside the horizon's own pulls, which are
+# not capped, and still meets a newcomer within a round or two.
+STRANGER_PULLS_MAX = 16
 
 
 class PeerState(enum.Enum):
@@ -113,8 +121,11 @@ class Sync:
 
     def __init__(self, index: TokenIndex, causal: CausalBuffer, params: CoreParams,
                  stats: Stats,
-                 ingest: Callable[[str | None, bytes, float, list[Output]], None]) -> None:
+                 ingest: Callable[[str | None, bytes, float, list[Output]], None],
+                 admission: Admission | None = None) -> None:
         self._index = index
+        # Pull only what admission would take (None: everything).
+        self._admission = admission
         self._causal = causal
         self._params = params
         self._stats = stats
@@ -283,18 +294,23 @@ class Sync:
             self._range_asked.clear()
         if len(self._forks_asked) > bound:
             self._forks_asked.clear()
+        admission = self._admission
+        stranger_pulls = 0
         want_cids: list[str] = []
         for e in frame.entries:
             mine = heads.get(e.agent)
             have = mine[0] if mine else 0
+            if admission is not None and not admission.inside(e.agent):
+                # A stranger: its quota while the budget lasts, or what an
+                # admitted token needs of it; never its forks; a few a round.
+                upto = admission.pull_limit(e.agent, e.seq, have)
+                if upto > have and stranger_pulls < STRANGER_PULLS_MAX and \
+                        self._ask_range(peer, e.agent, have, upto, now, outs):
+                    stranger_pulls += 1
+                continue
             if e.seq > have:
-                asked = self._range_asked.get(e.agent)
-                if asked is not None and asked[0] >= e.seq and now - asked[1] < retry_s:
+                if not self._ask_range(peer, e.agent, have, e.seq, now, outs):
                     continue  # already asked for this much, recently
-                self._range_asked[e.agent] = (e.seq, now)
-                last_seq = min(e.seq, have + RANGE_SPAN_MAX)
-                self._send(peer, wire.encode_frame(
-                    WantRange(agent=e.agent, first_seq=have + 1, last_seq=last_seq)), outs)
             elif (mine is not None and e.seq == have and e.head != mine[1]
                   and e.head not in index.tokens and e.head not in self._causal.pending):
                 want_cids.append(e.head)  # a fork at the head: equivocation evidence
@@ -308,20 +324,38 @@ class Sync:
                     self._send(peer, wire.encode_frame(WantForks(agent=e.agent)), outs)
         self._want_cids(peer, want_cids, outs)
 
+    def _ask_range(self, peer: str, agent: str, have: int, upto: int, now: float,
+                   outs: list[Output]) -> bool:
+        """Ask `peer` for `agent`'s seqs have+1..upto (one span at most),
+        unless as much was asked recently; False if not asked."""
+        asked = self._range_asked.get(agent)
+        if asked is not None and asked[0] >= upto and now - asked[1] < self._params.request_retry_s:
+            return False
+        self._range_asked[agent] = (upto, now)
+        last_seq = min(upto, have + RANGE_SPAN_MAX)
+        self._send(peer, wire.encode_frame(
+            WantRange(agent=agent, first_seq=have + 1, last_seq=last_seq)), outs)
+        return True
+
     def _push(self, peer: str, frame: Frontier, outs: list[Output], *, complete: bool) -> None:
         """Send the peer what its frontier shows it lacks (the push half of a round).
 
         `complete`: this frame is the peer's whole frontier, so an agent absent
         from it is one the peer does not know (a frontier of several frames
-        proves nothing by absence).
+        proves nothing by absence). With admission, only the chains of issuers
+        inside our horizon are pushed: strangers' tokens are there to be
+        pulled by a peer that wants them, within its own budget (pushed, a
+        peer whose budget is full would be sent them again every round).
         """
+        admission = self._admission
         index = self._index
         theirs = {e.agent: e.seq for e in frame.entries}
         their_forks = {e.agent: e.forks for e in frame.entries}
         cids: list[str] = []
         for agent, (seq, _head) in sorted(index.heads.items()):
             have = theirs.get(agent)
-            if have is None and not complete:
+            if (have is None and not complete) or (
+                    admission is not None and not admission.inside(agent)):
                 continue
             chain = index.range_cids(agent, (have or 0) + 1, seq) if seq > (have or 0) else []
             cids.extend(chain)

@@ -11,11 +11,12 @@ needs libp2p. `P2PStats` counts what was delivered, refused and dropped.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["GossipReceived", "PeerConnected", "PeerDisconnected", "PeerEvent", "Validator",
-           "P2PStats"]
+           "Validation", "P2PStats"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +43,19 @@ class PeerDisconnected:
 
 
 PeerEvent = PeerConnected | PeerDisconnected
-Validator = Callable[[str, bytes], bool]
+
+
+class Validation(enum.Enum):
+    """A topic validator's answer (gossipsub's three validation results)."""
+
+    ACCEPT = "accept"  # deliver and forward
+    REJECT = "reject"  # drop; the relaying neighbour loses score (invalid bytes)
+    IGNORE = "ignore"  # drop, forward to nobody, blame nobody (valid, but unwanted here)
+    KEEP = "keep"  # deliver here, forward to nobody, blame nobody (not ours to spread)
+
+
+# `validator(topic, data)`: a Validation, or a bool (True accepts, False rejects).
+Validator = Callable[[str, bytes], "bool | Validation"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,3 +66,6 @@ class P2PStats:
     validator_errors: int  # validator raised (counted in rejected too)
     dropped_peer_events: int
     sync_streams_refused: int
+    ignored: int  # validator said IGNORE
+    kept: int  # validator said KEEP: delivered, not forwarded
+    rate_limited: int  # over a neighbour's gossip rate: ignored unread

@@ -18,11 +18,24 @@ the nanosecond clock at start, because py-libp2p seeds it from the seconds
 clock and a node restarted within the same second would reuse seqnos: peers
 drop such messages as already seen.
 
-py-libp2p offers no parameter for three things troth needs, so small
+py-libp2p offers no parameter for five things troth needs, so small
 subclasses and stand-ins supply them: which neighbour forwarded the message
 being delivered (`current_forwarder()`), deeper per-peer outbound queues
-(`_SizedQueues`), and delivery straight into the node's own queue instead of
-pubsub's 32-slot per-topic channel (`TopicInbox`).
+(`_SizedQueues`), delivery straight into the node's own queue instead of
+pubsub's 32-slot per-topic channel (`TopicInbox`), gossipsub's third
+validation result, IGNORE (py-libp2p knows only accept and reject, and a
+reject costs the relaying neighbour score): a validator raises `Ignored` and
+`TrothPubsub` drops the message unforwarded, marks it seen and blames nobody
+(p2p.py's KEEP delivers it to the node first, and so forwards nothing);
+and a token bucket per neighbour (`PeerRateLimit`). The bucket is used
+twice. Reading: a neighbour's pubsub stream is not read while its bucket is
+empty (`_MeteredStream`), so a flooding neighbour is held back by yamux flow
+control at its own end, before this node spends anything on decrypting,
+parsing and checking its messages (py-libp2p reads and verifies a signed peer
+record with every RPC: that, not troth, is most of a message's cost here).
+Delivering: each message spends one token before any other work, into debt
+if need be (the reader runs a little ahead); one that would take the debt past
+the burst (many messages packed in one RPC) is ignored and counted.
 """
 
 from __future__ import annotations
@@ -31,9 +44,10 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, cast
 
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -44,7 +58,7 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 __all__ = [
     "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
     "gossip_message_id",
-    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS",
+    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS", "Ignored", "PeerRateLimit", "TrothPubsub",
 ]
 
 # Gossip payloads: the pubsub RPC limit is 1 MiB including signature, key,
@@ -88,22 +102,106 @@ class GossipParams:
     penalty_decay: float = 0.97
     publish_threshold: float = -10.0
     graylist_threshold: float = -20.0
+    # Messages per second each neighbour may relay to us, all topics together,
+    # and the burst it may save up. Past it we stop reading its stream (it is
+    # held back at its end) and ignore what was already read. A node takes in
+    # ~130 tokens/s end to end through py-libp2p on this machine
+    # (docs/benchmarks.md): one neighbour gets at most what leaves room for
+    # the others; a governance network's gossip is far below, and the burst
+    # covers a tally round of hundreds of tokens at once.
+    peer_rate_max_per_s: float = 100.0
+    peer_burst_max: float = 1000.0
 
 
 # The neighbour whose RPC carried the message pubsub is handling. py-libp2p
 # runs every `push_msg(forwarder, msg)` in a task of its own and delivers from
-# it (`notify_subscriptions(msg)`) without passing the forwarder on; `_Pubsub`
+# it (`notify_subscriptions(msg)`) without passing the forwarder on; `TrothPubsub`
 # puts it here, task-local, for `current_forwarder()` to read.
 _FORWARDER: ContextVar[ID | None] = ContextVar("troth_gossip_forwarder", default=None)
 
 
-class _Pubsub(Pubsub):
-    """Pubsub that remembers, per task, which neighbour forwarded the message."""
+class Ignored(Exception):
+    """Raised by a topic validator: drop the message, forward it to nobody,
+    and do not count it against the neighbour (gossipsub's IGNORE)."""
+
+
+class PeerRateLimit:
+    """A token bucket per neighbour: `rate_per_s` messages a second, up to
+    `burst` saved. Reading waits while a bucket is below one token (`wait_s`);
+    each message delivered spends one (`take`), and may run the bucket into
+    debt down to -`burst`: a reader reads a few messages ahead of the tasks
+    that deliver them, and those must not be lost. Beyond the debt (many
+    messages packed in one RPC), `take` says no and counts it."""
+
+    def __init__(self, rate_per_s: float, burst: float) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError(f"rate must be > 0 and burst >= 1, got {rate_per_s}, {burst}")
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._buckets: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, at)
+        self.limited: dict[ID, int] = {}  # peer -> messages refused
+
+    def _level(self, peer: ID, now: float) -> float:
+        tokens, at = self._buckets.get(peer, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate_per_s)
+
+    def take(self, peer: ID, now: float) -> bool:
+        tokens = self._level(peer, now)
+        if tokens - 1.0 < -self.burst:
+            self._buckets[peer] = (tokens, now)
+            self.limited[peer] = self.limited.get(peer, 0) + 1
+            return False
+        self._buckets[peer] = (tokens - 1.0, now)
+        return True
+
+    def wait_s(self, peer: ID, now: float) -> float:
+        """How long until `peer` has a whole token again (0: it has one)."""
+        tokens = self._level(peer, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
+    def forget(self, peer: ID) -> None:
+        """`peer` disconnected: its bucket goes (its count stays, for stats)."""
+        self._buckets.pop(peer, None)
+
+
+class _MeteredStream:
+    """A neighbour's inbound pubsub stream, read only while its bucket has a
+    token (the rest of the stream interface passes through)."""
+
+    def __init__(self, stream: INetStream, limit: PeerRateLimit) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._peer = stream.muxed_conn.peer_id
+
+    async def read(self, n: int | None = None) -> bytes:
+        wait_s = self._limit.wait_s(self._peer, trio.current_time())
+        if wait_s > 0:
+            await trio.sleep(wait_s)
+        return await self._stream.read(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class TrothPubsub(Pubsub):
+    """Pubsub that remembers, per task, which neighbour forwarded the message,
+    rate-limits each neighbour, and knows IGNORE (see the module docstring)."""
+
+    rate_limit: PeerRateLimit
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        await super().continuously_read_stream(
+            cast(INetStream, _MeteredStream(stream, self.rate_limit)))
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if msg_forwarder != self.my_id and not self.rate_limit.take(
+                msg_forwarder, trio.current_time()):
+            return  # not marked seen: another neighbour's copy may still come
         token = _FORWARDER.set(msg_forwarder)
         try:
             await super().push_msg(msg_forwarder, msg)
+        except Ignored:
+            self._mark_msg_seen(msg)  # judged once: later copies cost nothing
         finally:
             _FORWARDER.reset(token)
 
@@ -174,7 +272,7 @@ def _build_score_params(params: GossipParams) -> ScoreParams:
     )
 
 
-def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
+def build_gossip(host: IHost, params: GossipParams) -> tuple[TrothPubsub, GossipSub]:
     """The pubsub service and gossipsub router for `host`, tuned by `params`."""
     router = GossipSub(
         protocols=([PROTOCOL_ID_V12] if params.idontwant else []) + [
@@ -190,8 +288,9 @@ def build_gossip(host: IHost, params: GossipParams) -> tuple[Pubsub, GossipSub]:
         max_messages_per_topic_per_second=params.topic_rate_max_per_s,
         max_pending_messages_per_peer=params.pending_per_peer_max,
     )
-    pubsub = _Pubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True,
-                     msg_id_constructor=gossip_message_id)
+    pubsub = TrothPubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True,
+                         msg_id_constructor=gossip_message_id)
+    pubsub.rate_limit = PeerRateLimit(params.peer_rate_max_per_s, params.peer_burst_max)
     # Seqnos from the nanosecond clock: never reused across restarts
     # (py-libp2p: int(time.time()), reused within the same second).
     pubsub.counter = time.time_ns()

@@ -59,7 +59,6 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.score import PeerScorer
 from libp2p.tools.anyio_service import background_trio_service
 
@@ -92,12 +91,15 @@ from .events import (
     PeerConnected,
     PeerDisconnected,
     PeerEvent,
+    Validation,
     Validator,
 )
 from .gossip import (
     GOSSIP_DATA_MAX_BYTES,
     GossipParams,
+    Ignored,
     TopicInbox,
+    TrothPubsub,
     build_gossip,
     check_topic,
     current_forwarder,
@@ -141,7 +143,8 @@ __all__ = [
     "P2PNode", "SyncStream", "GossipParams", "P2PStats",
     "SyncLimits", "SyncDefenceStats", "PeerSyncInfo",
     "GossipReceived", "PeerConnected", "PeerDisconnected", "PeerEvent",
-    "Validator", "SyncHandler", "RelayParams", "RelayStatus", "Reservation", "Reachability",
+    "Validator", "Validation", "SyncHandler", "RelayParams", "RelayStatus", "Reservation",
+    "Reachability",
     "P2PError", "StartFailed", "IdentityMismatch", "InvalidAddress", "InvalidPeerId",
     "ConnectFailed", "NodeClosed", "PublishRejected", "PublishFailed",
     "StreamOpenFailed", "StreamClosed", "StreamFailed", "FrameTooLarge", "MalformedFrame",
@@ -167,7 +170,7 @@ class P2PNode:
     when the block exits, however it exits.
     """
 
-    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub,
+    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: TrothPubsub, router: GossipSub,
                  sync_limits: SyncLimits, relay: Relay) -> None:
         self._host = host
         self._relay = relay
@@ -195,6 +198,8 @@ class P2PNode:
         self._sync_refused = 0
         self._sync_peers = SyncPeers(sync_limits, open_stream=self.open_sync_stream,
                                      disconnect=self._drop_peer)
+        self._ignored = 0
+        self._kept = 0
 
     # -- lifecycle --
 
@@ -455,6 +460,7 @@ class P2PNode:
         elif not live and text in self._up:
             self._up.discard(text)
             self._sync_peers.disconnected(text)
+            self._pubsub.rate_limit.forget(peer)
             self._emit(PeerDisconnected(peer_id=text))
 
     def _emit(self, event: PeerEvent) -> None:
@@ -510,11 +516,14 @@ class P2PNode:
         return frozenset(self._pubsub.topic_ids)
 
     def set_validator(self, topic: str, validator: Validator) -> None:
-        """`validator(topic, data) -> bool` runs synchronously before delivery and forwarding.
+        """`validator(topic, data)` runs synchronously before delivery and forwarding.
 
-        A False (or an exception, logged) drops the message; py-libp2p then
-        counts one invalid message against the neighbour that relayed it (P4
-        score, see GossipParams). It must be quick: it runs in pubsub's task.
+        It answers a `Validation` (or True/False for ACCEPT/REJECT). REJECT (or
+        an exception, logged) drops the message, and py-libp2p counts one
+        invalid message against the neighbour that relayed it (P4 score, see
+        GossipParams). IGNORE drops it too, unforwarded, and blames nobody: a
+        valid message this node does not want. KEEP delivers it to `messages`
+        but forwards it to nobody. It must be quick: it runs in pubsub's task.
         """
         check_topic(topic)
         if not callable(validator):
@@ -524,7 +533,15 @@ class P2PNode:
         def libp2p_validator(forwarder: ID, msg: rpc_pb2.Message) -> bool:
             if forwarder == self._id:
                 return True  # checked in publish() already
-            return self._run_validator(topic, msg.data)
+            result = self._run_validator(topic, msg.data)
+            if result is Validation.KEEP:
+                self._kept += 1
+                self._deliver(topic, msg)  # (pubsub would deliver and forward: we only deliver)
+                raise Ignored
+            if result is Validation.IGNORE:
+                self._ignored += 1
+                raise Ignored
+            return result is Validation.ACCEPT
 
         self._pubsub.set_topic_validator(topic, libp2p_validator, is_async_validator=False)
 
@@ -532,19 +549,21 @@ class P2PNode:
         if self._validators.pop(topic, None) is not None:
             self._pubsub.remove_topic_validator(topic)
 
-    def _run_validator(self, topic: str, data: bytes) -> bool:
+    def _run_validator(self, topic: str, data: bytes) -> Validation:
         validator = self._validators.get(topic)
         if validator is None:
-            return True
+            return Validation.ACCEPT
         try:
-            ok = validator(topic, data) is True
+            answer = validator(topic, data)
         except Exception:
             logger.exception("validator for topic %r raised; message rejected", topic)
             self._validator_errors += 1
-            ok = False
-        if not ok:
+            answer = Validation.REJECT
+        result = answer if isinstance(answer, Validation) else (
+            Validation.ACCEPT if answer is True else Validation.REJECT)
+        if result is Validation.REJECT:
             self._rejected += 1
-        return ok
+        return result
 
     async def publish(self, topic: str, data: bytes) -> None:
         """Sign and publish `data` on `topic` (subscribed or not)."""
@@ -554,7 +573,7 @@ class P2PNode:
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
         if len(data) > GOSSIP_DATA_MAX_BYTES:
             raise ValueError(f"gossip data of {len(data)} bytes > {GOSSIP_DATA_MAX_BYTES}")
-        if not self._run_validator(topic, data):
+        if self._run_validator(topic, data) not in (Validation.ACCEPT, Validation.KEEP):
             raise PublishRejected("our own validator refused it", topic=topic,
                                   size_bytes=len(data))
         try:
@@ -581,6 +600,14 @@ class P2PNode:
                                self._dropped_messages)
             return
         self._delivered += 1
+
+    def outbound_queued(self, peer_id: str) -> int:
+        """Gossip RPCs queued for `peer_id` and not yet written. py-libp2p
+        writes one RPC per message, a few hundred a second per peer on this
+        machine; past `GossipParams.outbound_queue_max` it drops: a publisher
+        that must not lose a burst waits while this is high."""
+        queue = self._pubsub.peer_queues.get(parse_peer_id(peer_id))
+        return 0 if queue is None else len(queue)
 
     def topic_peers(self, topic: str) -> frozenset[str]:
         """Connected peers known to be subscribed to `topic`."""
@@ -627,7 +654,15 @@ class P2PNode:
             validator_errors=self._validator_errors,
             dropped_peer_events=self._dropped_events,
             sync_streams_refused=self._sync_refused,
+            ignored=self._ignored,
+            kept=self._kept,
+            rate_limited=sum(self._pubsub.rate_limit.limited.values()),
         )
+
+    def rate_limited_by_peer(self) -> dict[str, int]:
+        """Per neighbour (ever connected), gossip messages ignored over its rate."""
+        return {p.to_base58(): n for p, n in sorted(self._pubsub.rate_limit.limited.items(),
+                                                     key=lambda kv: kv[0].to_base58())}
 
     # -- sync streams --
 

@@ -39,6 +39,7 @@ import tomlkit
 from tomlkit.items import Table
 
 import wire
+from node.core.admission import AdmissionParams
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
            "relay_problem",
@@ -98,6 +99,23 @@ listen = "127.0.0.1:0"
 # Seconds between anti-entropy rounds (one peer per round, round robin).
 interval_s = 5.0
 
+[admission]
+# Whose tokens this node stores and forwards (docs/decisions/0006-admission.md).
+# Issuers inside its horizon always pass: its own agent, those it builds on,
+# assesses or promises to, those they name in turn, up to `hops` steps, and
+# the members of the communities they charter. Everyone else is a stranger:
+# the first `stranger_quota` tokens of each, and `stranger_budget` of all
+# strangers together, are kept; the rest is ignored (not stored, not relayed).
+enabled = true
+hops = 2
+stranger_quota = 64
+stranger_budget = 10000
+# Gossip messages per second each neighbour may send us, and the burst it may
+# save up: past it the neighbour is read no faster, and what was read already
+# is ignored and counted (`troth stats`). Unset: 100 and 1000.
+# peer_gossip_rate_per_s = 100.0
+# peer_gossip_burst = 1000
+
 [trust]
 # Seconds of clock disagreement forgiven around a promise's due time: a
 # promise turns broken for lateness only after due + this, on this node's clock.
@@ -145,6 +163,11 @@ class Config:
     sync_interval_s: float = 5.0
     skew_allowance_s: float = 30.0
     log_level: str = "info"
+    # None: admission off (every valid token is stored and relayed).
+    admission: AdmissionParams | None = field(default_factory=AdmissionParams)
+    # None: the gossip layer's own defaults (node/net/gossip.py, GossipParams).
+    peer_gossip_rate_per_s: float | None = None
+    peer_gossip_burst: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -164,7 +187,9 @@ class Config:
 
         known = {"network": {"listen", "bootstrap", "mdns", *RELAY_NETWORK_KEYS},
                  "relay": set(RELAY_LIMIT_KEYS), "api": {"listen"},
-                 "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"}}
+                 "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"},
+                 "admission": {"enabled", "hops", "stranger_quota", "stranger_budget",
+                               "peer_gossip_rate_per_s", "peer_gossip_burst"}}
         for section, value in data.items():
             if section not in known:
                 raise err(section, f"unknown section (known: {', '.join(sorted(known))})")
@@ -204,11 +229,38 @@ class Config:
         level = data.get("log", {}).get("level", "info")
         if level not in ("debug", "info", "warning", "error"):
             raise err("log.level", "one of debug, info, warning, error")
+        adm = data.get("admission", {})
+        enabled = adm.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise err("admission.enabled", "true or false")
+        defaults = AdmissionParams()
+
+        def whole(key: str, default: int, top: int) -> int:
+            v = adm.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+                raise err(f"admission.{key}", f"a whole number in 0..{top}")
+            return v
+
+        def rate(key: str, low: float) -> float | None:
+            v = adm.get(key)
+            if v is None:
+                return None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= 1e6:
+                raise err(f"admission.{key}", f"a number in {low:g}..1000000")
+            return float(v)
+
+        params = AdmissionParams(
+            hops_max=whole("hops", defaults.hops_max, 16),
+            stranger_quota=whole("stranger_quota", defaults.stranger_quota, 1_000_000),
+            stranger_budget=whole("stranger_budget", defaults.stranger_budget, 100_000_000))
         return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, relay=relay,
                    relays=relays, reachability=reachability, relay_limits=relay_limits,
                    api_host=host,
                    api_port=port, sync_interval_s=float(interval),
-                   skew_allowance_s=float(skew), log_level=level)
+                   skew_allowance_s=float(skew), log_level=level,
+                   admission=params if enabled else None,
+                   peer_gossip_rate_per_s=rate("peer_gossip_rate_per_s", 0.1),
+                   peer_gossip_burst=rate("peer_gossip_burst", 1.0))
 
     def override(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,234 @@
+"""Admission in the core: the horizon, strangers' quota and budget, and sync
+fetching a stranger who enters the horizon (node/core/admission.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+import wire
+from node.core import Core, CoreParams
+from node.core.admission import AdmissionParams
+from tests.harness import Net, ident
+
+QUOTA, BUDGET = 3, 10
+
+
+def _victim_net(others: int, *, hops_max: int = 2) -> tuple[Net, str, list[str]]:
+    """One core with admission (the victim) and `others` without, all linked."""
+    params = CoreParams(sync_interval_s=1.0, request_retry_s=1.0,
+                        admission=AdmissionParams(hops_max=hops_max, stranger_quota=QUOTA,
+                                                  stranger_budget=BUDGET))
+    victim = Core(ident(1), params)
+    assert victim.agent_id is not None
+    cores = {victim.agent_id: victim}
+    for i in range(others):
+        c = Core(ident(i + 2), CoreParams(sync_interval_s=1.0, request_retry_s=1.0))
+        assert c.agent_id is not None
+        cores[c.agent_id] = c
+    net = Net(cores=cores)
+    net.connect_all()
+    return net, victim.agent_id, [a for a in cores if a != victim.agent_id]
+
+
+def _chain(net: Net, agent: str, n: int, **kw: object) -> list[wire.Token]:
+    return [net.issue(agent, kind="promise", body={"text": f"{i}"}, **kw) for i in range(n)]
+
+
+def _held_of(core: Core, agent: str) -> int:
+    return len(core.chains.get(agent, ()))
+
+
+def test_a_stranger_gets_its_quota_and_the_rest_is_ignored_not_stored() -> None:
+    net, me, (s,) = _victim_net(1)
+    _chain(net, s, 5)
+    net.deliver_all()
+    v = net.cores[me]
+    assert _held_of(v, s) == QUOTA and v.pending_count() == 0
+    report = v.admission.report() if v.admission else {}
+    assert report["admitted"] == {"inside": 0, "needed": 0, "stranger": QUOTA}
+    assert report["ignored"] == {"stranger-quota": 2}
+    assert report["stranger_budget_used"] == QUOTA
+    # Sync rounds do not pull the rest back in.
+    for _ in range(5):
+        net.step()
+    assert _held_of(v, s) == QUOTA
+
+
+def test_the_shared_budget_bounds_all_strangers_together() -> None:
+    net, me, strangers = _victim_net(5)
+    for s in strangers:
+        _chain(net, s, QUOTA)
+    net.deliver_all()
+    for _ in range(5):
+        net.step()
+    v = net.cores[me]
+    held = sum(_held_of(v, s) for s in strangers)
+    assert held == BUDGET  # 5 x 3 offered, 10 taken
+    assert v.admission is not None and v.admission.budget_used == BUDGET
+    assert v.admission.counts.get("stranger-budget", 0) >= 5
+
+
+def test_an_issuer_the_node_builds_on_is_inside_and_never_dropped() -> None:
+    net, me, (friend,) = _victim_net(1)
+    first = net.issue(friend, kind="promise", body={"text": "hello"})
+    net.deliver_all()
+    net.issue(me, kind="assess", about=first.cid, body={"verdict": "kept"})
+    _chain(net, friend, 40)
+    net.deliver_all()
+    v = net.cores[me]
+    assert v.admission is not None and v.admission.dist[friend] == 1
+    assert _held_of(v, friend) == 41
+    assert v.admission.budget_used == 0  # its first token was refunded on entry
+
+
+def test_hops_bound_the_horizon() -> None:
+    net, me, (a, b, c) = _victim_net(3, hops_max=2)
+    ta = net.issue(a, kind="promise", body={"text": "a"})
+    net.deliver_all()
+    net.issue(me, kind="promise", body={"text": "on a"}, deps=(ta.cid,))  # a at 1
+    tb = net.issue(b, kind="promise", body={"text": "b"})
+    net.deliver_all()
+    ta2 = net.issue(a, kind="assess", about=tb.cid, body={"verdict": "kept"})  # b at 2
+    tc = _chain(net, c, 5)[-1]  # past c's quota: ignored for now
+    net.deliver_all()
+    assert tc.cid not in net.cores[me].tokens
+    net.issue(b, kind="promise", body={"text": "on c"}, deps=(tc.cid,))  # c would be at 3
+    net.deliver_all()
+    adm = net.cores[me].admission
+    assert adm is not None and ta2.cid in net.cores[me].tokens
+    assert (adm.dist.get(a), adm.dist.get(b), adm.dist.get(c)) == (1, 2, None)
+    # ...yet c's token that b built on is held: the causal past of an inside token.
+    assert tc.cid in net.cores[me].tokens
+
+
+def test_a_stranger_who_enters_the_horizon_is_fetched_by_sync() -> None:
+    net, me, (friend, s) = _victim_net(2)
+    tf = net.issue(friend, kind="promise", body={"text": "f"})
+    net.deliver_all()
+    net.issue(me, kind="promise", body={"text": "on f"}, deps=(tf.cid,))
+    early = _chain(net, s, 8)
+    net.deliver_all()
+    v = net.cores[me]
+    assert _held_of(v, s) == QUOTA
+    # The friend admits s to its community: s is inside (a member), and the
+    # next sync rounds fetch the five tokens ignored before.
+    net.issue(friend, kind="charter", body={"name": "c", "members": sorted([friend, s, me])})
+    net.deliver_all()
+    assert v.admission is not None and v.admission.inside(s)
+    for _ in range(4):
+        net.step()
+    assert _held_of(v, s) == 8 and all(t.cid in v.tokens for t in early)
+    assert v.admission.budget_used == 0
+
+
+def test_what_an_inside_token_builds_on_is_fetched_whole() -> None:
+    net, me, (friend, s) = _victim_net(2, hops_max=1)
+    tf = net.issue(friend, kind="promise", body={"text": "f"})
+    net.deliver_all()
+    net.issue(me, kind="promise", body={"text": "on f"}, deps=(tf.cid,))  # friend at 1 = max
+    chain = _chain(net, s, 7)
+    net.deliver_all()
+    net.issue(friend, kind="promise", body={"text": "on s"}, deps=(chain[-1].cid,))
+    net.deliver_all()
+    for _ in range(4):
+        net.step()
+    v = net.cores[me]
+    assert v.admission is not None and not v.admission.inside(s)  # beyond hops_max...
+    assert _held_of(v, s) == 7 and v.pending_count() == 0  # ...but its whole past is held
+
+
+def test_a_sybil_charter_of_a_stranger_admits_nobody() -> None:
+    net, me, (s,) = _victim_net(1)
+    sybils = sorted(ident(100 + i).agent_id for i in range(20))
+    net.issue(s, kind="charter", body={"name": "sybils", "members": [*sybils, me]})
+    net.deliver_all()
+    adm = net.cores[me].admission
+    assert adm is not None and set(adm.dist) == {me}
+
+
+def test_restore_rebuilds_the_horizon_and_the_charges() -> None:
+    net, me, (friend, s) = _victim_net(2)
+    tf = net.issue(friend, kind="promise", body={"text": "f"})
+    net.deliver_all()
+    net.issue(me, kind="promise", body={"text": "on f"}, deps=(tf.cid,))
+    _chain(net, s, 5)
+    net.deliver_all()
+    v = net.cores[me]
+    again = Core(ident(1), v.params)
+    log = [t.raw for t in _apply_order(v)]
+    again.restore(log)
+    assert again.admission is not None and v.admission is not None
+    assert again.admission.dist == v.admission.dist
+    assert again.admission.charged == v.admission.charged
+    again.check_invariants()
+
+
+def _apply_order(core: Core) -> list[wire.Token]:
+    """Tokens parents first (a valid log order)."""
+    out: list[wire.Token] = []
+    seen: set[str] = set()
+
+    def visit(cid: str) -> None:
+        if cid in seen:
+            return
+        seen.add(cid)
+        t = core.tokens[cid]
+        for p in (t.prev, *t.deps):
+            if p is not None:
+                visit(p)
+        out.append(t)
+    for cid in sorted(core.tokens):
+        visit(cid)
+    return out
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_horizon_does_not_depend_on_arrival_order(reverse: bool) -> None:
+    src, me, (a, b) = _victim_net(2)
+    ta = src.issue(a, kind="promise", body={"text": "a"})
+    src.deliver_all()
+    src.issue(me, kind="promise", body={"text": "on a"}, deps=(ta.cid,))
+    tb = src.issue(b, kind="promise", body={"text": "b"})
+    src.deliver_all()
+    src.issue(a, kind="promise", body={"text": "on b"}, deps=(tb.cid,))
+    src.deliver_all()
+    order = _apply_order(src.cores[a])
+    fresh = Core(ident(1), src.cores[me].params)
+    items = [(a, t.raw) for t in (reversed(order) if reverse else order) if t.issuer != me]
+    fresh.receive_gossip_many(items, 0.0)
+    own = [t for t in order if t.issuer == me]
+    fresh.receive_gossip_many([(a, t.raw) for t in own], 0.0)
+    fresh.check_invariants()
+    assert fresh.admission is not None and src.cores[me].admission is not None
+    assert fresh.admission.dist == src.cores[me].admission.dist
+
+
+def test_the_gossip_pre_filter_counts_what_it_ignores() -> None:
+    net, me, (s,) = _victim_net(1)
+    toks = _chain(net, s, 5)
+    v = Core(ident(1), net.cores[me].params)
+    assert v.judge_gossip(toks[0]) == "stranger"  # kept here, not spread
+    assert v.judge_gossip(toks[4]) == "stranger-quota"
+    assert v.admission is not None and v.admission.report()["ignored"] == {"stranger-quota": 1}
+    assert Core(ident(1)).judge_gossip(toks[4]) is None  # admission off: everything passes
+
+
+def test_sync_pushes_only_the_horizon_and_strangers_are_pulled_by_who_wants_them() -> None:
+    net, me, (s,) = _victim_net(1)
+    _chain(net, s, QUOTA)
+    _chain(net, me, 2)
+    net.deliver_all()
+    assert _held_of(net.cores[me], s) == QUOTA
+    # A newcomer with no room for strangers, linked to the victim only.
+    full = Core(ident(50), CoreParams(sync_interval_s=1.0, admission=AdmissionParams(
+        stranger_quota=QUOTA, stranger_budget=0)))
+    assert full.agent_id is not None
+    net.cores[full.agent_id] = full
+    full.issue(kind="promise", body={"text": "hi", "to": me}, now=net.now)  # me: inside
+    net.connect(me, full.agent_id)
+    for _ in range(6):
+        net.step()
+    assert full.admission is not None
+    assert _held_of(full, me) == 2  # the victim's own (inside its horizon): pushed
+    # s's were not: pushed, they would arrive every round and be ignored every round.
+    assert full.admission.counts == {"inside": 2} and _held_of(full, s) == 0
