@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -93,7 +93,8 @@ from .host import (
     PeerNotifee,
     build_host,
     check_port_free,
-    parse_listen_addr,
+    parse_announce_addrs,
+    parse_listen_addrs,
     parse_p2p_addr,
     parse_peer_id,
 )
@@ -164,11 +165,16 @@ class P2PNode:
 
     @classmethod
     @asynccontextmanager
-    async def start(cls, seed: bytes, *, listen: str = DEFAULT_LISTEN,
+    async def start(cls, seed: bytes, *, listen: str | Sequence[str] = DEFAULT_LISTEN,
+                    announce: Sequence[str] = (),
                     params: GossipParams | None = None,
                     expected_peer_id: str | None = None,
                     mdns: bool = False) -> AsyncIterator[P2PNode]:
         """Run a node with the Ed25519 identity of `seed` (32 bytes), listening on `listen`.
+
+        `listen` is one multiaddr or several (IPv4 and IPv6, TCP); `announce`
+        adds public addresses to what we advertise (a port forward). What is
+        advertised is `listen_addrs`: see node/net/addrs.py.
 
         `expected_peer_id` (e.g. `wire.Identity.agent_id`) is checked against the
         host's peer id. Raises `StartFailed` if the address cannot be bound.
@@ -179,13 +185,15 @@ class P2PNode:
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
         params = params or GossipParams()
-        listen_addr = parse_listen_addr(listen)
-        check_port_free(listen_addr)
-        node = cls._create(seed, listen_addr, params, mdns)
+        listen_addrs = parse_listen_addrs(listen)
+        announce_addrs = parse_announce_addrs(announce)
+        for addr in listen_addrs:
+            check_port_free(addr)
+        node = cls._create(seed, listen_addrs, announce_addrs, params, mdns)
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
             raise IdentityMismatch("", peer_id=node.peer_id, expected=expected_peer_id)
         try:
-            async with node._run(listen_addr):
+            async with node._run(listen_addrs):
                 yield node
         except BaseExceptionGroup as group:
             # The nurseries inside are ours and py-libp2p's, not the caller's:
@@ -199,16 +207,18 @@ class P2PNode:
             node._evt_send.close()
 
     @asynccontextmanager
-    async def _run(self, listen_addr: multiaddr.Multiaddr) -> AsyncIterator[None]:
+    async def _run(self, listen_addrs: list[multiaddr.Multiaddr]) -> AsyncIterator[None]:
         # Pubsub before the host: its notifee blocks the swarm until pubsub has
         # taken the event, so pubsub must be running while connections change.
         async with background_trio_service(self._pubsub), \
                 background_trio_service(self._router):
             await self._pubsub.wait_until_ready()
-            async with self._host.run([listen_addr]):
+            async with self._host.run(listen_addrs):
                 try:
-                    if not self._swarm.listeners:
-                        raise StartFailed("cannot listen", listen=str(listen_addr))
+                    missing = [str(a) for a in listen_addrs
+                               if str(a) not in self._swarm.listeners]
+                    if missing:
+                        raise StartFailed("cannot listen", listen=missing)
                     yield
                 finally:
                     # Inside host.run(): leaving it first cancels the swarm, whose
@@ -218,9 +228,10 @@ class P2PNode:
                     await self._close()
 
     @classmethod
-    def _create(cls, seed: bytes, listen_addr: multiaddr.Multiaddr,
+    def _create(cls, seed: bytes, listen_addrs: list[multiaddr.Multiaddr],
+                announce_addrs: list[multiaddr.Multiaddr],
                 params: GossipParams, mdns: bool = False) -> P2PNode:
-        host, swarm = build_host(seed, listen_addr, mdns)
+        host, swarm = build_host(seed, listen_addrs, announce_addrs, mdns)
         pubsub, router = build_gossip(host, params)
         node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router)
         swarm.register_notifee(PeerNotifee(node._on_connection_change))
@@ -246,8 +257,14 @@ class P2PNode:
 
     @property
     def listen_addrs(self) -> list[str]:
-        """Full multiaddrs to dial us, each ending in `/p2p/<peer id>`."""
-        return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
+        """Full multiaddrs to dial us, each ending in `/p2p/<peer id>`: what we
+        advertise (wildcards expanded, announced first, nothing undialable)."""
+        return [str(addr) for addr in self._host.get_addrs()]
+
+    @property
+    def bound_addrs(self) -> list[str]:
+        """The sockets' own addresses (a wildcard stays a wildcard), without `/p2p/`."""
+        return [str(addr) for addr in self._host.get_transport_addrs()]
 
     @property
     def port(self) -> int:
