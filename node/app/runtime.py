@@ -9,7 +9,9 @@ trio tasks:
     timer     engine.tick(now) at the core's next deadline (at least every 1 s)
     publish   hand Publish outputs to gossipsub, in order
     senders   one per peer: Send outputs -> frames on a /troth/sync/1 stream
-    dialer    keep bootstrap peers connected, with exponential backoff
+    discovery the peer book (bootstrap peers, peers met, peers other peers
+              told us of): redial with exponential backoff, `/troth/peers/1`
+              peer exchange (node/net/discovery.py)
     api       hypercorn serving node/app/api.py on loopback; on SIGINT/SIGTERM it
               stops accepting and lets requests in flight finish (API_GRACE_S)
               before the rest of the node is cancelled (event streams end
@@ -70,6 +72,7 @@ from node.core import (
     topic_for,
 )
 from node.core.liveness import Liveness
+from node.net.discovery import Discovery
 from node.net.p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
 from node.store import Store
 from node.store.engine import Engine, EngineFailed
@@ -97,9 +100,6 @@ SEND_QUEUE_MAX_BYTES = 16 * 1024 * 1024
 PUBLISH_QUEUE_MAX = 4096
 # Timer granularity: liveness and deadlines are judged at least this often.
 TICK_MAX_S = 1.0
-# Bootstrap redial backoff.
-BACKOFF_MIN_S = 0.5
-BACKOFF_MAX_S = 30.0
 # How often peers found by mDNS (and not connected) are dialled.
 DISCOVERY_INTERVAL_S = 2.0
 # A sync stream left idle this long is closed (the next Send reopens it).
@@ -138,25 +138,29 @@ class Runtime(NetView):
         self._api_closing = trio.Event()
         self._api_closed = trio.Event()
         self.events = EventHub()
-        # Bootstrap peers being dialled: agent id -> the last dial error (None: no
-        # failure yet). `peers` shows those never reached, which liveness cannot.
-        self._dialling: dict[str, str | None] = {}
+        self.discovery: Discovery | None = None
 
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
         return list(self.p2p.listen_addrs) if self.p2p else []
 
     def peers(self) -> list[dict[str, Any]]:
+        """Liveness of the peers we heard from, with how each is reached and the
+        addresses tried (the peer book); booked peers never reached as well."""
         rows = self.liveness.report(self.clock())
         connected = set(self.p2p.connected_peers()) if self.p2p else set()
+        book = self.discovery.rows() if self.discovery else {}
         for r in rows:
             r["connected"] = r["peer"] in connected
         known = {r["peer"] for r in rows}
-        for peer, error in sorted(self._dialling.items()):
-            if peer not in known and peer not in connected:
-                rows.append({"peer": peer, "state": "unreachable", "phi": None,
-                             "last_heard_s_ago": None, "connected": False,
-                             "never_reached": True, "last_dial_error": error})
+        for peer in sorted(set(book) - known - connected):
+            rows.append({"peer": peer, "state": "unreachable", "phi": None,
+                         "last_heard_s_ago": None, "connected": False})
+        for r in rows:
+            seen = book.get(r["peer"], {})
+            r.update(seen)
+            r.setdefault("reached", "direct" if r["connected"] else "not connected")
+            r["never_reached"] = r["peer"] not in known and seen.get("last_seen_s_ago") is None
         return rows
 
     # -- decoding with the validator's cache ------------------------------
@@ -368,26 +372,6 @@ class Runtime(NetView):
                 # Lost gossip is repaired by sync; the token is already durable.
                 log.warning("event=publish_failed topic=%s error=%s", pub.topic, exc)
 
-    async def _dial(self, addr: str) -> None:
-        assert self.p2p is not None
-        backoff = BACKOFF_MIN_S
-        target = addr.rsplit("/p2p/", 1)[-1]
-        self._dialling.setdefault(target, None)
-        while True:
-            if target not in self.p2p.connected_peers():
-                try:
-                    await self.p2p.connect(addr)
-                    log.info("event=dialled addr=%s", addr)
-                    backoff = BACKOFF_MIN_S
-                except P2PError as exc:
-                    self._dialling[target] = str(exc)[:200]
-                    log.info("event=dial_failed addr=%s error=%s retry_in_s=%.1f", addr, exc,
-                             backoff)
-                    await trio.sleep(backoff)
-                    backoff = min(BACKOFF_MAX_S, backoff * 2)
-                    continue
-            await trio.sleep(BACKOFF_MIN_S * 4)
-
     async def _discovery(self) -> None:
         """mDNS: dial peers discovered on the LAN (they are in the peerstore)."""
         assert self.p2p is not None
@@ -459,7 +443,8 @@ class Runtime(NetView):
         self.engine = engine
         service = NodeService(engine, self.clock, self._dispatch)
         try:
-            async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
+            async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen,
+                                     announce=cfg.announce,
                                      expected_peer_id=self.identity.agent_id,
                                      mdns=cfg.mdns) as p2p:
                 self.p2p = p2p
@@ -477,8 +462,10 @@ class Runtime(NetView):
                             self._follow(t.cid)
                     binds = await nursery.start(self._serve_api, service)
                     self.api_url = binds[0]
-                    for addr in cfg.bootstrap:
-                        nursery.start_soon(self._dial, addr)
+                    self.discovery = Discovery(p2p, self.home.peers_path,
+                                               bootstrap=cfg.bootstrap,
+                                               exchange=cfg.peer_exchange, clock=self.clock)
+                    nursery.start_soon(self.discovery.run)
                     if cfg.mdns:
                         nursery.start_soon(self._discovery)
                     self.home.write_runtime({

@@ -148,7 +148,7 @@ class P2PNode:
         self._closing = False
         self._validators: dict[str, Validator] = {}
         self._sync_handler: SyncHandler | None = None
-        self._sync_active = 0
+        self._streams_active: dict[str, int] = {}
         self._up: set[str] = set()
         self._msg_send, self.messages = trio.open_memory_channel[GossipReceived](
             MESSAGES_QUEUE_MAX)
@@ -538,41 +538,96 @@ class P2PNode:
 
     async def open_sync_stream(self, peer_id: str, *,
                                timeout_s: float = STREAM_OPEN_TIMEOUT_S) -> SyncStream:
-        self._check_open()
-        peer = parse_peer_id(peer_id)
-        with trio.move_on_after(timeout_s) as scope:
-            try:
-                stream = await self._host.new_stream(peer, [TProtocol(SYNC_PROTOCOL)])
-            except Exception as exc:
-                raise StreamOpenFailed("", peer_id=peer_id, error=repr(exc)) from None
-        if scope.cancelled_caught:
-            raise StreamOpenFailed("timed out", peer_id=peer_id, timeout_s=timeout_s)
-        return SyncStream(stream, peer_id)
+        return await self.open_stream(peer_id, SYNC_PROTOCOL, timeout_s=timeout_s,
+                                      frame_size_max_bytes=FRAME_SIZE_MAX_BYTES)
 
     async def _on_sync_stream(self, stream: INetStream) -> None:
+        refused = await self._serve_stream(stream, SYNC_PROTOCOL, self._sync_handler,
+                                           SYNC_STREAMS_INBOUND_MAX, FRAME_SIZE_MAX_BYTES)
+        self._sync_refused += refused
+
+    async def _serve_stream(self, stream: INetStream, protocol: str,
+                            handler: SyncHandler | None, streams_max: int,
+                            frame_size_max_bytes: int) -> bool:
+        """Run `handler` on an inbound stream; True if it was refused (no
+        handler, closing, or `streams_max` of this protocol already open)."""
         try:
             peer_id = stream.muxed_conn.peer_id.to_base58()
         except Exception:
             peer_id = "?"
-        sync = SyncStream(stream, peer_id)
-        handler = self._sync_handler
-        if handler is None or self._closing or self._sync_active >= SYNC_STREAMS_INBOUND_MAX:
-            self._sync_refused += 1
-            await sync.reset()
-            return
-        self._sync_active += 1
+        framed = SyncStream(stream, peer_id, frame_size_max_bytes)
+        active = self._streams_active.get(protocol, 0)
+        if handler is None or self._closing or active >= streams_max:
+            await framed.reset()
+            return True
+        self._streams_active[protocol] = active + 1
         try:
-            await handler(peer_id, sync)
+            await handler(peer_id, framed)
         except P2PError as exc:
-            logger.debug("sync stream from %s ended: %s", peer_id, exc)
-            await sync.reset()
+            logger.debug("%s stream from %s ended: %s", protocol, peer_id, exc)
+            await framed.reset()
         except Exception:
-            logger.exception("sync handler failed for a stream from %s", peer_id)
-            await sync.reset()
+            logger.exception("%s handler failed for a stream from %s", protocol, peer_id)
+            await framed.reset()
         else:
-            await sync.close()
+            await framed.close()
         finally:
-            self._sync_active -= 1
+            self._streams_active[protocol] -= 1
+        return False
+
+    # -- more stream protocols, and what we know of peers (discovery.py) --
+
+    def serve_protocol(self, protocol: str, handler: SyncHandler, *, streams_max: int,
+                       frame_size_max_bytes: int) -> None:
+        """`await handler(peer_id, stream)` for each inbound stream of `protocol`,
+        framed as sync streams are, at most `streams_max` at once."""
+        if not protocol.startswith("/troth/") or protocol == SYNC_PROTOCOL:
+            raise ValueError(f"not a protocol to serve here: {protocol!r}")
+
+        async def on_stream(stream: INetStream) -> None:
+            await self._serve_stream(stream, protocol, handler, streams_max,
+                                     frame_size_max_bytes)
+
+        self._host.set_stream_handler(TProtocol(protocol), on_stream)
+
+    async def open_stream(self, peer_id: str, protocol: str, *, frame_size_max_bytes: int,
+                          timeout_s: float = STREAM_OPEN_TIMEOUT_S) -> SyncStream:
+        """A framed stream of `protocol` to a connected peer."""
+        self._check_open()
+        peer = parse_peer_id(peer_id)
+        with trio.move_on_after(timeout_s) as scope:
+            try:
+                stream = await self._host.new_stream(peer, [TProtocol(protocol)])
+            except Exception as exc:
+                raise StreamOpenFailed("", peer_id=peer_id, protocol=protocol,
+                                       error=repr(exc)) from None
+        if scope.cancelled_caught:
+            raise StreamOpenFailed("timed out", peer_id=peer_id, protocol=protocol,
+                                   timeout_s=timeout_s)
+        return SyncStream(stream, peer_id, frame_size_max_bytes)
+
+    def peer_addrs(self, peer_id: str) -> list[str]:
+        """The addresses a peer advertised to us (identify), without `/p2p/`."""
+        try:
+            addrs = self._host.get_peerstore().addrs(parse_peer_id(peer_id))
+        except P2PError:
+            raise
+        except Exception:  # py-libp2p raises PeerStoreError for an unknown peer
+            return []
+        return [str(a) for a in addrs]
+
+    def remote_addr(self, peer_id: str) -> str | None:
+        """The address of our live connection to `peer_id` (None if not connected)."""
+        for conn in self._swarm.get_connections(parse_peer_id(peer_id)):
+            if conn.is_closed:
+                continue
+            try:
+                addrs = conn.get_transport_addresses()
+            except Exception:  # a connection being torn down
+                continue
+            if addrs:
+                return str(addrs[0])
+        return None
 
 
 @functools.lru_cache(maxsize=1024)
