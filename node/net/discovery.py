@@ -212,6 +212,8 @@ class Discovery:
                 self.book.tried(peer, addr.addr, self._clock(), None)
                 log.info("event=dialled peer=%s addr=%s", peer, addr.addr)
                 return
+            if peer in self._node.connected_peers():
+                return  # it dialled us while we tried addresses it has left
             wait = self.book.round_failed(peer, self._clock(), self._rng)
             log.info("event=dial_failed peer=%s addrs=%d retry_in_s=%.1f", peer,
                      len(entry.addrs), wait)
@@ -290,10 +292,11 @@ class Discovery:
     def rows(self) -> dict[str, dict[str, Any]]:
         """Per booked peer: how it is reached, which addresses were tried and how it went."""
         now = self._clock()
+        connected = set(self._node.connected_peers())
         out = {}
         for entry in self.book.entries():
             remote = self._node.remote_addr(entry.peer_id) \
-                if entry.peer_id in self._connected else None
+                if entry.peer_id in connected else None
             via = _relay_of(remote)
             tried = [a for a in entry.addrs if a.last_tried_at is not None]
             newest = max(tried, key=lambda a: a.last_tried_at or 0.0, default=None)

@@ -614,7 +614,8 @@ class P2PNode:
             raise
         except Exception:  # py-libp2p raises PeerStoreError for an unknown peer
             return []
-        return [str(a) for a in addrs]
+        suffix = f"/p2p/{peer_id}"  # identify's addresses carry it, the dialled one not
+        return [str(a).removesuffix(suffix) for a in addrs]
 
     def remote_addr(self, peer_id: str) -> str | None:
         """The address of our live connection to `peer_id` (None if not connected)."""
