@@ -101,15 +101,14 @@ def is_dialable(addr: multiaddr.Multiaddr) -> bool:
 
 
 def scope_of(addr: multiaddr.Multiaddr) -> str:
-    """`loopback`, `private` (LAN, ULA, CGNAT) or `public` (also: a DNS name)."""
+    """`loopback`, `public` (globally routed; also a DNS name) or `private`
+    (LAN, ULA, CGNAT, and the rest)."""
     ip = _ip_of(addr)
     if ip is None:
         return "public"
     if ip.is_loopback:
         return "loopback"
-    if ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10"):
-        return "private"
-    return "public"
+    return "public" if ip.is_global else "private"
 
 
 def expand_wildcard(bound: multiaddr.Multiaddr, ips: Iterable[IPAddress]
