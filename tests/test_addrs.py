@@ -77,7 +77,8 @@ def test_this_hosts_interfaces_are_read_with_psutil() -> None:
     {"listen": [f"/ip4/127.0.0.1/tcp/{4000 + i}" for i in range(9)]},
     {"announce": ["/ip4/0.0.0.0/tcp/4001"]},
     {"announce": ["/ip4/203.0.113.7/tcp/0"]},
-    {"announce": ["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWRTpKxWSET4snznTn6KZ9kiWGUQA8Pt5wbyWoPQh2WrQX"]},
+    {"announce": ["/ip4/203.0.113.7/tcp/4001/p2p/"
+                  "12D3KooWRTpKxWSET4snznTn6KZ9kiWGUQA8Pt5wbyWoPQh2WrQX"]},
 ])
 async def test_addresses_the_node_cannot_honour_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(InvalidAddress):

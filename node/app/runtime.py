@@ -147,7 +147,7 @@ class Runtime(NetView):
     def peers(self) -> list[dict[str, Any]]:
         """Liveness of the peers we heard from, with how each is reached and the
         addresses tried (the peer book); booked peers never reached as well."""
-        rows = self.liveness.report(self.clock())
+        rows: list[dict[str, Any]] = [dict(r) for r in self.liveness.report(self.clock())]
         connected = set(self.p2p.connected_peers()) if self.p2p else set()
         book = self.discovery.rows() if self.discovery else {}
         for r in rows:

@@ -15,15 +15,17 @@ owns the node's dialling policy; py-libp2p's own auto-dialler is off
    tries the peer's addresses one by one (last good first) and the book keeps
    each one's outcome, which `rows()` shows (`troth peers`);
 3. asks a newly connected peer, and one random connected peer every
-   `EXCHANGE_INTERVAL_S`, whom it knows (`/troth/peers/1`, exchange.py), and
-   puts the answer in the book, where step 2 finds it;
+   `EXCHANGE_INTERVAL_S` (more often just after start), whom it knows
+   (`/troth/peers/1`, exchange.py), and puts the answer in the book, where
+   step 2 finds it;
 4. saves the book to the node's home every `SAVE_INTERVAL_S` if it changed,
    and when it stops; at start it loads it and dials every known peer.
 
 Answering `/troth/peers/1`: at most `EXCHANGE_STREAMS_INBOUND_MAX` at once,
 one answer per asking peer per `EXCHANGE_ANSWER_MIN_INTERVAL_S` (more is
-refused), at most `PEERS_PER_REPLY_MAX` peers (connected ones first, then
-those seen most recently), never the asker itself, and loopback addresses only
+refused), at most `PEERS_PER_REPLY_MAX` peers (connected ones first, with
+the addresses they advertise now, then those seen most recently; never
+peers we only heard of), never the asker itself, and loopback addresses only
 to a peer that reached us over loopback (elsewhere they would name the
 asker's own host). Why a peer exchange and not gossipsub PX, rendezvous or
 the Kademlia DHT: docs/decisions/0011-discovery.md.
@@ -58,7 +60,14 @@ from .exchange import (
 )
 from .host import parse_p2p_addr
 from .p2p import P2PNode
-from .peerbook import BookCorrupt, PeerBook, PeerEntry, load_book, save_book
+from .peerbook import (
+    ADDRS_PER_PEER_MAX,
+    BookCorrupt,
+    PeerBook,
+    PeerEntry,
+    load_book,
+    save_book,
+)
 from .sync import SyncStream
 
 __all__ = ["Discovery", "ROUND_S", "CONNECTED_TARGET", "EXCHANGE_INTERVAL_S"]
@@ -76,7 +85,10 @@ DIALS_AT_ONCE_MAX = 4
 # moved, would otherwise hold a dial slot for py-libp2p's 10 s).
 DIAL_ADDR_TIMEOUT_S = 5.0
 # Ask one random connected peer for its peers this often (besides every
-# newly connected one at once).
+# newly connected one at once): first after EXCHANGE_FIRST_S, then twice as
+# long each time up to EXCHANGE_INTERVAL_S. Members that start together ask
+# before the others are known: the early asks find them within seconds.
+EXCHANGE_FIRST_S = 5.0
 EXCHANGE_INTERVAL_S = 30.0
 EXCHANGE_TIMEOUT_S = 5.0
 EXCHANGE_STREAMS_INBOUND_MAX = 8
@@ -134,8 +146,8 @@ class Discovery:
             self._node.serve_protocol(PEERS_PROTOCOL, self._answer,
                                       streams_max=EXCHANGE_STREAMS_INBOUND_MAX,
                                       frame_size_max_bytes=EXCHANGE_FRAME_MAX_BYTES)
-        saved_at = self._clock()
-        asked_at = self._clock()
+        saved_at = asked_at = self._clock()
+        ask_every = EXCHANGE_FIRST_S
         try:
             async with trio.open_nursery() as nursery:
                 while True:
@@ -143,9 +155,9 @@ class Discovery:
                     for peer in self._reconcile(now):
                         if self._exchange:
                             nursery.start_soon(self._ask, peer)
-                    if self._exchange and self._connected and \
-                            now - asked_at >= EXCHANGE_INTERVAL_S:
+                    if self._exchange and self._connected and now - asked_at >= ask_every:
                         asked_at = now
+                        ask_every = min(EXCHANGE_INTERVAL_S, ask_every * 2)
                         nursery.start_soon(self._ask, self._rng.choice(sorted(self._connected)))
                     self._dial_due(now, nursery)
                     if self._dirty and now - saved_at >= SAVE_INTERVAL_S:
@@ -226,8 +238,9 @@ class Discovery:
     async def _ask(self, peer: str) -> None:
         """Ask `peer` whom it knows; book the answer."""
         try:
-            stream = await self._node.open_stream(peer, PEERS_PROTOCOL, timeout_s=EXCHANGE_TIMEOUT_S,
-                                                  frame_size_max_bytes=EXCHANGE_FRAME_MAX_BYTES)
+            stream = await self._node.open_stream(
+                peer, PEERS_PROTOCOL, timeout_s=EXCHANGE_TIMEOUT_S,
+                frame_size_max_bytes=EXCHANGE_FRAME_MAX_BYTES)
             try:
                 await stream.send_frame(encode_request(PEERS_PER_REPLY_MAX),
                                         timeout_s=EXCHANGE_TIMEOUT_S)
@@ -273,19 +286,22 @@ class Discovery:
         """The peers we tell `asker` about: connected first, then most recently seen."""
         remote = self._node.remote_addr(asker)
         local = remote is not None and _scope(remote) == "loopback"
-        entries = [e for e in self.book.entries() if e.peer_id != asker]
-        entries.sort(key=lambda e: (e.peer_id not in self._connected, -(e.last_seen_at or 0.0)))
-        out = []
-        for entry in entries:
-            if entry.last_seen_at is None and not entry.pinned:
-                continue  # hearsay we never confirmed is not passed on
-            addrs = tuple(a.addr for a in entry.dial_order()
-                          if a.outcome != "failed" and (local or _scope(a.addr) != "loopback"))
+        connected = set(self._node.connected_peers()) - {asker}
+        out: dict[str, tuple[str, ...]] = {}
+        for peer in sorted(connected):  # as identify told us just now
+            addrs = [a for a in self._usable(peer, self._node.peer_addrs(peer))
+                     if local or _scope(a) != "loopback"]
             if addrs:
-                out.append(PeerAddrs(peer_id=entry.peer_id, addrs=addrs))
-            if len(out) >= want:
-                break
-        return out
+                out[peer] = tuple(addrs[:ADDRS_PER_PEER_MAX])
+        seen = [e for e in self.book.entries() if e.peer_id not in connected and
+                e.peer_id != asker and (e.last_seen_at is not None or e.pinned)]
+        seen.sort(key=lambda e: -(e.last_seen_at or 0.0))  # (hearsay is not passed on)
+        for entry in seen:
+            addrs = [a.addr for a in entry.dial_order()
+                     if a.outcome != "failed" and (local or _scope(a.addr) != "loopback")]
+            if addrs:
+                out[entry.peer_id] = tuple(addrs)
+        return [PeerAddrs(peer_id=p, addrs=a) for p, a in list(out.items())[:want]]
 
     # -- what `troth peers` shows ----------------------------------------------------
 
