@@ -30,6 +30,7 @@ from node.net.p2p import P2PError, P2PNode
 from node.net.peerbook import (
     ADDRS_PER_PEER_MAX,
     BACKOFF_MAX_S,
+    FORGET_AFTER_S,
     PEERS_MAX,
     BookCorrupt,
     PeerBook,
@@ -89,6 +90,17 @@ def test_the_book_is_bounded_and_never_drops_a_peer_it_reached_for_hearsay() -> 
         book.check_invariants()
     assert len(book) == PEERS_MAX
     assert IDS[0] in book
+
+
+def test_peers_unseen_for_a_month_are_forgotten_but_bootstrap_peers_never() -> None:
+    book = PeerBook(OWN)
+    book.add(IDS[0], ["/ip4/10.0.0.1/tcp/1"], "bootstrap", 0.0, pinned=True)
+    book.add(IDS[1], ["/ip4/10.0.0.2/tcp/1"], "identify", 0.0)
+    book.connected(IDS[1], 10.0)
+    book.add(IDS[2], ["/ip4/10.0.0.3/tcp/1"], "exchange", 5.0)
+    assert book.forget_stale(FORGET_AFTER_S + 5.0) == []
+    assert book.forget_stale(FORGET_AFTER_S + 10.5) == [IDS[1], IDS[2]]
+    assert [e.peer_id for e in book.entries()] == [IDS[0]]
 
 
 def test_the_book_survives_a_restart_and_a_corrupt_file_is_refused(tmp_path: Path) -> None:
@@ -185,9 +197,10 @@ async def test_members_find_each_other_through_one_peer_and_again_from_their_boo
     hub goes; a restarts with no bootstrap list and finds b from its book."""
     homes = {n: Home.init(tmp_path / n) for n in ("hub", "a", "b")}
 
-    def runtime(name: str, bootstrap: tuple[str, ...] = ()) -> Runtime:
+    def runtime(name: str, bootstrap: tuple[str, ...] = (), port: int = 0) -> Runtime:
         home, identity = homes[name]
-        return Runtime(home, identity, Config(sync_interval_s=1.0, bootstrap=bootstrap))
+        return Runtime(home, identity, Config(sync_interval_s=1.0, bootstrap=bootstrap,
+                                              listen=(f"/ip4/127.0.0.1/tcp/{port}",)))
 
     hub = runtime("hub")
     async with trio.open_nursery() as outer:
@@ -210,12 +223,14 @@ async def test_members_find_each_other_through_one_peer_and_again_from_their_boo
             assert rows[b_id]["reached"] == "direct" and rows[b_id]["connected"]
             assert rows[b_id]["remote_addr"].startswith("/ip4/127.0.0.1/tcp/")
             assert rows[hub.identity.agent_id]["bootstrap"] is True
+            b_port = b.p2p.port
             a.stop()
+            b.stop()
         booked = json.loads(homes["a"][0].peers_path.read_text())
         assert {p["peer_id"] for p in booked["peers"]} == {b_id, hub.identity.agent_id}
 
         again = runtime("a")  # no bootstrap list: only its book
-        b2 = runtime("b")
+        b2 = runtime("b", port=b_port)  # b is where it was (a member's port is fixed)
         async with trio.open_nursery() as nursery:
             for rt in (b2, again):
                 await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,

@@ -19,7 +19,8 @@ owns the node's dialling policy; py-libp2p's own auto-dialler is off
    (`/troth/peers/1`, exchange.py), and puts the answer in the book, where
    step 2 finds it;
 4. saves the book to the node's home every `SAVE_INTERVAL_S` if it changed,
-   and when it stops; at start it loads it and dials every known peer.
+   and when it stops, forgetting peers unseen for a month; at start it loads
+   it and dials every known peer.
 
 Answering `/troth/peers/1`: at most `EXCHANGE_STREAMS_INBOUND_MAX` at once,
 one answer per asking peer per `EXCHANGE_ANSWER_MIN_INTERVAL_S` (more is
@@ -160,7 +161,10 @@ class Discovery:
                         ask_every = min(EXCHANGE_INTERVAL_S, ask_every * 2)
                         nursery.start_soon(self._ask, self._rng.choice(sorted(self._connected)))
                     self._dial_due(now, nursery)
-                    if self._dirty and now - saved_at >= SAVE_INTERVAL_S:
+                    if now - saved_at >= SAVE_INTERVAL_S:
+                        for gone in self.book.forget_stale(now):
+                            log.info("event=peer_forgotten peer=%s", gone)
+                            self._dirty = True
                         self.save()
                         saved_at = now
                     await trio.sleep(ROUND_S)
@@ -187,7 +191,8 @@ class Discovery:
             self.book.add(peer, own, "identify", now)
             self.book.connected(peer, now)
         self._connected = connected
-        self._dirty = True if connected or new else self._dirty
+        if connected:  # (their last seen moved)
+            self._dirty = True
         return sorted(new)
 
     def _usable(self, peer: str, addrs: list[str]) -> list[str]:
