@@ -422,7 +422,9 @@ async def network_phases(args: argparse.Namespace, workdir: Path,
     rts = []
     for i in range(NODES):
         home, identity = Home.init(workdir / f"n{i}")
-        rts.append(Runtime(home, identity, Config(sync_interval_s=args.sync_interval)))
+        # The topology is the experiment's: no peer exchange rewiring it.
+        rts.append(Runtime(home, identity, Config(sync_interval_s=args.sync_interval,
+                                                  peer_exchange=False)))
         hook_dispatch(rts[-1], i, watch)
     prop = thr = None
     async with trio.open_nursery() as nursery:
