@@ -405,7 +405,7 @@ async def throughput(rts: list[Runtime], watch: Watch, count: int, window: int, 
         tokens=count, seconds=seconds,
         via_gossip=sum(watch.via_gossip) - base_gossip, via_sync=sum(watch.via_sync) - base_sync,
         gossip_dropped=sum(rt.p2p.stats.dropped_messages_queue_full for rt in rts if rt.p2p),
-        send_dropped=sum(link.dropped for rt in rts for link in rt._links.values()),
+        send_dropped=sum(rt.p2p.sync_defence.outbox_drops for rt in rts if rt.p2p),
         ingest_before=before, ingest_after=after)
 
 

@@ -11,7 +11,8 @@ Ed25519 (bench of wire is separate).
 Figures (each `name: value`; the headline, the incrementality ratio, last):
 - observe per-token cost (median over 20 chunks) in the 5% window before
   10% and before 100% of N, and their ratio (target <= 1.5: a token's cost
-  must not grow with history);
+  must not grow with history); the two windows run on two observers, their
+  chunks timed in alternation so machine noise hits both alike;
 - observe tokens/s, and as a ratio to plain dict insertion of the same tokens;
 - verdict for every promise + trust for every agent afterwards: total seconds;
 - peak RSS of the process (target < 1 GiB at N = 100k).
@@ -130,12 +131,23 @@ def timed_observe(o: Observer, items: list[tuple[wire.Token, tuple[str, ...]]]) 
     return time.perf_counter() - t0
 
 
-def per_token_median(o: Observer, items: list[tuple[wire.Token, tuple[str, ...]]]) -> float:
-    """Median over 20 chunks: robust to GC pauses and a busy machine."""
-    chunk = max(1, len(items) // 20)
-    times = sorted(timed_observe(o, items[i:i + chunk]) / len(items[i:i + chunk])
-                   for i in range(0, len(items), chunk))
-    return times[len(times) // 2]
+def interleaved_medians(early: Observer, early_items: list[tuple[wire.Token, tuple[str, ...]]],
+                        late: Observer, late_items: list[tuple[wire.Token, tuple[str, ...]]]
+                        ) -> tuple[float, float]:
+    """Per-token cost of two windows, as medians over 20 chunks each, timed in
+    alternation (early chunk, late chunk, ...) so that a busy machine slows
+    both alike: the ratio compares history sizes, not moments."""
+    chunks = 20
+    e_times: list[float] = []
+    l_times: list[float] = []
+    for i in range(chunks):
+        for o, items, times in ((early, early_items, e_times), (late, late_items, l_times)):
+            size = max(1, len(items) // chunks)
+            part = items[i * size:(i + 1) * size]
+            times.append(timed_observe(o, part) / len(part))
+    e_times.sort()
+    l_times.sort()
+    return e_times[chunks // 2], l_times[chunks // 2]
 
 
 def main() -> None:
@@ -153,14 +165,15 @@ def main() -> None:
         d[t.cid] = t
     dict_s = time.perf_counter() - t0
 
-    o = Observer("12D3KooWagent00000")
     window = n // 20  # per-token cost measured over the last 5% before each mark
     early_end = n // 10
-    timed_observe(o, items[:early_end - window])
-    early = per_token_median(o, items[early_end - window:early_end])
-    timed_observe(o, items[early_end:n - window])
-    late = per_token_median(o, items[n - window:])
-    del d
+    o_early = Observer("12D3KooWagent00000")
+    timed_observe(o_early, items[:early_end - window])
+    o = Observer("12D3KooWagent00000")
+    timed_observe(o, items[:n - window])
+    early, late = interleaved_medians(o_early, items[early_end - window:early_end],
+                                      o, items[n - window:])
+    del d, o_early
     gc.collect()
 
     o2 = Observer("12D3KooWagent00000")

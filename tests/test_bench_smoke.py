@@ -45,3 +45,8 @@ def test_bench_ingest_runs() -> None:  # Engine.receive_gossip_many, as bench/ne
 def test_bench_sync_runs() -> None:  # the core's receive_frame, frame by frame
     out = _bench("bench.sync", "--tokens", "1000", "--missing", "20")
     assert "sync_bytes_vs_missing:" in out
+
+
+def test_bench_api_runs() -> None:
+    out = _bench("bench.api", "--rounds", "3")
+    assert out.strip().splitlines()[-1].startswith("keyed_post_vs_plain:")

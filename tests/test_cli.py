@@ -171,7 +171,8 @@ def test_init_force_keeps_the_old_home_beside_and_refuses_a_running_node(
     second = tj(home, "init", "--force")
     assert second["agent_id"] != first["agent_id"]
     moved = [Path(p).name for p in second["moved_aside"]]
-    assert sorted(m.split(".replaced-")[0] for m in moved) == ["api-token", "identity.pem"]
+    assert sorted(m.split(".replaced-")[0] for m in moved) == [
+        "api-read-token", "api-token", "identity.pem"]
     old = next(p for p in second["moved_aside"] if "identity.pem" in p)
     from wire import Identity
 

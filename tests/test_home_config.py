@@ -96,7 +96,7 @@ def test_init_force_is_refused_while_the_home_is_locked(tmp_path: Path) -> None:
     from node.store.home import Home, HomeError
 
     home, a = Home.init(tmp_path / "h")
-    lock = home._try_lock()  # as a running node holds it
+    lock = home.try_lock()  # as a running node holds it
     assert lock is not None
     with pytest.raises(HomeError, match="is running"):
         Home.init(home.path, force=True)

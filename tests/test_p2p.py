@@ -348,12 +348,6 @@ async def test_sync_frames_both_ways_large_oversize_and_timeout() -> None:
             assert isinstance(error, MalformedFrame)
 
             # a silent peer: the reader's deadline fires
-            scripts[a.peer_id] = "slow"
-            stream = await a.open_sync_stream(b.peer_id)
-            await stream._write_raw(encode_frame_prefix(10) + b"12345")  # half a frame
-            error = await results.receive()
-            assert isinstance(error, FrameTimeout)
-            assert (error.timeout_s, error.received_bytes) == (1.0, 6)
             scripts[a.peer_id] = "silent"
             stream = await a.open_sync_stream(b.peer_id)
             await stream.send_frame(b"hello?")
@@ -362,6 +356,17 @@ async def test_sync_frames_both_ways_large_oversize_and_timeout() -> None:
             with pytest.raises(StreamFailed):  # unusable after a timeout
                 await stream.receive_frame()
             release.set()
+
+            # half a frame, then nothing: the deadline fires, and a peer that
+            # stalls in the middle of a frame is banned (tests/test_sync_hostile.py)
+            scripts[a.peer_id] = "slow"
+            stream = await a.open_sync_stream(b.peer_id)
+            await stream._write_raw(encode_frame_prefix(10) + b"12345")
+            error = await results.receive()
+            assert isinstance(error, FrameTimeout)
+            assert (error.timeout_s, error.received_bytes) == (1.0, 6)
+            await wait_until(lambda: a.peer_id not in b.connected_peers())
+            assert b.sync_defence.frame_timeouts == 1 and b.sync_peer_info(a.peer_id).banned
 
 
 def test_frame_limit_matches_the_wire_codec() -> None:

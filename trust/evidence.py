@@ -25,7 +25,8 @@ import wire
 from .values import VerdictBasis
 
 __all__ = ["Decision", "Promise", "Promiser", "Referee", "Hearsay", "bag", "at_or_after",
-           "verdict_of", "newer", "classify", "claim_decision", "promised_out", "delivered"]
+           "verdict_of", "newer", "count_in", "classify", "claim_decision", "promised_out",
+           "delivered"]
 
 _VERDICTS = ("kept", "broken")
 
@@ -89,11 +90,16 @@ class Promiser:
 class Referee:
     """Agreement counters for one assessor against this observer's direct verdicts."""
 
-    __slots__ = ("agree", "disagree", "said_kept", "said_broken")
+    __slots__ = ("agree", "disagree", "confirmed", "said_kept", "said_broken")
 
     def __init__(self) -> None:
         self.agree = 0
         self.disagree = 0
+        # promiser -> how many of its undisputed claims this assessor called
+        # kept. Confirming an unchecked claim earns one credit per distinct
+        # promiser, not per claim: a clique vouching for itself earns at most
+        # its size (docs/trust.md, Referral trust).
+        self.confirmed: dict[str, int] = {}
         # deadlines of open promises this assessor called kept / broken: once
         # a deadline passes, the promise is broken here, so they (dis)agree.
         self.said_kept: list[float] = []
@@ -150,6 +156,15 @@ def delivered(token: wire.Token) -> tuple[str, ...] | None:
     if isinstance(arts, tuple) and arts and all(type(a) is bytes for a in arts):
         return tuple(sorted({wire.cid_of(a) for a in arts}))
     return None
+
+
+def count_in(counts: dict[str, int], key: str, sign: int) -> None:
+    """Add (sign=+1) or remove (-1) one `key` of a multiset kept as counts."""
+    n = counts.get(key, 0) + sign
+    if n:
+        counts[key] = n
+    else:
+        del counts[key]
 
 
 def classify(p: Promise, rivals_at: Callable[[str, int], Sequence[str]]

@@ -54,6 +54,7 @@ from .evidence import (
     bag,
     claim_decision,
     classify,
+    count_in,
     delivered,
     newer,
     promised_out,
@@ -431,11 +432,14 @@ class Observer(Weighing):
         d = p.first
         if d is None and p.claim is not None:
             return  # a disputed claim: the reports weigh in its verdict only
-        if d is not None and d.basis == "claimed" and said == "kept":
-            return  # agreeing with an unchecked claim is free for colluders: no credit
         ref = self._referees.get(x)
         if ref is None:
             ref = self._referees[x] = Referee()
+        if d is not None and d.basis == "claimed" and said == "kept":
+            # Agreeing with an unchecked claim is free for colluders: one
+            # credit per distinct promiser, however many claims.
+            count_in(ref.confirmed, p.token.issuer, sign)
+            return
         if d is not None:
             if said == d.state:
                 ref.agree += sign

@@ -36,6 +36,12 @@ class Params:
     # assessments differ by at least this much (in units of fully trusted
     # assessors): 0.5 = one assessor with two confirmed assessments (b=1/2).
     hearsay_margin: float = 0.5
+    # Witnesses other than the promisee break a promiser's unchecked claim only
+    # when their weighed denials exceed the claim and its confirmations by at
+    # least this much evidence (in observations: 1 = one report by a fully
+    # trusted source); closer calls stay pending. The promisee, who has
+    # standing in the promise, breaks it on a tie (docs/trust.md, Verdicts).
+    claim_margin: float = 0.2
     # Share of the electorate's weight a conflict-set leader needs to be
     # `settled` (docs/trust.md, Consensus: default 2/3).
     consensus_threshold: float = 2 / 3
@@ -56,6 +62,8 @@ class Params:
             raise ValueError(f"forgetting_period_s must be > 0, got {self.forgetting_period_s!r}")
         if not self.hearsay_margin > 0:
             raise ValueError(f"hearsay_margin must be > 0, got {self.hearsay_margin!r}")
+        if not self.claim_margin >= 0:
+            raise ValueError(f"claim_margin must be >= 0, got {self.claim_margin!r}")
         if not 0 < self.consensus_threshold <= 1:
             raise ValueError(
                 f"consensus_threshold must be in (0, 1], got {self.consensus_threshold!r}")

@@ -116,7 +116,7 @@ class Weighing:
             if c is None:
                 r = s = 0
             else:
-                r = c.agree + bisect_left(c.said_broken, now)
+                r = c.agree + len(c.confirmed) + bisect_left(c.said_broken, now)
                 s = c.disagree + bisect_left(c.said_kept, now)
         return from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
 
@@ -182,7 +182,7 @@ class Weighing:
         assert claim is not None
         promiser = p.token.issuer
         w_claim = (0.0 if promiser in self._equivocators
-                   else self._first_hand(promiser, now).expectation)
+                   else self._first_hand(promiser, now, without=p).expectation)
         kept = [_report_evidence(w_claim, prm.prior_weight)]
         kept_ev = [claim.cid] if w_claim > 0 else []
         broken: list[float] = []
@@ -204,39 +204,48 @@ class Weighing:
         fused = from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
         cid = p.token.cid
         if r > s:
-            alone = len(kept_ev) == 1
+            alone = len(kept_ev) == 1 and not s
             return Verdict(cid=cid, state="kept", confidence=fused.belief,
                            evidence=tuple(sorted(kept_ev)),
                            reason="claimed by the promiser; no weighed report contradicts it"
                            if alone and not s
                            else f"claim and reports say kept ({r:.3g} against {s:.3g})",
                            basis="claimed" if alone else "witnessed")
-        if s > 0:
+        if s > 0 and (by_promisee or s - r >= prm.claim_margin):
             who = "the promisee" if by_promisee else "witnesses"
             return Verdict(cid=cid, state="broken", confidence=fused.disbelief,
                            evidence=tuple(sorted(broken_ev)),
                            reason=f"{who} contradict the promiser's claim "
                                   f"({s:.3g} against {r:.3g})", basis="witnessed")
+        if s > 0:
+            return Verdict(cid=cid, state="pending", confidence=0.0,
+                           evidence=tuple(sorted(kept_ev + broken_ev)),
+                           reason=f"witnesses contradict the promiser's claim, not by enough "
+                                  f"to decide ({s:.3g} against {r:.3g})", basis="none")
         return Verdict(cid=cid, state="pending", confidence=0.0, evidence=(claim.cid,),
                        reason="a claim by a promiser this observer gives no weight",
                        basis="none")
 
-    def _first_hand(self, agent_id: str, now: float) -> Opinion:
-        """Trust in `agent_id` from first-hand verdicts only: static ones, undisputed
-        claims, lapses. It weighs the agent's claims; it excludes the contested
-        claims it weighs, so there is no cycle (docs/trust.md, Verdicts)."""
+    def _first_hand(self, agent_id: str, now: float, without: Promise) -> Opinion:
+        """Trust in `agent_id` from first-hand verdicts only (static ones, undisputed
+        claims, lapses), leaving out promise `without`: the claim being weighed
+        does not vouch for itself. Disputed claims are not first-hand, so there
+        is no cycle (docs/trust.md, Verdicts)."""
         prm = self.params
         if prm.forgetting_factor != 1.0:
             r_dir: list[float] = []
             s_dir: list[float] = []
             for pc in self._promises_of.get(agent_id, ()):
-                state, at = self._direct(self._promises[pc], now)
+                q = self._promises[pc]
+                state, at = self._direct(q, now) if q is not without else (None, 0.0)
                 if state is not None:
                     (r_dir if state == "kept" else s_dir).append(self._age_weight(at, now))
             r, s = math.fsum(r_dir), math.fsum(s_dir)
         else:
             c = self._promisers.get(agent_id)
             r, s = (0.0, 0.0) if c is None else _first_hand_counts(c, now)
+            if without.first is not None:  # an undisputed claim counts itself as kept
+                r -= 1
         return from_evidence(r, s, prior_weight=prm.prior_weight, base_rate=prm.base_rate)
 
     def _add_advice(self, x: str, kept: float, broken: float, now: float,
@@ -270,16 +279,21 @@ class Weighing:
     def _referral_evidence_slow(self, x: str, now: float) -> tuple[float, float]:
         agree: list[float] = []
         disagree: list[float] = []
+        confirmed: dict[str, float] = {}  # promiser -> its freshest confirmed claim's weight
         for pc in self._assessed_by.get(x, ()):
             p = self._promises[pc]
             state, _ = self._direct(p, now)
             if state is None:
                 continue
             t = p.assessments[x]
+            w = self._age_weight(t.iat, now)
             if p.first is not None and p.first.basis == "claimed" and verdict_of(t) == "kept":
-                continue  # no credit for agreeing with a claim (see _contribute_assessment)
-            (agree if verdict_of(t) == state else disagree).append(self._age_weight(t.iat, now))
-        return math.fsum(agree), math.fsum(disagree)
+                # one credit per promiser (see _contribute_assessment)
+                promiser = p.token.issuer
+                confirmed[promiser] = max(w, confirmed.get(promiser, 0.0))
+                continue
+            (agree if verdict_of(t) == state else disagree).append(w)
+        return math.fsum(agree) + math.fsum(confirmed.values()), math.fsum(disagree)
 
     def _trust_slow(self, agent_id: str, now: float) -> Opinion:
         """Reference evaluation by iteration: used with forgetting, and by tests."""

@@ -45,6 +45,7 @@ __all__ = [
     "WantForks",
     "encode_frame",
     "decode_frame",
+    "is_tokens_frame",
     "FRAME_SIZE_MAX_BYTES",
     "FRONTIER_ENTRIES_MAX",
     "WANT_CIDS_MAX",
@@ -63,6 +64,9 @@ WANT_CIDS_MAX = 16_384
 RANGE_SPAN_MAX = 100_000
 
 _DIGEST_BYTES = 32
+# How every Tokens frame begins in the deterministic encoding: an array of two
+# items (0x82), then the frame type 4.
+_TOKENS_FRAME_HEAD = bytes([0x82, 4])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +193,15 @@ def _cid(v: Any) -> str:
     if not is_cid(v):
         raise InvalidFrame("bad-frame", "not a troth cid")
     return cid_from_bytes(v)
+
+
+def is_tokens_frame(data: bytes) -> bool:
+    """Whether `data` would be a `Tokens` frame, from its first two bytes only.
+
+    For a transport that meters frames before anyone decodes them: no check
+    of the rest (`decode_frame` does that, and refuses what is not a frame).
+    """
+    return data[:2] == _TOKENS_FRAME_HEAD
 
 
 def decode_frame(data: bytes) -> Frame:

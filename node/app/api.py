@@ -1,20 +1,31 @@
 """The local HTTP API of a running node (FastAPI app, served by hypercorn on trio).
 
 Theory of operation: every route is a thin call into `NodeService` (or the
-runtime's network view). Auth: `Authorization: Bearer <token>` with the token of
-the node's home (`api-token`), compared in constant time; anything else is 401
-before the request body is looked at: `_Gate`, a pure-ASGI middleware, checks
-the header of every `/v1/` request before any route (or FastAPI's body
-parsing) runs. Request bodies are at most `BODY_MAX_BYTES` (1 MiB): a larger
-Content-Length is 413 at once, and a body without one (chunked) is counted as
-it streams in and refused with 413 as soon as it passes the limit; the gate
-holds at most that much before the route sees it. Every error is
-`{"error": reason, "detail": ...}`: malformed requests 400, no or wrong token
-401, not allowed 403, unknown tokens 404, a state that does not allow it 409,
-too large 413, the node stopping 503. A refused request changes nothing. The
-OpenAPI description at `/openapi.json` (and the interactive page at `/docs`)
-lists those error responses; the web page at `/` is served without auth and
-fetches data with the token the user pastes.
+runtime's network view). Auth: `Authorization: Bearer <token>` with one of the
+node home's two tokens (node/store/home.py), compared in constant time: the
+write token (`api-token`) may do everything, the read token (`api-read-token`)
+only GET (and HEAD). No or an unknown token is 401, the read token on any
+other method 403 `forbidden`, both before the request body is looked at:
+`_Gate`, a pure-ASGI middleware, checks the header of every `/v1/` request
+before any route (or FastAPI's body parsing) runs, and asks its token source
+on every request, so a rotated token counts from the next request on. Request
+bodies are at most `BODY_MAX_BYTES` (1 MiB): a larger Content-Length is 413 at
+once, and a body without one (chunked) is counted as it streams in and refused
+with 413 as soon as it passes the limit; the gate holds at most that much
+before the route sees it. Every error is `{"error": reason, "detail": ...}`:
+malformed requests 400, no or wrong token 401, not allowed 403, unknown tokens
+404, a state that does not allow it 409, too large 413, an idempotency key
+reused for another request 422, the node stopping 503. A refused request
+changes nothing.
+
+Every POST takes an `Idempotency-Key` header (node/app/idempotency.py): a
+retry with the same key gets the first answer again and signs nothing.
+
+The OpenAPI description at `/openapi.json` (and the interactive page at
+`/docs`) gives every route its response model (node/app/api_models.py) and
+the error responses it really returns; the web page at `/` is served without
+auth, holds no token, and fetches data with the read token it is given in the
+URL fragment (`troth web`).
 
 The API listens on loopback only (node/store/home.py refuses other hosts).
 """
@@ -26,22 +37,37 @@ import binascii
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import trio
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.store.answers import AnswerLog
 from node.store.engine import EngineFailed
+from node.store.home import READ_METHODS, ApiTokens
 from trust.governance import NAME_MAX_CHARS, OPTIONS_MAX, TITLE_MAX_CHARS
 from wire.limits import PROMISE_DEPS_MAX, TEXT_MAX_CHARS, TRANSITION_ITEMS_MAX
 
+from .api_models import (
+    ConflictOut,
+    IdOut,
+    IssuedOut,
+    OpinionOut,
+    PeerOut,
+    ProposalInfoOut,
+    TallyOut,
+    TokenDetailOut,
+    TokenOut,
+    VerdictRowOut,
+)
 from .events import EventHub, Subscription, TooManySubscribers
+from .idempotency import KEY_PATTERN, Idempotency
 from .service import DUE_MAX, NodeService, ServiceError
 from .web import PAGE, graph_svg
 
@@ -50,7 +76,7 @@ __all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"
 # The largest request body accepted (the largest legitimate one, a charter with
 # 4096 members, is ~250 KiB).
 BODY_MAX_BYTES = 1024 * 1024
-# Every route under this prefix needs the bearer token; nothing else does.
+# Every route under this prefix needs a bearer token; nothing else does.
 GUARDED_PREFIX = "/v1/"
 
 Scope = MutableMapping[str, Any]
@@ -68,30 +94,73 @@ class ErrorOut(BaseModel):
 
 
 _ERROR_TEXT = {
-    400: "Malformed request (bad JSON, wrong types, bad values)",
-    401: "Missing or wrong bearer token",
-    403: "Not allowed for this node's agent",
+    400: "Malformed request (bad JSON, wrong types, bad values, a bad Idempotency-Key)",
+    401: "Missing or unknown bearer token",
+    403: "Not allowed: the read token on a write route (`forbidden`), or not allowed for "
+         "this node's agent",
     404: "Unknown token, proposal or community",
-    409: "The current state does not allow it",
+    409: "The current state does not allow it (or an Idempotency-Key whose request was cut "
+         "off: `idempotency-key-in-progress`)",
     413: f"Request body over {BODY_MAX_BYTES} bytes, or a token over the size limit",
+    422: "This Idempotency-Key was used for a different request (`idempotency-key-reused`)",
     429: "Too many event watchers at once",
     503: "The node is stopping after a failure; nothing was published",
 }
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for a guarded route: 400, 401, 413 and `codes`."""
+    """OpenAPI `responses=` for a guarded GET route: 400, 401, 413 and `codes`."""
     return {c: {"model": ErrorOut, "description": _ERROR_TEXT[c]}
             for c in sorted({400, 401, 413, *codes})}
 
 
-def _bearer_ok(scope: Scope, token: bytes) -> bool:
-    """The token check of `HTTPBearer` + `compare_digest`, on the raw headers."""
-    values = [v for k, v in scope.get("headers", ()) if k.lower() == b"authorization"]
-    if len(values) != 1:
-        return False
-    scheme, _, credentials = values[0].strip().partition(b" ")
-    return scheme.lower() == b"bearer" and secrets.compare_digest(credentials.strip(), token)
+def _write_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a POST: also 403 (read token), 409 and 422 (idempotency
+    keys), 503 (the node stopping), and the replay header of its 201."""
+    out = _errors(403, 409, 422, 503, *codes)
+    out[201] = {"headers": {"Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer of an earlier request with "
+                       "the same Idempotency-Key (nothing was signed this time)",
+        "schema": {"type": "string", "enum": ["true"]}}}}
+    return out
+
+
+TokenSource = Callable[[], ApiTokens]
+
+
+def _token_source(tokens: str | ApiTokens | TokenSource) -> TokenSource:
+    """A bare string is the write token alone (no read token)."""
+    if isinstance(tokens, str):
+        tokens = ApiTokens(write=tokens)
+    if isinstance(tokens, ApiTokens):
+        fixed = tokens
+        return lambda: fixed
+    return tokens
+
+
+def _refusal(method: str, headers: Any, tokens: ApiTokens) -> tuple[int, str, str] | None:
+    """(status, reason, detail) when the `Authorization` header does not allow
+    `method`, else None. One check for the gate and the route dependencies."""
+    values = [v for k, v in headers if k.lower() == b"authorization"]
+    role = None
+    if len(values) == 1:
+        scheme, _, credentials = values[0].strip().partition(b" ")
+        presented = credentials.strip()
+        if scheme.lower() == b"bearer" and presented:
+            # (both compared every time: which one matched takes no longer to find)
+            is_write = _same(presented, tokens.write)
+            is_read = _same(presented, tokens.read)
+            role = "write" if is_write else "read" if is_read else None
+    if role is None:
+        return 401, "unauthorized", "missing or unknown bearer token"
+    if role == "read" and method not in READ_METHODS:
+        return 403, "forbidden", ("the read token (api-read-token) may only read; this "
+                                  "request needs the write token (api-token)")
+    return None
+
+
+def _same(presented: bytes, token: str | None) -> bool:
+    return token is not None and secrets.compare_digest(presented, token.encode())
 
 
 async def _send_error(send: Send, status: int, reason: str, detail: str,
@@ -108,25 +177,29 @@ class _Gate:
     """Pure ASGI, outside every route: auth from the headers, then the body size.
 
     For `/v1/` requests the token is checked before a byte of the body is
-    received (401). For every request, a Content-Length over `BODY_MAX_BYTES`
-    is 413 unread; otherwise the body is received here, counted chunk by
-    chunk (so a chunked body cannot grow past the limit either), and replayed
-    to the app in one piece.
+    received (401, or 403 for the read token on a write). For every request,
+    a Content-Length over `BODY_MAX_BYTES` is 413 unread; otherwise the body
+    is received here, counted chunk by chunk (so a chunked body cannot grow
+    past the limit either), and replayed to the app in one piece.
     """
 
-    def __init__(self, app: ASGIApp, token: str, body_max_bytes: int = BODY_MAX_BYTES) -> None:
+    def __init__(self, app: ASGIApp, tokens: TokenSource,
+                 body_max_bytes: int = BODY_MAX_BYTES) -> None:
         self.app = app
-        self.token = token.encode()
+        self.tokens = tokens
         self.body_max_bytes = body_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(GUARDED_PREFIX) and not _bearer_ok(scope, self.token):
-            await _send_error(send, 401, "unauthorized", "missing or wrong bearer token",
-                              [(b"www-authenticate", b"Bearer")])
-            return
+        if scope["path"].startswith(GUARDED_PREFIX):
+            refused = _refusal(scope["method"], scope.get("headers", ()), self.tokens())
+            if refused is not None:
+                status, reason, detail = refused
+                await _send_error(send, status, reason, detail,
+                                  [(b"www-authenticate", b"Bearer")] if status == 401 else None)
+                return
         too_large = f"request body over {self.body_max_bytes} bytes"
         lengths = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
         if lengths:
@@ -281,22 +354,54 @@ class BallotIn(BaseModel, extra="forbid", strict=True):
                                      description="option names or indexes; ranked: best first")
 
 
-def make_app(service: NodeService, token: str, net: NetView | None = None,
-             events: EventHub | None = None) -> FastAPI:
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=KEY_PATTERN,
+    description="Any unique text (a uuid4): a retry with the same key and body gets the "
+                "first answer again, with `Idempotent-Replayed: true`, and signs nothing; "
+                "the same key with another body is 422. Keys are kept 24 hours, across "
+                "restarts.")]
+
+
+def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
+             net: NetView | None = None, events: EventHub | None = None,
+             idempotency: Idempotency | None = None) -> FastAPI:
+    """The app over `service`. `tokens`: the accepted bearer tokens, or a function
+    asked on every request (`ApiTokenFiles`, so rotation needs no restart).
+    `idempotency`: the runtime's, already resolved after a crash; by default one
+    over the service's store, resolved here."""
     net = net or NetView()
     hub = events if events is not None else EventHub()
-    app = FastAPI(title="troth node API", version="1",
-                  description="The local API of one troth node. Bearer token: the node "
-                              "home's `api-token` file.")
-    # The gate checks the token (and the body size) before any route runs;
-    # `auth` below checks it again and puts the scheme in the OpenAPI description.
-    app.add_middleware(_Gate, token=token)
-    bearer = HTTPBearer(auto_error=False)
+    token_source = _token_source(tokens)
+    if idempotency is None:
+        idempotency = Idempotency(AnswerLog(service.engine.store), service)
+        idempotency.resolve_interrupted()
+    once = idempotency
+    # (one schema per model: `response_model_exclude_unset` sends only the fields
+    # the service set, so a field with a default is optional in the answers too)
+    app = FastAPI(title="troth node API", version="1", separate_input_output_schemas=False,
+                  description="The local API of one troth node. Bearer tokens, from the node "
+                              "home: `api-token` (write: every route) or `api-read-token` "
+                              "(read: GET routes only). Every POST takes an optional "
+                              "`Idempotency-Key` header.")
+    # The gate checks the token (and the body size) before any route runs; the
+    # dependencies below check it again and put the schemes in the OpenAPI description.
+    app.add_middleware(_Gate, tokens=token_source)
+    write_bearer = HTTPBearer(auto_error=False, scheme_name="writeToken",
+                              description="`api-token`: every route")
+    read_bearer = HTTPBearer(auto_error=False, scheme_name="readToken",
+                             description="`api-read-token`: GET routes only")
 
-    def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if creds is None or not secrets.compare_digest(creds.credentials.encode(),
-                                                       token.encode()):
-            raise ServiceError(401, "unauthorized", "missing or wrong bearer token")
+    def check(request: Request) -> None:
+        refused = _refusal(request.method, request.scope.get("headers", ()), token_source())
+        if refused is not None:
+            raise ServiceError(*refused)
+
+    async def may_read(request: Request, _w: Any = Depends(write_bearer),
+                       _r: Any = Depends(read_bearer)) -> None:
+        check(request)
+
+    async def may_write(request: Request, _w: Any = Depends(write_bearer)) -> None:
+        check(request)
 
     @app.exception_handler(ServiceError)
     async def service_error(_req: Request, exc: ServiceError) -> JSONResponse:
@@ -324,18 +429,23 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return JSONResponse({"error": "bad-request", "detail": "; ".join(problems)},
                             status_code=400)
 
-    guarded = [Depends(auth)]
+    reads = [Depends(may_read)]
+    writes = [Depends(may_write)]
 
     def openapi() -> dict[str, Any]:
         """The generated description, with the errors the API really returns:
         FastAPI lists 422 HTTPValidationError on every route with parameters,
-        but validation errors are 400 `ErrorOut` here (`bad_request` above)."""
+        but validation errors are 400 `ErrorOut` here (`bad_request` above);
+        the 422 of a POST is the reused idempotency key."""
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
+                                 description=app.description, routes=app.routes,
+                                 separate_input_output_schemas=False)
             for item in schema.get("paths", {}).values():
                 for op in item.values():
-                    op.get("responses", {}).pop("422", None)
+                    responses = op.get("responses", {})
+                    if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                        responses.pop("422")
             schemas = schema.get("components", {}).get("schemas", {})
             if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
                 schemas.pop("HTTPValidationError", None)
@@ -345,15 +455,36 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    one_token, many_tokens = TypeAdapter(IssuedOut), TypeAdapter(list[TokenOut])
+
+    def issued(request: Request, key: str | None, body: BaseModel | None,
+               call: Callable[[], Any], *, many: bool = False) -> Response:
+        """A POST's answer: `call` signs, its result is checked against the
+        route's model (a token, or `many` of them), and the reply is kept under
+        the idempotency key."""
+        adapter: TypeAdapter[Any] = many_tokens if many else one_token
+
+        def answer() -> Any:
+            return adapter.dump_python(adapter.validate_python(call()), mode="json",
+                                       exclude_unset=True)
+
+        request_json = None if body is None else body.model_dump(mode="json", by_alias=True)
+        reply = once.run(key, request.url.path, request_json, answer, many=many)
+        headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
+        return Response(reply.body, status_code=reply.status, media_type="application/json",
+                        headers=headers)
+
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
-        # The page itself holds no data; it fetches /v1/* with the token.
+        # The page itself holds no data and no token; it fetches /v1/* with the
+        # read token it is given in the URL fragment.
         return HTMLResponse(PAGE, headers={"Content-Security-Policy":
                                            "default-src 'self'; script-src 'unsafe-inline'; "
                                            "style-src 'unsafe-inline'"})
 
-    @app.get("/v1/graph.svg", dependencies=guarded, tags=["view"],
-             response_class=Response, responses=_errors())
+    @app.get("/v1/graph.svg", dependencies=reads, tags=["view"], response_class=Response,
+             responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                              "description": "The promise graph as SVG"}, **_errors()})
     async def get_graph() -> Response:
         core = service.core
         now = service.clock()
@@ -362,57 +493,71 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return Response(graph_svg(list(core.tokens.values()), verdicts),
                         media_type="image/svg+xml")
 
-    @app.get("/v1/id", dependencies=guarded, tags=["node"], responses=_errors())
-    async def get_id() -> dict[str, Any]:
+    @app.get("/v1/id", dependencies=reads, tags=["node"], response_model=IdOut,
+             response_model_exclude_unset=True, responses=_errors())
+    async def get_id() -> Any:
         out = service.identity()
         out["listen"] = net.listen_addrs()
         return out
 
-    @app.get("/v1/peers", dependencies=guarded, tags=["node"], responses=_errors())
-    async def get_peers() -> list[dict[str, Any]]:
+    @app.get("/v1/peers", dependencies=reads, tags=["node"], response_model=list[PeerOut],
+             response_model_exclude_unset=True, responses=_errors())
+    async def get_peers() -> Any:
         return net.peers()
 
-    @app.post("/v1/promises", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(404, 503))
-    async def post_promise(body: PromiseIn) -> dict[str, Any]:
-        return service.promise(body.text, due=body.due, to=body.to, deps=body.deps,
-                               scope=body.scope, slot=body.slot, f1=body.f1,
-                               inputs=body.inputs, out=body.out, f2=body.f2)
+    @app.post("/v1/promises", dependencies=writes, tags=["tokens"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_promise(request: Request, body: PromiseIn,
+                           key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.promise(
+            body.text, due=body.due, to=body.to, deps=body.deps, scope=body.scope,
+            slot=body.slot, f1=body.f1, inputs=body.inputs, out=body.out, f2=body.f2))
 
-    @app.post("/v1/fulfil", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(403, 404, 409, 503))
-    async def post_fulfil(body: FulfilIn) -> dict[str, Any]:
-        return service.fulfil(body.cid, body.evidence, _artifacts(body.artifacts))
+    @app.post("/v1/fulfil", dependencies=writes, tags=["tokens"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_fulfil(request: Request, body: FulfilIn,
+                          key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.fulfil(
+            body.cid, body.evidence, _artifacts(body.artifacts)))
 
-    @app.post("/v1/assess", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(404, 503))
-    async def post_assess(body: AssessIn) -> dict[str, Any]:
-        return service.assess(body.cid, body.verdict, body.reason)
+    @app.post("/v1/assess", dependencies=writes, tags=["tokens"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_assess(request: Request, body: AssessIn,
+                          key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body,
+                      lambda: service.assess(body.cid, body.verdict, body.reason))
 
-    @app.post("/v1/retract", dependencies=guarded, tags=["tokens"], status_code=201,
-              responses=_errors(403, 404, 409, 503))
-    async def post_retract(body: RetractIn) -> dict[str, Any]:
-        return service.retract(body.cid)
+    @app.post("/v1/retract", dependencies=writes, tags=["tokens"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_retract(request: Request, body: RetractIn,
+                           key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.retract(body.cid))
 
-    @app.get("/v1/tokens/{cid}", dependencies=guarded, tags=["tokens"],
+    @app.get("/v1/tokens/{cid}", dependencies=reads, tags=["tokens"],
+             response_model=TokenDetailOut, response_model_exclude_unset=True,
              responses=_errors(404))
-    async def get_token(cid: str) -> dict[str, Any]:
+    async def get_token(cid: str) -> Any:
         return service.show(cid)
 
-    @app.get("/v1/log", dependencies=guarded, tags=["tokens"], responses=_errors())
-    async def get_log(limit: int = 20) -> list[dict[str, Any]]:
+    @app.get("/v1/log", dependencies=reads, tags=["tokens"], response_model=list[TokenOut],
+             response_model_exclude_unset=True, responses=_errors())
+    async def get_log(limit: int = 20) -> Any:
         return service.log(limit)
 
-    @app.get("/v1/verdicts", dependencies=guarded, tags=["view"], responses=_errors())
-    async def get_verdicts(agent: str | None = None) -> list[dict[str, Any]]:
+    @app.get("/v1/verdicts", dependencies=reads, tags=["view"],
+             response_model=list[VerdictRowOut], response_model_exclude_unset=True,
+             responses=_errors())
+    async def get_verdicts(agent: str | None = None) -> Any:
         return service.verdicts(agent)
 
-    @app.get("/v1/conflicts", dependencies=guarded, tags=["view"], responses=_errors(404))
-    async def get_conflicts(scope: str | None = None) -> list[dict[str, Any]]:
+    @app.get("/v1/conflicts", dependencies=reads, tags=["view"],
+             response_model=list[ConflictOut], response_model_exclude_unset=True,
+             responses=_errors(404))
+    async def get_conflicts(scope: str | None = None) -> Any:
         return service.conflicts(scope)
 
-    @app.get("/v1/events", dependencies=guarded, tags=["view"], response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}},
+    @app.get("/v1/events", dependencies=reads, tags=["view"], response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                               "description": "Server-Sent Events: token, verdict, trust, "
                                              "consensus, outcome; lost (events dropped for a "
                                              "slow reader)"},
@@ -425,42 +570,48 @@ def make_app(service: NodeService, token: str, net: NetView | None = None,
         return StreamingResponse(_sse(sub), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
-    @app.get("/v1/trust", dependencies=guarded, tags=["view"], responses=_errors())
-    async def get_trust(agent: str | None = None) -> list[dict[str, Any]]:
+    @app.get("/v1/trust", dependencies=reads, tags=["view"], response_model=list[OpinionOut],
+             response_model_exclude_unset=True, responses=_errors())
+    async def get_trust(agent: str | None = None) -> Any:
         return service.trust(agent)
 
-    @app.post("/v1/charters", dependencies=guarded, tags=["governance"], status_code=201,
-              responses=_errors(503))
-    async def post_charter(body: CharterIn) -> dict[str, Any]:
-        return service.charter(body.name, body.members, quorum=body.quorum,
-                               threshold=body.threshold, methods=body.methods)
+    @app.post("/v1/charters", dependencies=writes, tags=["governance"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors())
+    async def post_charter(request: Request, body: CharterIn,
+                           key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.charter(
+            body.name, body.members, quorum=body.quorum, threshold=body.threshold,
+            methods=body.methods))
 
-    @app.post("/v1/proposals", dependencies=guarded, tags=["governance"], status_code=201,
-              responses=_errors(403, 404, 409, 503))
-    async def post_proposal(body: ProposalIn) -> dict[str, Any]:
-        return service.propose(body.scope, body.title, body.options, body.method,
-                               closes=body.closes, quorum=body.quorum, threshold=body.threshold,
-                               add=body.add, remove=body.remove)
+    @app.post("/v1/proposals", dependencies=writes, tags=["governance"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_proposal(request: Request, body: ProposalIn,
+                            key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.propose(
+            body.scope, body.title, body.options, body.method, closes=body.closes,
+            quorum=body.quorum, threshold=body.threshold, add=body.add, remove=body.remove))
 
-    @app.get("/v1/proposals", dependencies=guarded, tags=["governance"],
+    @app.get("/v1/proposals", dependencies=reads, tags=["governance"],
+             response_model=list[ProposalInfoOut], response_model_exclude_unset=True,
              responses=_errors(404))
-    async def get_proposals(scope: str | None = None) -> list[dict[str, Any]]:
+    async def get_proposals(scope: str | None = None) -> Any:
         return service.proposals(scope)
 
-    @app.post("/v1/ballots", dependencies=guarded, tags=["governance"], status_code=201,
-              responses=_errors(404, 503))
-    async def post_ballot(body: BallotIn) -> dict[str, Any]:
-        return service.vote(body.proposal, body.choices)
+    @app.post("/v1/ballots", dependencies=writes, tags=["governance"], status_code=201,
+              response_model=IssuedOut, responses=_write_errors(404))
+    async def post_ballot(request: Request, body: BallotIn,
+                          key: IdempotencyKey = None) -> Response:
+        return issued(request, key, body, lambda: service.vote(body.proposal, body.choices))
 
-    @app.get("/v1/proposals/{cid}", dependencies=guarded, tags=["governance"],
+    @app.get("/v1/proposals/{cid}", dependencies=reads, tags=["governance"],
+             response_model=TallyOut, response_model_exclude_unset=True,
              responses=_errors(404))
-    async def get_tally(cid: str, explain: bool = False,
-                        voter: str | None = None) -> dict[str, Any]:
+    async def get_tally(cid: str, explain: bool = False, voter: str | None = None) -> Any:
         return service.tally(cid, voter=voter, explain=explain)
 
-    @app.post("/v1/proposals/{cid}/tally", dependencies=guarded, tags=["governance"],
-              status_code=201, responses=_errors(404, 409, 503))
-    async def post_tally(cid: str) -> list[dict[str, Any]]:
-        return service.publish_tally(cid)
+    @app.post("/v1/proposals/{cid}/tally", dependencies=writes, tags=["governance"],
+              status_code=201, response_model=list[TokenOut], responses=_write_errors(404))
+    async def post_tally(request: Request, cid: str, key: IdempotencyKey = None) -> Response:
+        return issued(request, key, None, lambda: service.publish_tally(cid), many=True)
 
     return app

@@ -3,7 +3,7 @@
 Theory of operation: one click group (node/app/cli_common.py); each command
 is a thin shell over the node's public API (the store, or the running node's
 HTTP API). This module holds the node's own commands (init, run, id, web,
-peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
+token, peers, log, store, demo) and `main`; cli_tokens.py the commands about tokens
 and this node's view, cli_votes.py those of communities and votes.
 Human output by default, `--json` on every command for scripts. Errors a user
 can cause (bad arguments, missing files, a corrupt store) end with a one-line
@@ -56,7 +56,7 @@ __all__ = ["main", "cli"]
 @click.option("--force", is_flag=True, help="Replace an existing identity.")
 @click.pass_context
 def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
-    """Create a node home: identity, config.toml, API token."""
+    """Create a node home: identity, config.toml, API tokens (write and read)."""
     home_path = resolve_home(ctx.find_root().params.get("home_dir"))
     try:
         home, identity = Home.init(home_path, _passphrase(passphrase_file), force=force)
@@ -132,7 +132,9 @@ def run(ctx: click.Context, listen: tuple[str, ...], announce: tuple[str, ...],
     except (StoreError, HomeError) as exc:
         raise click.ClickException(str(exc)) from None
     except EngineFailed as exc:
-        raise click.ClickException(f"stopped: {exc} (restart to recover from the store)") from None
+        hint = ("free space on the disk holding the store, then restart: nothing stored is lost"
+                if exc.reason == "disk-full" else "restart to recover from the store")
+        raise click.ClickException(f"stopped: {exc} ({hint})") from None
     except OSError as exc:  # e.g. the API's port is taken
         raise click.ClickException(f"cannot start: {exc.strerror or exc}"
                                    + (f" ({exc.filename})" if exc.filename else "")) from None
@@ -149,13 +151,62 @@ def id_(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default browser.")
 @click.pass_context
-def web(ctx: click.Context) -> None:
-    """The URL of this node's web page (the API token rides in the URL fragment)."""
+def web(ctx: click.Context, open_browser: bool) -> None:
+    """The URL of this node's web page. The read token rides in the URL
+    fragment, which the browser never sends to the server; the page can show
+    everything and sign nothing."""
     client = _client(ctx)
-    token = _home(ctx).api_token()
-    url = f"{client.url}/#token={token}"
+    try:
+        token = _home(ctx).api_read_token()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    url = f"{client.url}/#read={token}"
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
     emit(ctx, f"open {url}", {"url": url})
+
+
+@cli.group()
+def token() -> None:
+    """The local API's bearer tokens: api-token (write: everything) and
+    api-read-token (read: GET routes only)."""
+
+
+@token.command("show")
+@click.option("--read", is_flag=True, help="The read token instead of the write token.")
+@click.pass_context
+def token_show(ctx: click.Context, read: bool) -> None:
+    """Print one token (the write token unless --read)."""
+    home = _home(ctx)
+    try:
+        home.require()
+        value = home.api_read_token() if read else home.api_token()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    emit(ctx, value, {"role": "read" if read else "write", "token": value})
+
+
+@token.command("rotate")
+@click.option("--read", "which", flag_value="read", help="Replace the read token only.")
+@click.option("--write", "which", flag_value="write", help="Replace the write token only.")
+@click.option("--all", "which", flag_value="all", default=True,
+              help="Replace both (the default).")
+@click.pass_context
+def token_rotate(ctx: click.Context, which: str) -> None:
+    """Replace tokens with fresh random ones. A running node accepts the new
+    ones and refuses the old from its next request on (it re-reads a token
+    file when the file changes); pages and scripts holding an old one get 401."""
+    home = _home(ctx)
+    try:
+        home.require()
+    except HomeError as exc:
+        raise click.ClickException(str(exc)) from None
+    paths = home.rotate_api_tokens(write=which in ("write", "all"), read=which in ("read", "all"))
+    emit(ctx, "\n".join(f"replaced {p}" for p in paths), {"replaced": [str(p) for p in paths]})
 
 
 @cli.command()
@@ -200,16 +251,24 @@ def log_(ctx: click.Context, limit: int) -> None:
 
 @cli.group()
 def store() -> None:
-    """Inspect a node's durable store."""
+    """Check or repair a node's durable store."""
+
+
+def _store_path(ctx: click.Context, path: Path | None) -> Path:
+    path = path if path is not None else _home(ctx).store_path
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}")
+    return path
 
 
 @store.command("check")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
-def store_check(ctx: click.Context, path: Path) -> None:
-    """Re-verify every stored token, its index columns and its chain links."""
-    if not path.exists():
-        raise click.ClickException(f"no store at {path}")
+def store_check(ctx: click.Context, path: Path | None) -> None:
+    """Re-verify every stored token (bytes, signature, cid, index columns, chain
+    links) and the file's structure; name the damaged tokens. Exit 1 if any.
+    PATH: a store file [default: the home's]."""
+    path = _store_path(ctx, path)
     try:
         with Store(path, readonly=True) as st:  # (inspection: no migration, no writes)
             report = st.check()
@@ -218,10 +277,48 @@ def store_check(ctx: click.Context, path: Path) -> None:
     lines = [f"{report.tokens} tokens checked: " + ("ok" if report.ok else
                                                     f"{len(report.problems)} problems")]
     lines += [f"  {p}" for p in report.problems]
+    if not report.ok:
+        lines.append(f"repair with: troth store repair {path}")
     emit(ctx, "\n".join(lines), {"tokens": report.tokens, "ok": report.ok,
-                                 "problems": report.problems})
+                                 "problems": report.problems,
+                                 "damaged": report.damaged_cids})
     if not report.ok:
         ctx.exit(1)
+
+
+@store.command("repair")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def store_repair(ctx: click.Context, path: Path | None) -> None:
+    """Rebuild a damaged store from its intact tokens (the damaged file is kept
+    beside it); the node fetches the rest from peers by sync when it next runs.
+    The node must be stopped. PATH: a store file [default: the home's]."""
+    from node.store.repair import repair_store
+
+    path = _store_path(ctx, path)
+    lock = Home(path.parent).try_lock()  # (a running node holds it)
+    if lock is None:
+        raise click.ClickException(f"a troth node is running on {path.parent}: stop it first")
+    try:
+        rep = repair_store(path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        lock.close()
+    data = {"path": str(rep.path), "backup": str(rep.backup) if rep.backup else None,
+            "kept": rep.kept, "dropped": [str(d) for d in rep.dropped],
+            "own_seq": rep.own_seq, "own_seq_floor": rep.own_seq_floor}
+    if rep.backup is None:
+        emit(ctx, f"{path}: {rep.kept} tokens, intact: nothing to repair", data)
+        return
+    lines = [f"rebuilt {path}: kept {rep.kept} tokens, left out {len(rep.dropped)} "
+             "(the node fetches them from peers by sync when it runs)",
+             f"the damaged file is kept as {rep.backup}"]
+    lines += [f"  {d}" for d in rep.dropped]
+    if rep.own_seq_floor > rep.own_seq:
+        lines.append(f"this node's own chain is held to seq {rep.own_seq} of {rep.own_seq_floor}: "
+                     "it signs nothing until sync has fetched the rest")
+    emit(ctx, "\n".join(lines), data)
 
 
 @cli.command()

@@ -8,11 +8,15 @@ trio tasks:
     peers     connect/disconnect events -> engine.peer_up/peer_down, liveness
     timer     engine.tick(now) at the core's next deadline (at least every 1 s)
     publish   hand Publish outputs to gossipsub, in order
-    senders   one per peer: Send outputs -> frames on a /troth/sync/1 stream
+    sync      inbound /troth/sync/1 streams -> engine.receive_frame; Send
+              outputs are queued with p2p.send_sync (node/net writes them, and
+              bounds what each peer may cost us: node/net/guard.py)
     discovery the peer book (bootstrap peers, peers met, peers other peers
               told us of): redial with exponential backoff, `/troth/peers/1`
               peer exchange (node/net/discovery.py)
-    api       hypercorn serving node/app/api.py on loopback; on SIGINT/SIGTERM it
+    api       hypercorn serving node/app/api.py on loopback (tokens re-read from
+              the home when their files change; idempotent POSTs whose answers
+              live in the store file); on SIGINT/SIGTERM it
               stops accepting and lets requests in flight finish (API_GRACE_S)
               before the rest of the node is cancelled (event streams end
               at once: node/app/events.py)
@@ -46,7 +50,6 @@ import signal
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -73,13 +76,23 @@ from node.core import (
 )
 from node.core.liveness import Liveness
 from node.net.discovery import Discovery
-from node.net.p2p import GossipReceived, P2PError, P2PNode, PeerConnected, SyncStream
+from node.net.p2p import (
+    STREAM_IDLE_S,
+    GossipReceived,
+    P2PError,
+    P2PNode,
+    PeerConnected,
+    SyncLimits,
+    SyncStream,
+)
 from node.store import Store
+from node.store.answers import AnswerLog
 from node.store.engine import Engine, EngineFailed
-from node.store.home import Config, Home, HomeError
+from node.store.home import ApiTokenFiles, Config, Home, HomeError
 
 from .api import NetView, make_app
 from .events import EventHub
+from .idempotency import Idempotency
 from .service import NodeService, key_json
 
 __all__ = ["Runtime"]
@@ -93,40 +106,27 @@ GOSSIP_BURST_MAX = 1024
 # Decoded-by-the-validator tokens waiting for the core; gossip is delivered
 # right after validation, so a few thousand covers any burst.
 DECODED_CACHE_MAX = 4096
-# Frames queued per peer before we drop (sync repairs whatever is dropped),
-# and the bytes they may hold: a peer that does not read pins at most this.
-SEND_QUEUE_MAX = 1024
-SEND_QUEUE_MAX_BYTES = 16 * 1024 * 1024
 PUBLISH_QUEUE_MAX = 4096
 # Timer granularity: liveness and deadlines are judged at least this often.
 TICK_MAX_S = 1.0
 # How often peers found by mDNS (and not connected) are dialled.
 DISCOVERY_INTERVAL_S = 2.0
-# A sync stream left idle this long is closed (the next Send reopens it).
-STREAM_IDLE_S = 30.0
 # On SIGINT/SIGTERM the API stops accepting connections and requests in flight
 # get this long to finish before the node stops (the rest are cut off).
 API_GRACE_S = 2.0
 
 
-@dataclass(slots=True)
-class _PeerLink:
-    send: trio.MemorySendChannel[bytes]
-    recv: trio.MemoryReceiveChannel[bytes]
-    dropped: int = 0
-    queued_bytes: int = 0
-
-
 class Runtime(NetView):
     def __init__(self, home: Home, identity: wire.Identity, config: Config, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 sync_limits: SyncLimits | None = None) -> None:
         self.home = home
         self.identity = identity
         self.config = config
         self.clock = clock
+        self.sync_limits = sync_limits or SyncLimits()
         self.liveness = Liveness(min_mean_s=config.sync_interval_s)
         self._decoded: OrderedDict[bytes, wire.Token] = OrderedDict()
-        self._links: dict[str, _PeerLink] = {}
         self._pub_send, self._pub_recv = trio.open_memory_channel[Publish](PUBLISH_QUEUE_MAX)
         self._wake = trio.Event()
         self.p2p: P2PNode | None = None
@@ -190,7 +190,8 @@ class Runtime(NetView):
         """
         for o in outs:
             if isinstance(o, Send):
-                self._queue_frame(o.peer, o.data)
+                if self.p2p is not None:
+                    self.p2p.send_sync(o.peer, o.data)
             elif isinstance(o, Publish):
                 try:
                     self._pub_send.send_nowait(o)
@@ -255,58 +256,13 @@ class Runtime(NetView):
 
         self._nursery.start_soon(join)
 
-    def _queue_frame(self, peer: str, data: bytes) -> None:
-        link = self._links.get(peer)
-        if link is None:
-            send, recv = trio.open_memory_channel[bytes](SEND_QUEUE_MAX)
-            link = self._links[peer] = _PeerLink(send=send, recv=recv)
-            assert self._nursery is not None
-            self._nursery.start_soon(self._sender, peer, link)
-        if link.queued_bytes + len(data) > SEND_QUEUE_MAX_BYTES:
-            link.dropped += 1
-            return
-        try:
-            link.send.send_nowait(data)
-            link.queued_bytes += len(data)
-        except (trio.WouldBlock, trio.ClosedResourceError):
-            link.dropped += 1
-
     # -- tasks ---------------------------------------------------------------
-    async def _sender(self, peer: str, link: _PeerLink) -> None:
-        assert self.p2p is not None
-        stream: SyncStream | None = None
-        try:
-            while True:
-                with trio.move_on_after(STREAM_IDLE_S) as idle:
-                    try:
-                        data = await link.recv.receive()
-                    except trio.EndOfChannel:
-                        return  # the peer went away: _peer_loop closed the link
-                if idle.cancelled_caught:
-                    if stream is not None:  # idle: let the stream go
-                        await stream.close()
-                        stream = None
-                    continue
-                link.queued_bytes -= len(data)
-                try:
-                    if stream is None:
-                        stream = await self.p2p.open_sync_stream(peer)
-                    await stream.send_frame(data)
-                except P2PError as exc:
-                    log.debug("event=sync_send_failed peer=%s error=%s", peer, exc)
-                    if stream is not None:
-                        await stream.reset()
-                    stream = None
-        finally:
-            if stream is not None:
-                with trio.CancelScope(shield=True):
-                    await stream.reset()
-
     async def _on_sync_stream(self, peer: str, stream: SyncStream) -> None:
         assert self.engine is not None
         while True:
             try:
-                frame = await stream.receive_frame(timeout_s=STREAM_IDLE_S + 5)
+                # (The peer's writer closes an idle stream after STREAM_IDLE_S.)
+                frame = await stream.receive_frame(idle_timeout_s=STREAM_IDLE_S + 5)
             except P2PError:
                 return
             now = self.clock()
@@ -347,9 +303,6 @@ class Runtime(NetView):
             else:
                 log.info("event=peer_down peer=%s", ev.peer_id)
                 self.liveness.disconnected(ev.peer_id, now)
-                link = self._links.pop(ev.peer_id, None)
-                if link is not None:
-                    link.send.close()  # its sender task ends
                 self._dispatch(self.engine.peer_down(ev.peer_id, now))
 
     async def _timer_loop(self) -> None:
@@ -384,13 +337,14 @@ class Runtime(NetView):
                     log.debug("event=discovered_dial_failed peer=%s error=%s", peer, exc)
             await trio.sleep(DISCOVERY_INTERVAL_S)
 
-    async def _serve_api(self, service: NodeService, *, task_status: Any) -> None:
+    async def _serve_api(self, service: NodeService, idempotency: Idempotency, *,
+                         task_status: Any) -> None:
         cfg = HyperConfig()
         cfg.bind = [f"{self.config.api_host}:{self.config.api_port}"]
         cfg.accesslog = None
         cfg.errorlog = logging.getLogger("troth.api")
         cfg.graceful_timeout = API_GRACE_S
-        app = make_app(service, self.home.api_token(), self, self.events)
+        app = make_app(service, ApiTokenFiles(self.home), self, self.events, idempotency)
         try:
             await serve(app, cfg, shutdown_trigger=self._api_closing.wait,  # type: ignore[arg-type]
                         task_status=task_status)
@@ -443,10 +397,16 @@ class Runtime(NetView):
         self.engine = engine
         service = NodeService(engine, self.clock, self._dispatch)
         try:
+            # Before anything can sign: answer the API request a crash cut off, and
+            # give a home from before read tokens its read token.
+            idempotency = Idempotency(AnswerLog(store), service)
+            idempotency.resolve_interrupted()
+            for path in self.home.ensure_api_tokens():
+                log.info("event=api_token_created file=%s", path)
             async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen,
                                      announce=cfg.announce,
                                      expected_peer_id=self.identity.agent_id,
-                                     mdns=cfg.mdns) as p2p:
+                                     mdns=cfg.mdns, sync_limits=self.sync_limits) as p2p:
                 self.p2p = p2p
                 p2p.set_sync_handler(self._on_sync_stream)
                 await p2p.subscribe(DEFAULT_TOPIC, self._validate)
@@ -460,7 +420,7 @@ class Runtime(NetView):
                     for t in list(engine.core.tokens.values()):
                         if t.kind == "charter":
                             self._follow(t.cid)
-                    binds = await nursery.start(self._serve_api, service)
+                    binds = await nursery.start(self._serve_api, service, idempotency)
                     self.api_url = binds[0]
                     self.discovery = Discovery(p2p, self.home.peers_path,
                                                bootstrap=cfg.bootstrap,
@@ -491,7 +451,7 @@ class Runtime(NetView):
 
     def _fatal(self, failure: EngineFailed) -> None:
         """The store failed: stop at once (restart recovers from disk)."""
-        log.error("event=fatal error=%s", failure)
+        log.error("event=fatal reason=%s error=%s", failure.reason, failure)
         self.failure = failure
         self.stop()
 

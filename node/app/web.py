@@ -1,14 +1,15 @@
 """The node's web page and its promise-graph picture.
 
 Theory of operation: `PAGE` is one static HTML document (no build step, no
-external assets) served at `/` without auth; its script reads the API token
-from the URL fragment (`troth web` prints such a URL: fragments never reach
-the server or its logs) or asks for it, keeps it in sessionStorage, and calls
-the same `/v1/...` endpoints as the CLI. `graph_svg` draws the promise graph
-server-side as SVG: one column per agent, one row per token in apply order,
-promises coloured by this node's verdict, solid arrows for `deps` (builds on,
-i.e. accepts), dashed for `about`. Pure and deterministic: same tokens and
-verdicts, same picture.
+external assets, no token in it) served at `/` without auth; its script reads
+the read token from the URL fragment, `/#read=TOKEN` (`troth web` prints such
+a URL: fragments never reach the server or its logs), or asks for it, keeps it
+in sessionStorage, and calls the same GET `/v1/...` endpoints as the CLI. The
+read token can show everything and sign nothing (node/app/api.py).
+`graph_svg` draws the promise graph server-side as SVG: one column per agent,
+one row per token in apply order, promises coloured by this node's verdict,
+solid arrows for `deps` (builds on, i.e. accepts), dashed for `about`. Pure
+and deterministic: same tokens and verdicts, same picture.
 """
 
 from __future__ import annotations
@@ -110,11 +111,11 @@ PAGE = """<!doctype html>
 <script>
 "use strict";
 const frag = new URLSearchParams(location.hash.slice(1));
-if (frag.get("token")) { sessionStorage.setItem("troth-token", frag.get("token"));
+if (frag.get("read")) { sessionStorage.setItem("troth-read-token", frag.get("read"));
   history.replaceState(null, "", location.pathname); }
-let token = sessionStorage.getItem("troth-token") ||
-  prompt("API token (the api-token file in the node's home):") || "";
-sessionStorage.setItem("troth-token", token);
+let token = sessionStorage.getItem("troth-read-token") ||
+  prompt("Read token (`troth token show --read`, the api-read-token file):") || "";
+sessionStorage.setItem("troth-read-token", token);
 async function api(path) {
   const r = await fetch(path, {headers: {Authorization: "Bearer " + token}});
   if (!r.ok) throw new Error(path + ": " + r.status + " " + (await r.text()));

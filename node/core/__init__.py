@@ -9,7 +9,7 @@ protocol), view.py (change events), liveness.py (peer liveness).
 """
 
 from .liveness import Liveness, LivenessState, PeerLiveness
-from .machine import Core
+from .machine import Core, OwnChainBehind
 from .outputs import (
     DEFAULT_TOPIC,
     ConsensusChanged,
@@ -30,8 +30,8 @@ from .outputs import (
 from .params import CoreParams, Stats
 
 __all__ = [
-    "Core", "CoreParams", "Stats", "Output", "Send", "Publish", "Persist", "TokenIssued",
-    "TokenAccepted", "TokenRejected", "FrameRejected", "EquivocationDetected",
+    "Core", "OwnChainBehind", "CoreParams", "Stats", "Output", "Send", "Publish", "Persist",
+    "TokenIssued", "TokenAccepted", "TokenRejected", "FrameRejected", "EquivocationDetected",
     "VerdictChanged", "TrustChanged", "ConsensusChanged", "OutcomeChanged",
     "topic_for", "DEFAULT_TOPIC", "Liveness", "LivenessState", "PeerLiveness",
 ]

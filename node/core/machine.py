@@ -64,7 +64,20 @@ from .params import CoreParams, Stats
 from .sync import Sync
 from .view import ViewDiffer
 
-__all__ = ["Core"]
+__all__ = ["Core", "OwnChainBehind"]
+
+
+class OwnChainBehind(ValueError):
+    """This agent signed tokens up to `floor` that the core does not hold (a
+    repaired store lost them): signing now would reuse a seq. Sync fetches
+    them back from peers; issuing works again once the chain reaches `floor`."""
+
+    def __init__(self, held: int, floor: int) -> None:
+        super().__init__(f"this node signed up to seq {floor} but holds its chain only to "
+                         f"seq {held} (after a store repair): it signs again once sync has "
+                         "fetched the rest from peers")
+        self.held = held
+        self.floor = floor
 
 
 class Core:
@@ -97,6 +110,10 @@ class Core:
         self._observe = self.params.observe
         self._restoring = False
         self._ticked = 0.0  # deadlines up to here have been judged by tick()
+        # The highest seq this agent is known to have signed, held or not (the
+        # store keeps it across a repair): `issue` refuses while own_seq() is
+        # below it, so a seq is never signed twice.
+        self.own_seq_floor = 0
         self._next_pending_check = 0.0
         # `decode` verifies untrusted bytes, `cid_of` hashes them and
         # `decode_frame` parses sync frames; the simulator passes memoizing
@@ -228,6 +245,8 @@ class Core:
         """
         if self.identity is None or self.agent_id is None:
             raise ValueError("this core has no identity and cannot issue tokens")
+        if self.own_seq() < self.own_seq_floor:
+            raise OwnChainBehind(self.own_seq(), self.own_seq_floor)
         deps = tuple(sorted(set(deps)))
         unknown = [d for d in deps if d not in self._tokens]
         if unknown:
@@ -296,7 +315,8 @@ class Core:
                     self.view.gov_fx.append(trust.GovernanceEffects(proposals=closed))
                 self._tally_due |= closed
             self._ticked = now
-        if self._tally_due and self.params.auto_tally and self.identity is not None:
+        if (self._tally_due and self.params.auto_tally and self.identity is not None
+                and self.own_seq() >= self.own_seq_floor):
             due, self._tally_due = sorted(self._tally_due), set()
             for cid in due:
                 plan = self.governance.tally_plan(cid, now)

@@ -16,7 +16,8 @@ __all__ = [
     "P2PError", "StartFailed", "IdentityMismatch", "InvalidAddress", "InvalidPeerId",
     "ConnectFailed", "NodeClosed", "PublishRejected", "PublishFailed",
     "StreamOpenFailed", "StreamClosed", "StreamFailed", "FrameTooLarge", "MalformedFrame",
-    "FrameTimeout",
+    "FrameTimeout", "TruncatedFrame", "WriteTimeout", "SyncLimitExceeded", "RequestRateExceeded",
+    "TooManyStreams", "PeerBanned",
 ]
 
 
@@ -102,3 +103,48 @@ class FrameTimeout(P2PError):
         self.timeout_s = timeout_s
         self.received_bytes = received_bytes
         super().__init__("", timeout_s=timeout_s, received_bytes=received_bytes)
+
+
+class TruncatedFrame(StreamFailed):
+    """The stream ended (EOF) in the middle of a frame."""
+
+    reason = "truncated-frame"
+
+
+class WriteTimeout(StreamFailed):
+    """A frame write did not finish in time: the peer does not read (a slow reader)."""
+
+    reason = "write-timeout"
+
+    def __init__(self, timeout_s: float, size_bytes: int) -> None:
+        self.timeout_s = timeout_s
+        self.size_bytes = size_bytes
+        super().__init__("", timeout_s=timeout_s, size_bytes=size_bytes)
+
+
+class SyncLimitExceeded(P2PError):
+    """A sync peer broke a per-peer limit (guard.py's `SyncLimits`)."""
+
+    reason = "sync-limit-exceeded"
+
+
+class RequestRateExceeded(SyncLimitExceeded):
+    """The peer kept sending frames while throttled: it is disconnected and banned."""
+
+    reason = "request-rate"
+
+    def __init__(self, refused_units: float) -> None:
+        self.refused_units = refused_units
+        super().__init__("", refused_units=round(refused_units))
+
+
+class TooManyStreams(SyncLimitExceeded):
+    """An inbound sync stream over the peer's cap: that stream is refused."""
+
+    reason = "too-many-streams"
+
+
+class PeerBanned(SyncLimitExceeded):
+    """The peer is banned for a while (it broke a limit): no dial, no stream."""
+
+    reason = "peer-banned"

@@ -19,6 +19,11 @@ The pieces, and the invariants each keeps (why: docs/libp2p.md):
   scores, seqnos that are never reused across restarts.
 - sync.py: the `/troth/sync/1` stream, `unsigned-varint(length) || bytes`
   frames checked before they are read, with deadlines.
+- sync_peers.py (with guard.py and outbox.py): what one sync peer may cost
+  us. Frames we send a peer are queued in its bounded outbox (`send_sync`),
+  never awaited; frames it sends us are charged to its budget; a peer that
+  breaks the limits (`SyncLimits`) is disconnected and banned for a while,
+  and every refusal is counted (`sync_defence`).
 
 Here: delivered messages never include our own publishes; a topic validator
 runs before a message is delivered or forwarded; our own publishes are checked
@@ -27,9 +32,10 @@ publish raises instead of vanishing). A delivered message names its originator
 (`from_peer`, signed, possibly many hops away) and the neighbour that relayed
 it (`via`); only `via` is a peer we are connected to.
 
-Start order: pubsub services first, then the host; stop order: host closed
-explicitly (connections, listeners, transports) inside a shielded `finally`,
-then the pubsub services. Pubsub's network notifee sends on unbuffered
+Start order: pubsub services first, then the host, then our nursery (outbox
+tasks, disconnects of banned peers); stop order: our nursery cancelled, host
+closed explicitly (connections, listeners, transports) inside a shielded
+`finally`, then the pubsub services. Pubsub's network notifee sends on unbuffered
 channels, so pubsub must be running whenever connections come and go.
 """
 
@@ -64,12 +70,18 @@ from .errors import (
     MalformedFrame,
     NodeClosed,
     P2PError,
+    PeerBanned,
     PublishFailed,
     PublishRejected,
+    RequestRateExceeded,
     StartFailed,
     StreamClosed,
     StreamFailed,
     StreamOpenFailed,
+    SyncLimitExceeded,
+    TooManyStreams,
+    TruncatedFrame,
+    WriteTimeout,
 )
 from .events import (
     GossipReceived,
@@ -87,6 +99,7 @@ from .gossip import (
     check_topic,
     current_forwarder,
 )
+from .guard import PeerSyncInfo, SyncDefenceStats, SyncLimits
 from .host import (
     CONNECT_TIMEOUT_S,
     DEFAULT_LISTEN,
@@ -101,6 +114,7 @@ from .host import (
 from .sync import (
     CLOSE_TIMEOUT_S,
     FRAME_SIZE_MAX_BYTES,
+    STREAM_IDLE_S,
     STREAM_OPEN_TIMEOUT_S,
     SYNC_PROTOCOL,
     SYNC_STREAMS_INBOUND_MAX,
@@ -108,16 +122,19 @@ from .sync import (
     SyncStream,
     encode_frame_prefix,
 )
+from .sync_peers import SyncPeers
 
 __all__ = [
     "P2PNode", "SyncStream", "GossipParams", "P2PStats",
+    "SyncLimits", "SyncDefenceStats", "PeerSyncInfo",
     "GossipReceived", "PeerConnected", "PeerDisconnected", "PeerEvent",
     "Validator", "SyncHandler",
     "P2PError", "StartFailed", "IdentityMismatch", "InvalidAddress", "InvalidPeerId",
     "ConnectFailed", "NodeClosed", "PublishRejected", "PublishFailed",
     "StreamOpenFailed", "StreamClosed", "StreamFailed", "FrameTooLarge", "MalformedFrame",
-    "FrameTimeout",
-    "SYNC_PROTOCOL", "FRAME_SIZE_MAX_BYTES", "DEFAULT_LISTEN",
+    "FrameTimeout", "TruncatedFrame", "WriteTimeout", "SyncLimitExceeded",
+    "RequestRateExceeded", "TooManyStreams", "PeerBanned",
+    "SYNC_PROTOCOL", "FRAME_SIZE_MAX_BYTES", "STREAM_IDLE_S", "DEFAULT_LISTEN",
     "encode_frame_prefix",
 ]
 
@@ -137,7 +154,8 @@ class P2PNode:
     when the block exits, however it exits.
     """
 
-    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub) -> None:
+    def __init__(self, *, host: IHost, swarm: Swarm, pubsub: Pubsub, router: GossipSub,
+                 sync_limits: SyncLimits) -> None:
         self._host = host
         self._swarm = swarm
         self._pubsub = pubsub
@@ -148,7 +166,8 @@ class P2PNode:
         self._closing = False
         self._validators: dict[str, Validator] = {}
         self._sync_handler: SyncHandler | None = None
-        self._streams_active: dict[str, int] = {}
+        self._sync_active = 0
+        self._streams_active: dict[str, int] = {}  # other protocols (serve_protocol)
         self._up: set[str] = set()
         self._msg_send, self.messages = trio.open_memory_channel[GossipReceived](
             MESSAGES_QUEUE_MAX)
@@ -160,6 +179,8 @@ class P2PNode:
         self._validator_errors = 0
         self._dropped_events = 0
         self._sync_refused = 0
+        self._sync_peers = SyncPeers(sync_limits, open_stream=self.open_sync_stream,
+                                     disconnect=self._drop_peer)
 
     # -- lifecycle --
 
@@ -169,7 +190,8 @@ class P2PNode:
                     announce: Sequence[str] = (),
                     params: GossipParams | None = None,
                     expected_peer_id: str | None = None,
-                    mdns: bool = False) -> AsyncIterator[P2PNode]:
+                    mdns: bool = False,
+                    sync_limits: SyncLimits | None = None) -> AsyncIterator[P2PNode]:
         """Run a node with the Ed25519 identity of `seed` (32 bytes), listening on `listen`.
 
         `listen` is one multiaddr or several (IPv4 and IPv6, TCP); `announce`
@@ -181,6 +203,8 @@ class P2PNode:
         `mdns` announces us and listens for peers on the LAN (py-libp2p's
         zeroconf discovery); found peers land in the peerstore and are listed by
         `discovered_peers()`: the runtime decides whether to dial them.
+        `sync_limits`: what one sync peer may cost us (guard.py; defaults
+        leave honest sync alone).
         """
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
@@ -189,7 +213,8 @@ class P2PNode:
         announce_addrs = parse_announce_addrs(announce)
         for addr in listen_addrs:
             check_port_free(addr)
-        node = cls._create(seed, listen_addrs, announce_addrs, params, mdns)
+        node = cls._create(seed, listen_addrs, announce_addrs, params, mdns,
+                           sync_limits or SyncLimits())
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
             raise IdentityMismatch("", peer_id=node.peer_id, expected=expected_peer_id)
         try:
@@ -219,7 +244,13 @@ class P2PNode:
                                if str(a) not in self._swarm.listeners]
                     if missing:
                         raise StartFailed("cannot listen", listen=missing)
-                    yield
+                    async with trio.open_nursery() as nursery:
+                        self._sync_peers.attach(nursery)
+                        try:
+                            yield
+                        finally:
+                            self._sync_peers.attach(None)
+                            nursery.cancel_scope.cancel()
                 finally:
                     # Inside host.run(): leaving it first cancels the swarm, whose
                     # own cleanup then gets cancelled too and leaves established
@@ -229,11 +260,12 @@ class P2PNode:
 
     @classmethod
     def _create(cls, seed: bytes, listen_addrs: list[multiaddr.Multiaddr],
-                announce_addrs: list[multiaddr.Multiaddr],
-                params: GossipParams, mdns: bool = False) -> P2PNode:
+                announce_addrs: list[multiaddr.Multiaddr], params: GossipParams,
+                mdns: bool, sync_limits: SyncLimits) -> P2PNode:
         host, swarm = build_host(seed, listen_addrs, announce_addrs, mdns)
         pubsub, router = build_gossip(host, params)
-        node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router)
+        node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router,
+                   sync_limits=sync_limits)
         swarm.register_notifee(PeerNotifee(node._on_connection_change))
         host.set_stream_handler(TProtocol(SYNC_PROTOCOL), node._on_sync_stream)
         return node
@@ -286,6 +318,8 @@ class P2PNode:
 
     async def _dial(self, info: PeerInfo, timeout_s: float, **where: str) -> None:
         """Connect to `info` within `timeout_s`; failures name the peer by `where`."""
+        if self._sync_peers.banned(info.peer_id.to_base58()):
+            raise PeerBanned("", **where)
         # An earlier failed dial (ours, or py-libp2p's) blocks a peer for 60 s;
         # an explicit connect is the runtime saying "try now".
         self._swarm.unblock_peer(info.peer_id)
@@ -328,6 +362,9 @@ class P2PNode:
 
     async def disconnect(self, peer_id: str) -> None:
         self._check_open()
+        await self._drop_peer(peer_id)
+
+    async def _drop_peer(self, peer_id: str) -> None:
         try:
             await self._host.disconnect(parse_peer_id(peer_id))
         except P2PError:
@@ -345,11 +382,14 @@ class P2PNode:
             return
         text = peer.to_base58()
         live = any(not c.is_closed for c in self._swarm.get_connections(peer))
+        if live and self._sync_peers.refuse_if_banned(text):
+            return  # being disconnected: the runtime never hears of it
         if live and text not in self._up:
             self._up.add(text)
             self._emit(PeerConnected(peer_id=text))
         elif not live and text in self._up:
             self._up.discard(text)
+            self._sync_peers.disconnected(text)
             self._emit(PeerDisconnected(peer_id=text))
 
     def _emit(self, event: PeerEvent) -> None:
@@ -526,11 +566,46 @@ class P2PNode:
 
     # -- sync streams --
 
+    def send_sync(self, peer_id: str, data: bytes) -> bool:
+        """Queue one sync frame for a connected peer, without waiting.
+
+        Written in order on one outbound stream by the peer's outbox task
+        (outbox.py). False if it was dropped: the peer is not connected, its
+        outbox is full (it does not read), or it is banned. Sync repairs.
+        """
+        if not isinstance(data, bytes):
+            raise TypeError(f"frame must be bytes, got {type(data).__name__}")
+        if len(data) > FRAME_SIZE_MAX_BYTES:
+            raise ValueError(f"frame of {len(data)} bytes > limit {FRAME_SIZE_MAX_BYTES}")
+        if self._closing or peer_id not in self._up:
+            return self._sync_peers.send_refused()
+        return self._sync_peers.send(peer_id, data)
+
+    @property
+    def sync_limits(self) -> SyncLimits:
+        return self._sync_peers.limits
+
+    @property
+    def sync_defence(self) -> SyncDefenceStats:
+        """What the sync defences refused, and why (a copy)."""
+        return self._sync_peers.stats
+
+    def sync_peer_info(self, peer_id: str) -> PeerSyncInfo:
+        """What `peer_id` costs us now: budget, streams, queued frames, ban."""
+        return self._sync_peers.info(peer_id)
+
+    def sync_table_sizes(self) -> dict[str, int]:
+        """Entries of the per-peer sync tables (bounded by connected peers, and bans)."""
+        return self._sync_peers.table_sizes()
+
     def set_sync_handler(self, handler: SyncHandler | None) -> None:
         """`await handler(peer_id, stream)` for each inbound `/troth/sync/1` stream.
 
-        The stream is closed when the handler returns; a `P2PError` from the
-        handler resets it (logged at debug), any other exception is logged.
+        The stream is gated (sync_peers.py): frames over the peer's budget are
+        dropped before `receive_frame` returns them, and an offence raises (a
+        `P2PError`) and bans the peer. The stream is closed when the handler
+        returns; a `P2PError` from the handler resets it (logged at debug),
+        any other exception is logged.
         """
         if handler is not None and not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
@@ -542,24 +617,48 @@ class P2PNode:
                                       frame_size_max_bytes=FRAME_SIZE_MAX_BYTES)
 
     async def _on_sync_stream(self, stream: INetStream) -> None:
-        refused = await self._serve_stream(stream, SYNC_PROTOCOL, self._sync_handler,
-                                           SYNC_STREAMS_INBOUND_MAX, FRAME_SIZE_MAX_BYTES)
-        self._sync_refused += refused
+        try:
+            peer_id = stream.muxed_conn.peer_id.to_base58()
+        except Exception:
+            peer_id = "?"
+        handler = self._sync_handler
+        if handler is None or self._closing or self._sync_active >= SYNC_STREAMS_INBOUND_MAX:
+            self._sync_refused += 1
+            await SyncStream(stream, peer_id).reset()
+            return
+        self._sync_active += 1
+        try:
+            async with self._sync_peers.inbound(stream, peer_id) as sync:
+                try:
+                    await handler(peer_id, sync)
+                except P2PError as exc:
+                    logger.debug("sync stream from %s ended: %s", peer_id, exc)
+                    await sync.reset()
+                except Exception:
+                    logger.exception("sync handler failed for a stream from %s", peer_id)
+                    await sync.reset()
+                else:
+                    await sync.close()
+        except SyncLimitExceeded as exc:
+            self._sync_refused += 1
+            logger.debug("sync stream from %s refused: %s", peer_id, exc)
+        finally:
+            self._sync_active -= 1
 
-    async def _serve_stream(self, stream: INetStream, protocol: str,
-                            handler: SyncHandler | None, streams_max: int,
-                            frame_size_max_bytes: int) -> bool:
-        """Run `handler` on an inbound stream; True if it was refused (no
-        handler, closing, or `streams_max` of this protocol already open)."""
+    async def _serve_stream(self, stream: INetStream, protocol: str, handler: SyncHandler,
+                            streams_max: int, frame_size_max_bytes: int) -> None:
+        """Run `handler` on an inbound stream of a protocol other than sync
+        (which has its own gate, sync_peers.py); reset it if `streams_max` of
+        this protocol are open already, or we are closing."""
         try:
             peer_id = stream.muxed_conn.peer_id.to_base58()
         except Exception:
             peer_id = "?"
         framed = SyncStream(stream, peer_id, frame_size_max_bytes)
         active = self._streams_active.get(protocol, 0)
-        if handler is None or self._closing or active >= streams_max:
+        if self._closing or active >= streams_max:
             await framed.reset()
-            return True
+            return
         self._streams_active[protocol] = active + 1
         try:
             await handler(peer_id, framed)
@@ -573,7 +672,6 @@ class P2PNode:
             await framed.close()
         finally:
             self._streams_active[protocol] -= 1
-        return False
 
     # -- more stream protocols, and what we know of peers (discovery.py) --
 

@@ -7,16 +7,25 @@ varint, libp2p's usual framing), at most `FRAME_SIZE_MAX_BYTES` each; what the
 bytes mean is wire/frames.py's business, not this module's. Reading is
 defensive because the length comes from a peer: it is checked before any byte
 of the body is read, and the body is read in the chunks that arrive, never
-allocated up front. Every frame must arrive, and every write finish, within
-its deadline, so a slow or silent peer cannot hold a task. After any failure
-the stream is reset and stays unusable: a framed byte stream cannot be
+allocated up front. Two deadlines bound a read: the wait for a frame's
+first byte (`idle_timeout_s`: a quiet stream is fine, for a while), and,
+once it came, the wait for the rest (`timeout_s`: a peer that sends a length
+and stalls holds the task only this long). Every write finishes within its
+deadline too (`WriteTimeout`: the peer does not read). After any failure the
+stream is reset and stays unusable: a framed byte stream cannot be
 resynchronised. py-libp2p's stream exceptions end here, as `P2PError`s.
+
+`InboundSyncStream` is what a sync handler is given: each frame it reads is
+first passed to a gate (the peer's budget: sync_peers.py, guard.py), which drops it
+or raises instead of returning it; offences on the stream (a stall in the
+middle of a frame) are reported to the gate before they are raised.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import trio
 from libp2p.abc import INetStream
@@ -24,12 +33,21 @@ from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 
 from wire.limits import FRAME_SIZE_MAX_BYTES
 
-from .errors import FrameTimeout, FrameTooLarge, MalformedFrame, StreamClosed, StreamFailed
+from .errors import (
+    FrameTimeout,
+    FrameTooLarge,
+    MalformedFrame,
+    P2PError,
+    StreamClosed,
+    StreamFailed,
+    TruncatedFrame,
+    WriteTimeout,
+)
 
 __all__ = [
-    "SyncStream", "SyncHandler", "encode_frame_prefix",
+    "SyncStream", "InboundSyncStream", "FrameGate", "SyncHandler", "encode_frame_prefix",
     "SYNC_PROTOCOL", "FRAME_SIZE_MAX_BYTES", "FRAME_READ_TIMEOUT_S", "FRAME_WRITE_TIMEOUT_S",
-    "SYNC_STREAMS_INBOUND_MAX", "STREAM_OPEN_TIMEOUT_S", "CLOSE_TIMEOUT_S",
+    "SYNC_STREAMS_INBOUND_MAX", "STREAM_OPEN_TIMEOUT_S", "STREAM_IDLE_S", "CLOSE_TIMEOUT_S",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,8 +64,12 @@ _VARINT_BYTES_MAX = 5
 FRAME_READ_TIMEOUT_S = 10.0
 FRAME_WRITE_TIMEOUT_S = 10.0
 # Concurrent inbound sync streams per node: anti-entropy needs one or two per
-# peer; more is a peer misbehaving, and each costs a task and up to 1 MiB.
+# peer; more is a peer misbehaving, and each costs a task and up to 1 MiB
+# (one peer may hold at most `SyncLimits.streams_per_peer_max` of them).
 SYNC_STREAMS_INBOUND_MAX = 64
+# A sync stream with no frame for this long is closed by its writer (the next
+# frame reopens one); its reader waits a little longer before giving up.
+STREAM_IDLE_S = 30.0
 STREAM_OPEN_TIMEOUT_S = 10.0
 # Closing the host: connections get 1 s each in py-libp2p; bound the whole.
 CLOSE_TIMEOUT_S = 5.0
@@ -96,15 +118,26 @@ class SyncStream:
                 f"frame of {len(data)} bytes > limit {self._frame_size_max_bytes}")
         await self._write(encode_frame_prefix(len(data)) + bytes(data), timeout_s)
 
-    async def receive_frame(self, *, timeout_s: float = FRAME_READ_TIMEOUT_S) -> bytes:
-        """The next frame; `StreamClosed` if the peer finished cleanly instead."""
+    async def receive_frame(self, *, timeout_s: float = FRAME_READ_TIMEOUT_S,
+                            idle_timeout_s: float | None = None) -> bytes:
+        """The next frame; `StreamClosed` if the peer finished cleanly instead.
+
+        The first byte must come within `idle_timeout_s` (default: `timeout_s`),
+        the rest of the frame within `timeout_s` after it; else `FrameTimeout`.
+        """
         self._check_usable()
         body = bytearray()
         progress = [0]  # bytes of this frame consumed so far (prefix + body)
         if self._eof:
             raise StreamClosed()
+        idle_s = timeout_s if idle_timeout_s is None else idle_timeout_s
+        with trio.move_on_after(idle_s) as idle:
+            first = await self._read_some(1, progress)
+        if idle.cancelled_caught:
+            await self._fail("timeout")
+            raise FrameTimeout(idle_s, 0)
         with trio.move_on_after(timeout_s) as scope:
-            length = await self._read_prefix(progress)
+            length = await self._read_prefix(progress, first)
             if length > self._frame_size_max_bytes:
                 await self._fail("frame-too-large")
                 raise FrameTooLarge(length, self._frame_size_max_bytes)
@@ -152,12 +185,12 @@ class SyncStream:
                 raise StreamFailed("write failed", error=repr(exc)) from None
         if scope.cancelled_caught:
             await self._fail("write-timeout")
-            raise StreamFailed("write timed out", timeout_s=timeout_s)
+            raise WriteTimeout(timeout_s, len(data))
 
-    async def _read_prefix(self, progress: list[int]) -> int:
+    async def _read_prefix(self, progress: list[int], first: bytes) -> int:
         value = 0
         for index in range(_VARINT_BYTES_MAX):
-            byte = (await self._read_some(1, progress))[0]
+            byte = (first if index == 0 else await self._read_some(1, progress))[0]
             progress[0] += 1
             value |= (byte & 0x7F) << (7 * index)
             if not byte & 0x80:
@@ -184,7 +217,7 @@ class SyncStream:
                 self._eof = True
                 raise StreamClosed()
             await self._fail("eof-mid-frame")
-            raise StreamFailed("EOF in the middle of a frame", received_bytes=progress[0])
+            raise TruncatedFrame("EOF in the middle of a frame", received_bytes=progress[0])
         return chunk
 
     async def _fail(self, why: str) -> None:
@@ -195,6 +228,48 @@ class SyncStream:
                 await self._stream.reset()
             except Exception as exc:
                 logger.debug("resetting sync stream to %s: %r", self.peer_id, exc)
+
+
+class FrameGate(Protocol):
+    """What an inbound stream asks of its peer's guard (sync_peers.py)."""
+
+    def admit(self, data: bytes) -> bool:
+        """True: hand the frame over; False: drop it. May raise a `P2PError`."""
+
+    def offended(self, error: P2PError) -> None:
+        """The stream failed by the peer's fault (a stall in a frame, ...)."""
+
+
+class InboundSyncStream(SyncStream):
+    """A stream a peer opened to us: frames pass its gate; frames time out per limits."""
+
+    __slots__ = ("_gate", "_frame_timeout_s")
+
+    def __init__(self, stream: INetStream, peer_id: str, gate: FrameGate, *,
+                 frame_timeout_s: float = FRAME_READ_TIMEOUT_S) -> None:
+        super().__init__(stream, peer_id)
+        self._gate = gate
+        self._frame_timeout_s = frame_timeout_s
+
+    async def receive_frame(self, *, timeout_s: float | None = None,
+                            idle_timeout_s: float | None = None) -> bytes:
+        """The next frame the gate admits (`timeout_s` defaults to the peer limits')."""
+        frame_timeout_s = self._frame_timeout_s if timeout_s is None else timeout_s
+        while True:
+            try:
+                data = await super().receive_frame(timeout_s=frame_timeout_s,
+                                                   idle_timeout_s=idle_timeout_s)
+            except (FrameTimeout, TruncatedFrame) as exc:
+                if not isinstance(exc, FrameTimeout) or exc.received_bytes:
+                    self._gate.offended(exc)
+                raise
+            try:
+                admitted = self._gate.admit(data)
+            except P2PError:
+                await self._fail("refused")
+                raise
+            if admitted:
+                return data
 
 
 SyncHandler = Callable[[str, SyncStream], Awaitable[None]]

@@ -4,6 +4,6 @@ network sees anything, and the node's home directory (identity, config,
 API token)."""
 
 from .engine import Engine, EngineFailed
-from .sqlite import CheckReport, Store, StoreError
+from .sqlite import CheckReport, Store, StoreError, StoreFull
 
-__all__ = ["Store", "StoreError", "CheckReport", "Engine", "EngineFailed"]
+__all__ = ["Store", "StoreError", "StoreFull", "CheckReport", "Engine", "EngineFailed"]

@@ -18,7 +18,7 @@ import trust
 import wire
 from node.core import Core, CoreParams, Output, Persist, TokenIssued
 
-from .sqlite import Store, StoreError
+from .sqlite import META_OWN_SEQ_FLOOR, Store, StoreError, StoreFull
 
 __all__ = ["Engine", "EngineFailed"]
 
@@ -27,7 +27,14 @@ class EngineFailed(Exception):
     """The store refused a write (or the core failed mid-change): the core's
     memory may be ahead of the disk, so the node must stop; a restart recovers
     from the store (crash-only). Carrying on could publish what is not durable
-    and, after a restart, sign another token with the same seq."""
+    and, after a restart, sign another token with the same seq.
+
+    `reason`: "disk-full" (free space, then restart), "store-write" (any other
+    refused write) or "core" (a bug: the core failed mid-change)."""
+
+    def __init__(self, why: str, reason: str = "store-write") -> None:
+        super().__init__(why)
+        self.reason = reason
 
 
 class Engine:
@@ -57,6 +64,7 @@ class Engine:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
         self.core = Core(identity, params, decode=decode, trust_params=trust_params)
         self.core.restore(store.log())
+        self.core.own_seq_floor = int(store.meta(META_OWN_SEQ_FLOOR) or 0)
         if debug:
             self.core.check_invariants()
 
@@ -74,12 +82,14 @@ class Engine:
         if to_store:
             try:
                 self.store.append(to_store)
+            except StoreFull as exc:
+                self._fail(f"the store refused a write: {exc}", exc, "disk-full")
             except Exception as exc:  # noqa: BLE001 - any failure: memory is ahead of disk
-                self._fail(f"the store refused a write: {exc}", exc)
+                self._fail(f"the store refused a write: {exc}", exc, "store-write")
         return [o for o in outputs if not isinstance(o, Persist)]
 
-    def _fail(self, why: str, exc: BaseException) -> NoReturn:
-        failure = EngineFailed(why)
+    def _fail(self, why: str, exc: BaseException, reason: str) -> NoReturn:
+        failure = EngineFailed(why, reason)
         self.failed = failure
         if self._on_failure is not None:
             self._on_failure(failure)
@@ -87,7 +97,8 @@ class Engine:
 
     def _core(self, fn: Callable[..., list[Output]], *args: Any, **kw: Any) -> list[Output]:
         if self.failed is not None:
-            raise EngineFailed(f"the engine stopped after a failure: {self.failed}")
+            raise EngineFailed(f"the engine stopped after a failure: {self.failed}",
+                               self.failed.reason)
         try:
             outs = fn(*args, **kw)
             if self._debug:
@@ -96,7 +107,7 @@ class Engine:
         except ValueError:
             raise  # misuse refused before any change (unknown deps, bad claims)
         except Exception as exc:  # noqa: BLE001 - a half-applied change
-            self._fail(f"the core failed mid-change: {type(exc).__name__}: {exc}", exc)
+            self._fail(f"the core failed mid-change: {type(exc).__name__}: {exc}", exc, "core")
 
     def issue(self, *, kind: str, now: float, body: Mapping[str, Any] | None = None,
               deps: tuple[str, ...] = (), about: str | None = None,

@@ -5,11 +5,19 @@ Theory of operation: everything a node is lives in one directory, chosen by
 
     identity.pem   Ed25519 key, PKCS#8 PEM, mode 0600 (optionally encrypted)
     config.toml    documented settings; command-line flags override them
-    api-token      bearer token of the local HTTP API, mode 0600
+    api-token      write token of the local HTTP API (everything), mode 0600
+    api-read-token read token of the local HTTP API (GET routes only), mode 0600
     store.sqlite   the durable log (node/store/sqlite.py)
     peers.json     the peer book: peers met, their addresses, dial outcomes
                    (node/net/peerbook.py)
     node.json      written by a running node: pid, API URL, listen addresses
+
+The two API tokens are least privilege for the web page and the read
+commands: a read token that leaks (a page left open, a URL in a history) shows
+this node's view but cannot sign in its name. `ApiTokenFiles` is how a running
+node reads them: it re-reads a file whenever its inode, mtime or size changes
+(checked on every request), so `troth token rotate` takes effect on the next
+request without a restart or a signal.
 
 `Config.load` validates every field and raises `ConfigError` naming the file,
 the key and what is wrong; nothing is half-applied.
@@ -33,7 +41,7 @@ from tomlkit.items import Table
 import wire
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
-           "CONFIG_TEMPLATE", "edit_config"]
+           "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -70,8 +78,9 @@ peer_exchange = true
 mdns = false
 
 [api]
-# The local HTTP API (and web page). Loopback only; requests need the bearer
-# token in `api-token`. Port 0 picks a free port (see node.json).
+# The local HTTP API (and web page). Loopback only; requests need a bearer
+# token: `api-token` (everything) or `api-read-token` (GET only). Port 0 picks
+# a free port (see node.json).
 listen = "127.0.0.1:0"
 
 [sync]
@@ -236,6 +245,56 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# HTTP methods the read token may use; every other method needs the write token.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _new_token() -> bytes:
+    return (secrets.token_urlsafe(32) + "\n").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokens:
+    """The bearer tokens a node accepts: `write` for everything, `read` for GET
+    routes only; None when its file is missing (nobody holds that role)."""
+
+    write: str | None
+    read: str | None = None
+
+
+class ApiTokenFiles:
+    """A home's API tokens as they are on disk now (see the module docstring)."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._stamp: tuple[tuple[int, int, int] | None, ...] | None = None
+        self._tokens = ApiTokens(None)
+
+    def __call__(self) -> ApiTokens:
+        paths = (self.home.token_path, self.home.read_token_path)
+        stamp = tuple(_file_stamp(p) for p in paths)
+        if stamp != self._stamp:
+            write, read = (_read_token(p) for p in paths)
+            self._tokens = ApiTokens(write, read)
+            self._stamp = stamp
+        return self._tokens
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _read_token(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Home:
     path: Path
@@ -255,6 +314,10 @@ class Home:
         return self.path / "api-token"
 
     @property
+    def read_token_path(self) -> Path:
+        return self.path / "api-read-token"
+
+    @property
     def store_path(self) -> Path:
         return self.path / "store.sqlite"
 
@@ -271,7 +334,7 @@ class Home:
              config: str = CONFIG_TEMPLATE, replace_config: bool = False
              ) -> tuple[Home, wire.Identity]:
         """Create the home. With `force`, an existing identity is replaced: the old
-        identity, API token and store (which belong to it) are moved aside, renamed
+        identity, API tokens and store (which belong to it) are moved aside, renamed
         `NAME.replaced-TIME`, never deleted; config.toml is kept unless
         `replace_config`. Refused while a node runs on the home."""
         home = cls(path)
@@ -281,7 +344,7 @@ class Home:
             raise HomeError(f"{home.identity_path} exists: this home is already initialised "
                             "(--force replaces its identity; the old identity, token and "
                             "store are kept beside it, renamed)")
-        lock = home._try_lock()
+        lock = home.try_lock()
         if lock is None:
             raise HomeError(f"a troth node is running on {home.path}: stop it before "
                             "replacing its identity")
@@ -299,10 +362,10 @@ class Home:
         identity.save(self.identity_path, passphrase)
         if not self.config_path.exists() or replace_config:
             self.config_path.write_text(config)
-        _write_private(self.token_path, (secrets.token_urlsafe(32) + "\n").encode())
+        self.rotate_api_tokens(write=True, read=True)
         return self, identity
 
-    def _try_lock(self) -> IO[str] | None:
+    def try_lock(self) -> IO[str] | None:
         """This home's node lock (node/app/runtime.py takes it to run), or None if held."""
         import fcntl
 
@@ -315,7 +378,7 @@ class Home:
         return fh
 
     def _move_aside(self) -> tuple[Path, ...]:
-        """Rename the old identity, token and store `NAME.replaced-STAMP` (unique:
+        """Rename the old identity, tokens and store `NAME.replaced-STAMP` (unique:
         nothing is ever renamed onto an existing file). The store's WAL is folded
         into it first, and any leftover -wal/-shm follow it under SQLite's names,
         so the moved store opens with every token it had."""
@@ -325,7 +388,7 @@ class Home:
         suffix = f"replaced-{stamp}"
         n = 1
         while any(p.with_name(f"{p.name}.{suffix}").exists()
-                  for p in (self.identity_path, self.token_path, self.store_path)):
+                  for p in self._replaced_files()):
             n += 1
             suffix = f"replaced-{stamp}-{n}"
         if self.store_path.exists():
@@ -335,7 +398,7 @@ class Home:
             finally:
                 db.close()
         moved = []
-        for p in (self.identity_path, self.token_path, self.store_path):
+        for p in self._replaced_files():
             if p.exists():
                 target = p.with_name(f"{p.name}.{suffix}")
                 p.rename(target)
@@ -345,6 +408,9 @@ class Home:
             if side.exists():
                 side.rename(self.path / f"{self.store_path.name}.{suffix}{ext}")
         return tuple(moved)
+
+    def _replaced_files(self) -> tuple[Path, ...]:
+        return self.identity_path, self.token_path, self.read_token_path, self.store_path
 
     def require(self) -> None:
         if not self.identity_path.exists():
@@ -364,10 +430,34 @@ class Home:
         return Config.load(self.config_path)
 
     def api_token(self) -> str:
+        """The write token (every route)."""
         try:
             return self.token_path.read_text().strip()
         except FileNotFoundError:
             raise HomeError(f"{self.token_path} is missing (run `troth init`)") from None
+
+    def api_read_token(self) -> str:
+        """The read token (GET routes only)."""
+        try:
+            return self.read_token_path.read_text().strip()
+        except FileNotFoundError:
+            raise HomeError(f"{self.read_token_path} is missing (start the node once, or "
+                            f"run `troth --home {self.path} token rotate --read`)") from None
+
+    def rotate_api_tokens(self, *, write: bool, read: bool) -> list[Path]:
+        """Replace the chosen token files with fresh random tokens (each file is
+        replaced whole, so a running node sees a new inode). Returns their paths."""
+        paths = [p for p, chosen in ((self.token_path, write), (self.read_token_path, read))
+                 if chosen]
+        for p in paths:
+            _write_private(p, _new_token())
+        return paths
+
+    def ensure_api_tokens(self) -> list[Path]:
+        """Make whichever token file is missing: homes made before the read token
+        existed get one on their node's next start. Returns the files made."""
+        return self.rotate_api_tokens(write=not self.token_path.exists(),
+                                      read=not self.read_token_path.exists())
 
     def runtime(self) -> dict[str, Any] | None:
         """What the running node wrote about itself, or None if none runs."""

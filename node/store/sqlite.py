@@ -19,6 +19,11 @@ in the same transaction as the token. It is the node's own observation, not a
 fact of the bytes (governance judges lateness-on-arrival by it), and NULL in
 rows written before schema 2.
 
+A full disk makes `append` roll its transaction back and raise `StoreFull`
+(the engine then stops the node; docs/security.md, Disk faults). A damaged
+file is read row by row (`rows`), so `troth store check` names every damaged
+token and `troth store repair` (repair.py) can rebuild from the rest.
+
 Schema history: 1 = tokens, deps, meta; 2 = adds `tokens.seen_at` (a schema-1
 store is migrated in place on open).
 """
@@ -27,14 +32,24 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import wire
 
-__all__ = ["Store", "StoreError", "CheckReport"]
+from .check import CheckReport, Damage, StoredRow, check_rows
+
+__all__ = ["Store", "StoreError", "StoreFull", "CheckReport"]
+
+# A scan that hits an unreadable page probes the rows after it one by one, up
+# to the highest row number SQLite still reports, or this many if it reports none.
+_PROBE_ROWS_MAX = 1_000_000
 
 SCHEMA_VERSION = 2
+# meta key: the highest seq the store's agent is known to have signed, written
+# by `troth store repair` when the rebuilt log holds less of its own chain
+# (repair.py); the engine hands it to the core, which then refuses to sign below it.
+META_OWN_SEQ_FLOOR = "own_seq_floor"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,14 +74,15 @@ class StoreError(Exception):
     """The store file cannot be used (wrong schema, corrupt, unwritable)."""
 
 
-@dataclass(slots=True)
-class CheckReport:
-    tokens: int = 0
-    problems: list[str] = field(default_factory=list)
+class StoreFull(StoreError):
+    """The file system holding the store is full. The write was rolled back:
+    everything committed before it is intact; free space and restart."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+
+def _disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        or "database or disk is full" in str(exc))
 
 
 class Store:
@@ -129,6 +145,12 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection, for a table another module owns in this file
+        (node/store/answers.py); it keeps to its own table."""
+        return self._db
+
     def __enter__(self) -> Store:
         return self
 
@@ -158,8 +180,12 @@ class Store:
             if dep_rows:
                 db.executemany("INSERT OR IGNORE INTO deps VALUES (?, ?)", dep_rows)
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            if db.in_transaction:  # (SQLite ends some failed transactions itself)
+                db.execute("ROLLBACK")
+            if _disk_full(exc):
+                raise StoreFull(f"{self.path}: the disk is full ({exc}); nothing was written "
+                                "in this batch, everything before it is stored") from exc
             raise
         return added
 
@@ -197,30 +223,65 @@ class Store:
         """Cids of the stored tokens that list `cid` in their deps."""
         return [str(c) for (c,) in self._db.execute("SELECT cid FROM deps WHERE dep=?", (cid,))]
 
-    def check(self) -> CheckReport:
-        """Re-verify every token and every derived column and chain link."""
-        report = CheckReport()
-        seen: dict[str, tuple[str, int]] = {}
-        for n, cid, issuer, seq, kind, iat, raw in self._db.execute(
-                "SELECT n, cid, issuer, seq, kind, iat, raw FROM tokens ORDER BY n"):
-            report.tokens += 1
+    def rows(self) -> Iterator[StoredRow | Damage]:
+        """Every row, in log order, as SQLite returns it (nothing verified).
+
+        A damaged file can fail part way through a scan: then the rows after
+        the last one read are probed one by one, and each row SQLite cannot
+        read is yielded as a `Damage`, so one bad page hides nothing else."""
+        try:
+            names = {str(r[1]) for r in self._db.execute("PRAGMA table_info(tokens)")}
+        except sqlite3.DatabaseError:
+            names = set()
+        at = "seen_at" if "seen_at" in names else "NULL"  # (a schema-1 file read as it is)
+        columns = f"n, cid, issuer, seq, kind, iat, raw, {at}"
+        last = 0
+        try:
+            for r in self._db.execute(f"SELECT {columns} FROM tokens ORDER BY n"):
+                last = int(r[0])
+                yield _row(r)
+            return
+        except sqlite3.DatabaseError:
+            pass
+        try:
+            top = int(self._db.execute("SELECT max(n) FROM tokens").fetchone()[0] or last)
+        except sqlite3.DatabaseError:
+            top = last + _PROBE_ROWS_MAX
+        for n in range(last + 1, top + 1):
             try:
-                tok = wire.decode_token(bytes(raw))
-            except wire.InvalidToken as exc:
-                report.problems.append(f"row {n} ({cid}): does not verify: {exc}")
+                r = self._db.execute(f"SELECT {columns} FROM tokens WHERE n=?", (n,)).fetchone()
+            except sqlite3.DatabaseError as exc:
+                yield Damage(row=n, cid=None, problem=f"unreadable: {exc}")
                 continue
-            if (tok.cid, tok.issuer, tok.seq, tok.kind, tok.iat) != (cid, issuer, seq, kind, iat):
-                report.problems.append(f"row {n} ({cid}): index columns disagree with the bytes")
-            if tok.prev is not None:
-                link = seen.get(tok.prev)
-                if link is None:
-                    report.problems.append(
-                        f"row {n} ({cid}): prev {tok.prev} is not stored before it")
-                elif link != (tok.issuer, tok.seq - 1):
-                    report.problems.append(
-                        f"row {n} ({cid}): prev is not seq {tok.seq - 1} of the same issuer")
-            for d in tok.deps:
-                if d not in seen:
-                    report.problems.append(f"row {n} ({cid}): dep {d} is not stored before it")
-            seen[tok.cid] = (tok.issuer, tok.seq)
-        return report
+            if r is not None:
+                yield _row(r)
+
+    def integrity(self) -> list[Damage]:
+        """SQLite's own structural check of the file (`PRAGMA integrity_check`)."""
+        try:
+            lines = [str(r[0]) for r in self._db.execute("PRAGMA integrity_check")]
+        except sqlite3.DatabaseError as exc:
+            lines = [str(exc)]
+        return [Damage(row=None, cid=None, problem=f"sqlite integrity_check: {line}")
+                for line in lines if line != "ok"]
+
+    def max_seq_indexed(self, issuer: str) -> int:
+        """The highest seq of `issuer` the (issuer, seq) index shows (0: none or
+        unreadable). The index is its own b-tree: it may outlive damaged rows."""
+        try:
+            row = self._db.execute("SELECT max(seq) FROM tokens WHERE issuer=?",
+                                   (issuer,)).fetchone()
+        except sqlite3.DatabaseError:
+            return 0
+        return int(row[0] or 0)
+
+    def check(self) -> CheckReport:
+        """Re-verify every token, its index columns and chain links, and the
+        file's structure (node/store/check.py)."""
+        return check_rows(self.rows(), self.integrity())
+
+
+def _row(r: Any) -> StoredRow:
+    n, cid, issuer, seq, kind, iat, raw, at = r
+    return StoredRow(n=int(n), cid=str(cid), issuer=str(issuer), seq=int(seq), kind=str(kind),
+                     iat=int(iat), raw=bytes(raw), seen_at=None if at is None else float(at))

@@ -14,6 +14,7 @@ import pytest
 
 import wire
 from trust import Observer
+from trust.opinion import from_evidence
 
 from .conftest import World
 from .conftest import feed as feed_tokens
@@ -186,3 +187,70 @@ def test_effects_of_an_assessment_name_the_verdict_and_the_promiser(world: World
     assert p.cid in fx.promises and world.id("mallory") in fx.agents
     assert o.verdict(p.cid, NOW).state == "broken"
     assert o.trust(world.id("mallory"), NOW).expectation < before.expectation
+
+
+def test_confirming_claims_earns_one_referral_unit_per_promiser(world: World) -> None:
+    # Syb confirms ten claims of one accomplice; Carol confirms one claim each
+    # of five independent promisers. Olivia credits Syb once, Carol five times.
+    sams = []
+    for i in range(10):
+        p = promise(world, "sam", i, to="bob")
+        world.fulfil("sam", 900, p)
+        world.assess("syb", 950, p, "kept")
+        sams.append(p)
+    for name in ["alice", "bob", "dave", "eve", "pat"]:
+        p = promise(world, name, 1)
+        world.fulfil(name, 900, p)
+        world.assess("carol", 950, p, "kept")
+    o = olivia(world)
+    syb, carol = o.referral(world.id("syb"), NOW), o.referral(world.id("carol"), NOW)
+    assert syb.belief == pytest.approx(1 / 3)  # r = 1: b = 1/(1+2)
+    assert carol.belief == pytest.approx(5 / 7)  # r = 5: b = 5/(5+2)
+    slow = from_evidence(*o._referral_evidence_slow(world.id("syb"), NOW))
+    assert slow.belief == pytest.approx(syb.belief)
+    # Bob, the promisee of Sam's claims, disputes them one by one: a disputed
+    # claim calibrates nobody, so Syb's unit stays until the last is disputed.
+    for i, p in enumerate(sams):
+        denial = world.assess("bob", 2000 + i, p, "broken")
+        o.observe(denial)
+        left = o.referral(world.id("syb"), NOW).belief
+        assert left == (pytest.approx(1 / 3) if i < len(sams) - 1 else 0)
+
+
+def test_a_claim_does_not_vouch_for_itself(world: World) -> None:
+    # Mallory's only promise: her claim weighs as a stranger's (E = 1/2), not as
+    # an agent with one kept promise (E = 2/3), against Carol's denial.
+    carol_earns_referral(world)
+    p = promise(world, "mallory", 100)
+    world.fulfil("mallory", 900, p)
+    world.assess("carol", 950, p, "broken")
+    v = olivia(world).verdict(p.cid, NOW)
+    assert (v.state, v.basis) == ("broken", "witnessed")
+    assert "against 0.4)" in v.reason  # r' = 2·(1/2)/(3 − 1/2) = 0.4
+
+
+def test_third_parties_must_outweigh_a_claim_by_a_margin(world: World) -> None:
+    # Two witnesses of middling referral trust deny Alice's claim: three checked
+    # agreements each, and the denial itself counts against them (Alice's
+    # promisee does not dispute), so b = 3/6 and S = 2 × 0.4. Alice has three
+    # kept promises (E = 4/5, R = 0.727). S − R is below claim_margin: pending,
+    # not broken. Bob, the promisee, decides it.
+    for i, name in enumerate(["x1"] * 3 + ["x2"] * 3):
+        art = b"art%d" % i
+        q = promise(world, "dave", 10 + i, out=(art,))
+        deliver(world, "dave", 500 + i, q, art)
+        world.assess(name, 600 + i, q, "kept")
+    for i in range(3):
+        k = promise(world, "alice", i, to="pat")
+        world.fulfil("alice", 900, k)
+    p = promise(world, "alice", 3, to="bob")
+    world.fulfil("alice", 900, p)
+    world.assess("x1", 950, p, "broken")
+    world.assess("x2", 951, p, "broken")
+    o = olivia(world)
+    v = o.verdict(p.cid, NOW)
+    assert (v.state, v.basis) == ("pending", "none")
+    assert "not by enough" in v.reason
+    assert 0 < o.params.claim_margin
+    world.assess("bob", 960, p, "broken")
+    assert olivia(world).verdict(p.cid, NOW).state == "broken"

@@ -1,0 +1,280 @@
+"""What the local HTTP API answers with: one pydantic model per response shape.
+
+Theory of operation: `NodeService` builds its answers as plain JSON-ready
+dicts (node/app/service.py); the routes of node/app/api.py name these models
+as their response models, so FastAPI checks every answer against its model
+before it is sent and `/openapi.json` describes exactly what is sent. The
+models forbid unknown fields (`additionalProperties: false` in the
+description): a field the service adds without adding it here is a server
+error in the tests (tests/test_api_schema.py), not a silent drift between the
+description and the answers. A field that the service leaves out of some
+answers has a default here, and the routes send only the fields the service
+set (`response_model_exclude_unset`), so a default never adds a field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.core.liveness import LivenessState
+from trust.governance.types import BallotState, OutcomeState, TallyStatus
+from trust.values import ConsensusState, VerdictBasis, VerdictState
+
+__all__ = ["TokenOut", "IssuedOut", "TokenDetailOut", "VerdictRowOut", "OpinionOut", "IdOut",
+           "PeerOut", "ConflictOut", "ProposalInfoOut", "TallyOut"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(_Out):
+    """A token as this node holds it (artifacts by cid and size, bytes as hex)."""
+
+    cid: str
+    issuer: str = Field(description="the issuer's agent id")
+    seq: int
+    iat: int = Field(description="issued at, epoch seconds (the issuer's clock)")
+    kind: str
+    prev: str | None
+    scope: str | None
+    deps: list[str]
+    about: str | None
+    body: dict[str, Any]
+    size_bytes: int
+
+
+class IssuedOut(TokenOut):
+    """The token this node just signed, with what the user should know about it."""
+
+    warnings: list[str] = Field(default_factory=list,
+                                description="present only when there is something to say")
+
+
+class VerdictOut(_Out):
+    cid: str
+    state: VerdictState
+    confidence: float
+    evidence: list[str]
+    reason: str
+    basis: VerdictBasis
+
+
+class VerdictRowOut(VerdictOut):
+    issuer: str
+    text: str | None
+
+
+class DeliveredOut(_Out):
+    fulfil: str
+    artifacts: list[str]
+
+
+class DeliveryOut(_Out):
+    """Promised `out` cids beside the artifacts the promiser's fulfils delivered."""
+
+    out: list[str]
+    delivered: list[DeliveredOut]
+    missing: list[str]
+    unpromised: list[str]
+
+
+class SlotKeyOut(_Out):
+    kind: Literal["slot"]
+    scope: str
+    slot: str
+
+
+class SeqKeyOut(_Out):
+    kind: Literal["seq"]
+    issuer: str
+    seq: int
+
+
+ConflictKeyOut = Annotated[SlotKeyOut | SeqKeyOut, Field(discriminator="kind")]
+
+
+class AlternativeOut(_Out):
+    cid: str
+    support: float
+
+
+class ConsensusOut(_Out):
+    key: ConflictKeyOut
+    state: ConsensusState
+    leader: str | None
+    support: float
+    alternatives: list[AlternativeOut]
+
+
+class TokenDetailOut(TokenOut):
+    """`GET /v1/tokens/{cid}`: the token with this node's view of it."""
+
+    verdict: VerdictOut | None = Field(default=None, description="promises only")
+    delivery: DeliveryOut | None = Field(default=None, description="promises only")
+    support: float
+    accepted_by: list[str]
+    conflicts: list[ConsensusOut]
+
+
+class RivalOut(_Out):
+    cid: str
+    issuer: str
+    support: float
+    accepted_by: list[str]
+    split: list[str]
+
+
+class ConflictOut(ConsensusOut):
+    threshold: float
+    rivals: list[RivalOut]
+
+
+class OpinionOut(_Out):
+    agent: str
+    belief: float
+    disbelief: float
+    uncertainty: float
+    base_rate: float
+    expectation: float
+
+
+class IdOut(_Out):
+    agent_id: str
+    tokens: int
+    own_seq: int
+    frontier_digest: str = Field(description="hex")
+    listen: list[str] = Field(description="multiaddrs other nodes bootstrap from")
+
+
+class PeerOut(_Out):
+    peer: str
+    state: LivenessState
+    phi: float | None
+    last_heard_s_ago: float | None
+    connected: bool
+    never_reached: bool = Field(default=False, description="present for bootstrap peers "
+                                                           "never reached")
+    last_dial_error: str | None = None
+
+
+Fraction = Annotated[list[int], Field(min_length=2, max_length=2,
+                                      description="[numerator, denominator]")]
+
+
+class ProposalInfoOut(_Out):
+    cid: str
+    scope: str | None
+    title: str
+    method: str
+    options: list[str]
+    closes: int
+    view: str | None
+    epoch: int | None
+    membership: bool
+    state: OutcomeState
+    result: str | None
+
+
+class RulesOut(_Out):
+    quorum: Fraction
+    threshold: Fraction
+    pass_share: Fraction
+
+
+class ProposalOut(_Out):
+    cid: str
+    scope: str | None
+    issuer: str
+    iat: int
+    view: str | None
+    title: str
+    options: list[str]
+    method: str
+    closes: int
+    rules: RulesOut
+    add: list[str]
+    remove: list[str]
+    problem: str | None
+
+
+class CountOut(_Out):
+    proposal: str
+    method: str
+    options: list[str]
+    counts: list[int] = Field(description="votes per option, or the ranked pairwise matrix")
+    ballots: int
+    electorate: int
+    quorum_met: bool
+    result: str | None
+    tied: list[str]
+
+
+class SupportOut(_Out):
+    quorum_met: bool
+    result: str | None
+    members: int
+
+
+class TallyInfoOut(_Out):
+    issuer: str
+    cids: list[str]
+    seq: int
+    result: str | None
+    quorum_met: bool
+    counts: list[int]
+    ballots: int
+    digest: str = Field(description="hex")
+    status: TallyStatus
+    reason: str
+
+
+class OutcomeOut(_Out):
+    proposal: str
+    state: OutcomeState
+    result: str | None
+    reason: str
+    electorate: int
+    needed: int
+    support: list[SupportOut]
+    own: CountOut | None
+    tallies: list[TallyInfoOut]
+
+
+class BallotStatusOut(_Out):
+    cid: str
+    seq: int
+    iat: int
+    state: BallotState
+    choice: list[str]
+    reason: str
+
+
+class CutDifferenceOut(_Out):
+    digest: str = Field(description="hex")
+    issuers: list[str]
+    result: str | None
+    quorum_met: bool
+    missing: list[str]
+    extra: list[str]
+
+
+class ExplanationOut(_Out):
+    proposal: str
+    voter: str
+    outcome: OutcomeOut
+    ballots: list[BallotStatusOut]
+    counted: str | None
+    attestations: list[Annotated[list[str | None], Field(min_length=2, max_length=2)]] = Field(
+        description="[tally issuer, the voter's ballot in its cut or null]")
+    differences: list[CutDifferenceOut]
+
+
+class TallyOut(_Out):
+    """`GET /v1/proposals/{cid}`: the outcome as this node sees it."""
+
+    outcome: OutcomeOut
+    proposal: ProposalOut
+    explanation: ExplanationOut | None = Field(default=None, description="with ?explain=true")
