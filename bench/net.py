@@ -424,8 +424,9 @@ async def network_phases(args: argparse.Namespace, workdir: Path,
         home, identity = Home.init(workdir / f"n{i}")
         # Admission off: node 0's thousands of tokens must reach every node
         # (each is a stranger to the others); bench/flood.py measures admission.
+        # The topology is the experiment's: no peer exchange rewiring it.
         rts.append(Runtime(home, identity, Config(sync_interval_s=args.sync_interval,
-                                                  admission=None)))
+                                                  admission=None, peer_exchange=False)))
         hook_dispatch(rts[-1], i, watch)
     prop = thr = None
     async with trio.open_nursery() as nursery:

@@ -34,7 +34,8 @@ def test_edit_config_refuses_settings_the_text_does_not_have(
 
 
 @pytest.mark.parametrize(("network", "needle"), [
-    ({"listen": ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/1"]}, "one address for now"),
+    ({"announce": "/ip4/203.0.113.7/tcp/4001"}, "a list of multiaddr strings"),
+    ({"peer_exchange": "yes"}, "true or false"),
     ({"listen": []}, "a non-empty list"),
     ({"bootstrap": ["garbage/p2p/x"]}, "not a multiaddr"),
     ({"bootstrap": ["/ip4/127.0.0.1/tcp/4001/p2p/notapeerid"]}, "not a multiaddr"),

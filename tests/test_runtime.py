@@ -30,7 +30,9 @@ async def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAI
 
 def make_runtime(tmp: Path, name: str) -> Runtime:
     home, identity = Home.init(tmp / name)
-    config = Config(sync_interval_s=1.0)
+    # These tests wire fixed topologies (a line, a ring): no peer exchange,
+    # which would connect everyone (tests/test_discovery.py tests it).
+    config = Config(sync_interval_s=1.0, peer_exchange=False)
     return Runtime(home, identity, config)
 
 

@@ -233,15 +233,34 @@ class IdOut(_Out):
     relay: RelayServedOut | None = None
 
 
+class PeerAddrOut(_Out):
+    addr: str = Field(description="a multiaddr of the peer, without /p2p/")
+    source: Literal["bootstrap", "identify", "exchange", "mdns"] = Field(
+        description="who told us: the operator, the peer itself, another peer, the LAN")
+    outcome: Literal["untried", "ok", "failed"] = Field(description="the last dial here")
+    last_tried_s_ago: float | None
+    error: str | None
+
+
 class PeerOut(_Out):
     peer: str
     state: LivenessState
     phi: float | None
     last_heard_s_ago: float | None
     connected: bool
-    never_reached: bool = Field(default=False, description="present for bootstrap peers "
-                                                           "never reached")
+    never_reached: bool = Field(default=False, description="in the peer book, never "
+                                                           "connected, not heard from")
     last_dial_error: str | None = None
+    reached: Literal["direct", "relayed", "not connected"] = Field(
+        default="not connected", description="how our connection to it goes now")
+    via: str | None = Field(default=None, description="the relay's agent id, if relayed")
+    remote_addr: str | None = Field(default=None, description="our connection's address")
+    last_seen_s_ago: float | None = Field(default=None, description="last connected")
+    failures: int = Field(default=0, description="failed dial rounds in a row")
+    next_dial_in_s: float | None = None
+    bootstrap: bool = False
+    addrs: list[PeerAddrOut] = Field(default_factory=list,
+                                     description="the peer book's addresses, in dial order")
 
 
 Fraction = Annotated[list[int], Field(min_length=2, max_length=2,

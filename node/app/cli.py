@@ -72,7 +72,12 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--listen", help="libp2p multiaddr to listen on (overrides config.toml).")
+@click.option("--listen", multiple=True,
+              help="libp2p multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable; "
+                   "overrides config.toml).")
+@click.option("--announce", multiple=True,
+              help="A public address that reaches this node, e.g. a port forward: "
+                   "/ip4/203.0.113.7/tcp/4001 (repeatable; overrides config.toml).")
 @click.option("--api", "api_addr", help="HOST:PORT of the local HTTP API (loopback only).")
 @click.option("--bootstrap", multiple=True, help="Peer multiaddr with /p2p/<id> (repeatable).")
 @click.option("--relay", "serve_relay", is_flag=True, default=None,
@@ -87,7 +92,8 @@ def init(ctx: click.Context, passphrase_file: Path | None, force: bool) -> None:
                    "([admission] enabled = false).")
 @passphrase_option
 @click.pass_context
-def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap: tuple[str, ...],
+def run(ctx: click.Context, listen: tuple[str, ...], announce: tuple[str, ...],
+        api_addr: str | None, bootstrap: tuple[str, ...],
         serve_relay: bool | None, relay_via: tuple[str, ...],
         sync_interval: float | None, log_level: str | None, no_admission: bool,
         passphrase_file: Path | None) -> None:
@@ -106,7 +112,7 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
         if api_addr is not None:
             host, port = parse_host_port(api_addr, lambda what: ConfigError(f"--api: {what}"))
         config = config.override(
-            listen=(listen,) if listen else None, api_host=host, api_port=port,
+            listen=listen or None, announce=announce or None, api_host=host, api_port=port,
             bootstrap=tuple(bootstrap) or None, relay=serve_relay,
             relays=tuple(relay_via) or None, sync_interval_s=sync_interval,
             log_level=log_level)
@@ -114,9 +120,11 @@ def run(ctx: click.Context, listen: str | None, api_addr: str | None, bootstrap:
             config = replace(config, admission=None)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
-    if listen is not None and not listen.startswith("/"):
-        raise click.BadParameter("a multiaddr such as /ip4/127.0.0.1/tcp/4001",
-                                 param_hint="--listen")
+    for flag, values in (("--listen", listen), ("--announce", announce)):
+        for value in values:
+            if not value.startswith("/"):
+                raise click.BadParameter(f"{value!r}: a multiaddr such as "
+                                         "/ip4/127.0.0.1/tcp/4001", param_hint=flag)
     for b in bootstrap:  # (config.toml's own were checked when it was read)
         problem = bootstrap_problem(b)
         if problem:
@@ -250,13 +258,32 @@ def token_rotate(ctx: click.Context, which: str) -> None:
 @cli.command()
 @click.pass_context
 def peers(ctx: click.Context) -> None:
-    """Known peers and their liveness (alive / suspected / unreachable / failed)."""
+    """Known peers: liveness (alive / suspected / unreachable / failed), how each
+    is reached (direct, relayed via whom, or not connected), addresses tried."""
     rows = _call(ctx, "GET", "/v1/peers")
-    lines = [f"{r['state']:<12} {r['peer']}  "
-             + (f"never reached (bootstrap): {r.get('last_dial_error') or 'dialling'}"
-                if r.get("never_reached") else f"phi={r['phi']}")
-             for r in rows] or ["no peers"]
-    emit(ctx, "\n".join(lines), rows)
+    emit(ctx, "\n".join(_peer_lines(r) for r in rows) or "no peers", rows)
+
+
+def _peer_lines(row: dict[str, Any]) -> str:
+    reached = row.get("reached", "not connected")
+    if reached == "relayed":
+        reached = f"relayed via {row.get('via')}"
+    elif reached == "direct" and row.get("remote_addr"):
+        reached = f"direct {row['remote_addr']}"
+    if row.get("never_reached"):
+        reached = f"never reached: {row.get('last_dial_error') or 'dialling'}"
+    seen = row.get("last_seen_s_ago")
+    head = (f"{row['state']:<12} {row['peer']}  {reached}"
+            + (f"  phi={row['phi']}" if row.get("phi") is not None else "")
+            + (f"  last seen {seen:.0f}s ago" if seen is not None and not row["connected"]
+               else ""))
+    addrs = [f"    {a['addr']}  {a['outcome']}"
+             + (f" {a['last_tried_s_ago']:.0f}s ago" if a.get("last_tried_s_ago") is not None
+                else "")
+             + (f": {a['error']}" if a.get("error") else "")
+             + f"  (from {a['source']})"
+             for a in row.get("addrs", ())]
+    return "\n".join([head, *addrs])
 
 
 @cli.command()

@@ -11,7 +11,9 @@ trio tasks:
     sync      inbound /troth/sync/1 streams -> engine.receive_frame; Send
               outputs are queued with p2p.send_sync (node/net writes them, and
               bounds what each peer may cost us: node/net/guard.py)
-    dialer    keep bootstrap peers connected, with exponential backoff
+    discovery the peer book (bootstrap peers, peers met, peers other peers
+              told us of): redial with exponential backoff, `/troth/peers/1`
+              peer exchange (node/net/discovery.py)
     relays    reachability checks and relay reservations (node/app/relaying.py)
     api       hypercorn serving node/app/api.py on loopback (tokens re-read from
               the home when their files change; idempotent POSTs whose answers
@@ -81,6 +83,7 @@ from node.core import (
 )
 from node.core.admission import ADMIT_REASONS
 from node.core.liveness import Liveness
+from node.net.discovery import Discovery
 from node.net.p2p import (
     STREAM_IDLE_S,
     GossipParams,
@@ -118,9 +121,6 @@ DECODED_CACHE_MAX = 4096
 PUBLISH_QUEUE_MAX = 4096
 # Timer granularity: liveness and deadlines are judged at least this often.
 TICK_MAX_S = 1.0
-# Bootstrap redial backoff.
-BACKOFF_MIN_S = 0.5
-BACKOFF_MAX_S = 30.0
 # How often peers found by mDNS (and not connected) are dialled.
 DISCOVERY_INTERVAL_S = 2.0
 # On SIGINT/SIGTERM the API stops accepting connections and requests in flight
@@ -152,9 +152,7 @@ class Runtime(NetView):
         self._api_closed = trio.Event()
         self.events = EventHub(clock=clock)
         self.names: Petnames | None = None  # the home's, loaded by `run`
-        # Bootstrap peers being dialled: agent id -> the last dial error (None: no
-        # failure yet). `peers` shows those never reached, which liveness cannot.
-        self._dialling: dict[str, str | None] = {}
+        self.discovery: Discovery | None = None
 
     # -- NetView (for the API) -------------------------------------------
     def listen_addrs(self) -> list[str]:
@@ -164,16 +162,22 @@ class Runtime(NetView):
         return self.relaying.view() if self.relaying else {}
 
     def peers(self) -> list[dict[str, Any]]:
-        rows = self.liveness.report(self.clock())
+        """Liveness of the peers we heard from, with how each is reached and the
+        addresses tried (the peer book); booked peers never reached as well."""
+        rows: list[dict[str, Any]] = [dict(r) for r in self.liveness.report(self.clock())]
         connected = set(self.p2p.connected_peers()) if self.p2p else set()
+        book = self.discovery.rows() if self.discovery else {}
         for r in rows:
             r["connected"] = r["peer"] in connected
         known = {r["peer"] for r in rows}
-        for peer, error in sorted(self._dialling.items()):
-            if peer not in known and peer not in connected:
-                rows.append({"peer": peer, "state": "unreachable", "phi": None,
-                             "last_heard_s_ago": None, "connected": False,
-                             "never_reached": True, "last_dial_error": error})
+        for peer in sorted(set(book) - known - connected):
+            rows.append({"peer": peer, "state": "unreachable", "phi": None,
+                         "last_heard_s_ago": None, "connected": False})
+        for r in rows:
+            seen = book.get(r["peer"], {})
+            r.update(seen)
+            r.setdefault("reached", "direct" if r["connected"] else "not connected")
+            r["never_reached"] = r["peer"] not in known and seen.get("last_seen_s_ago") is None
         return rows
 
     def gossip_stats(self) -> dict[str, Any]:
@@ -351,26 +355,6 @@ class Runtime(NetView):
                 # Lost gossip is repaired by sync; the token is already durable.
                 log.warning("event=publish_failed topic=%s error=%s", pub.topic, exc)
 
-    async def _dial(self, addr: str) -> None:
-        assert self.p2p is not None
-        backoff = BACKOFF_MIN_S
-        target = addr.rsplit("/p2p/", 1)[-1]
-        self._dialling.setdefault(target, None)
-        while True:
-            if target not in self.p2p.connected_peers():
-                try:
-                    await self.p2p.connect(addr)
-                    log.info("event=dialled addr=%s", addr)
-                    backoff = BACKOFF_MIN_S
-                except P2PError as exc:
-                    self._dialling[target] = str(exc)[:200]
-                    log.info("event=dial_failed addr=%s error=%s retry_in_s=%.1f", addr, exc,
-                             backoff)
-                    await trio.sleep(backoff)
-                    backoff = min(BACKOFF_MAX_S, backoff * 2)
-                    continue
-            await trio.sleep(BACKOFF_MIN_S * 4)
-
     async def _discovery(self) -> None:
         """mDNS: dial peers discovered on the LAN (they are in the peerstore)."""
         assert self.p2p is not None
@@ -454,7 +438,8 @@ class Runtime(NetView):
             idempotency.resolve_interrupted()
             for path in self.home.ensure_api_tokens():
                 log.info("event=api_token_created file=%s", path)
-            async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen[0],
+            async with P2PNode.start(self.identity.private_bytes(), listen=cfg.listen,
+                                     announce=cfg.announce,
                                      expected_peer_id=self.identity.agent_id,
                                      params=self._gossip_params(), mdns=cfg.mdns,
                                      sync_limits=self.sync_limits,
@@ -475,8 +460,10 @@ class Runtime(NetView):
                             self._follow(t.cid)
                     binds = await nursery.start(self._serve_api, service, idempotency)
                     self.api_url = binds[0]
-                    for addr in cfg.bootstrap:
-                        nursery.start_soon(self._dial, addr)
+                    self.discovery = Discovery(p2p, self.home.peers_path,
+                                               bootstrap=cfg.bootstrap,
+                                               exchange=cfg.peer_exchange, clock=self.clock)
+                    nursery.start_soon(self.discovery.run)
                     if cfg.mdns:
                         nursery.start_soon(self._discovery)
                     nursery.start_soon(self.relaying.run)

@@ -4,7 +4,11 @@ Theory of operation
 -------------------
 Security is Noise only, muxing is yamux only: a peer offering plaintext (or
 mplex) fails negotiation. One connection per peer (`max_connections_per_peer=1`
-brought connect from ~0.25 s to ~10 ms). TCP only, on `/ip4|ip6/.../tcp/...`.
+brought connect from ~0.25 s to ~10 ms). TCP only, on `/ip4|ip6/.../tcp/...`
+(QUIC was measured and left out: docs/decisions/0010-addresses.md), on as
+many listen addresses as given. What the host advertises (identify, signed
+peer records) is decided by `addrs.Advertiser`: wildcards expanded to the
+interfaces' addresses, announced addresses first, nothing undialable.
 
 The host never dials on its own. py-libp2p's auto-connector (which redials
 every peer in the peerstore whenever we are below 50 connections, and whose
@@ -19,7 +23,7 @@ parsed here into libp2p values, and refused as `InvalidAddress`/`InvalidPeerId`.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import multiaddr
 from libp2p import new_host
@@ -38,18 +42,27 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.transport.tcp.tcp import TCP
 
+from .addrs import Advertiser, is_dialable
 from .errors import InvalidAddress, InvalidPeerId, StartFailed
 
 __all__ = [
     "PeerNotifee", "build_host", "check_port_free", "parse_listen_addr", "parse_multiaddr",
-    "parse_p2p_addr", "parse_peer_id", "DEFAULT_LISTEN", "CONNECT_TIMEOUT_S",
+    "parse_p2p_addr", "parse_peer_id", "parse_announce_addr", "parse_announce_addrs",
+    "parse_listen_addrs", "DEFAULT_LISTEN",
+    "CONNECT_TIMEOUT_S", "LISTEN_ADDRS_MAX", "ANNOUNCE_ADDRS_MAX",
 ]
 
 DEFAULT_LISTEN = "/ip4/127.0.0.1/tcp/0"
 CONNECT_TIMEOUT_S = 10.0
+# A host listens on a few addresses (IPv4 and IPv6, a LAN and a VPN
+# interface); each is a listening socket and, expanded, advertised addresses.
+LISTEN_ADDRS_MAX = 8
+# Public addresses an operator announces (port forwards, a DNS name).
+ANNOUNCE_ADDRS_MAX = 4
 
 
-def build_host(seed: bytes, listen_addr: multiaddr.Multiaddr,
+def build_host(seed: bytes, listen_addrs: list[multiaddr.Multiaddr],
+               announce_addrs: list[multiaddr.Multiaddr] | None = None,
                mdns: bool = False) -> tuple[IHost, Swarm]:
     """A host with the Ed25519 identity of `seed`, not yet running, and its swarm."""
     key_pair = create_new_key_pair(seed)
@@ -59,7 +72,8 @@ def build_host(seed: bytes, listen_addr: multiaddr.Multiaddr,
         sec_opt={NOISE_PROTOCOL_ID: noise},
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
         connection_config=ConnectionConfig(max_connections_per_peer=1),
-        listen_addrs=[listen_addr],
+        listen_addrs=listen_addrs,
+        addrs_factory=Advertiser(announce_addrs or []),
         # TCP only: py-libp2p picks transports from the listen address,
         # and a QUIC one would bring its own TLS security, not Noise.
         transports=[TCP()],
@@ -140,6 +154,43 @@ def parse_listen_addr(listen: str) -> multiaddr.Multiaddr:
     names = [p.name for p in addr.protocols()]
     if names not in (["ip4", "tcp"], ["ip6", "tcp"]):
         raise InvalidAddress("listen on /ip4|ip6/<address>/tcp/<port> only", listen=listen)
+    return addr
+
+
+def parse_listen_addrs(listen: str | Sequence[str]) -> list[multiaddr.Multiaddr]:
+    """One listen address or several (at most `LISTEN_ADDRS_MAX`, no repeats)."""
+    texts = [listen] if isinstance(listen, str) else list(listen)
+    if not texts:
+        raise InvalidAddress("at least one listen address is needed")
+    if len(texts) > LISTEN_ADDRS_MAX:
+        raise InvalidAddress("too many listen addresses", count=len(texts),
+                             limit=LISTEN_ADDRS_MAX)
+    addrs = [parse_listen_addr(t) for t in texts]
+    if len({str(a) for a in addrs}) != len(addrs):
+        raise InvalidAddress("a listen address is repeated", listen=texts)
+    return addrs
+
+
+def parse_announce_addrs(announce: Sequence[str]) -> list[multiaddr.Multiaddr]:
+    if isinstance(announce, str):
+        raise TypeError("announce must be a sequence of multiaddr strings, not one str")
+    if len(announce) > ANNOUNCE_ADDRS_MAX:
+        raise InvalidAddress("too many announced addresses", count=len(announce),
+                             limit=ANNOUNCE_ADDRS_MAX)
+    return [parse_announce_addr(a) for a in announce]
+
+
+def parse_announce_addr(announce: str) -> multiaddr.Multiaddr:
+    """`/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>` with a real port, without `/p2p/`."""
+    addr = parse_multiaddr(announce)
+    names = [p.name for p in addr.protocols()]
+    if len(names) != 2 or names[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or \
+            names[1] != "tcp":
+        raise InvalidAddress("announce /ip4|ip6|dns4|dns6/<host>/tcp/<port> only (no /p2p/)",
+                             announce=announce)
+    if not is_dialable(addr):
+        raise InvalidAddress("an announced address must be dialable (no 0.0.0.0 or ::, "
+                             "no port 0)", announce=announce)
     return addr
 
 

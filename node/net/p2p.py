@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -111,7 +111,8 @@ from .host import (
     PeerNotifee,
     build_host,
     check_port_free,
-    parse_listen_addr,
+    parse_announce_addrs,
+    parse_listen_addrs,
     parse_multiaddr,
     parse_p2p_addr,
     parse_peer_id,
@@ -185,6 +186,7 @@ class P2PNode:
         self._validators: dict[str, Validator] = {}
         self._sync_handler: SyncHandler | None = None
         self._sync_active = 0
+        self._streams_active: dict[str, int] = {}  # other protocols (serve_protocol)
         self._up: set[str] = set()
         self._msg_send, self.messages = trio.open_memory_channel[GossipReceived](
             MESSAGES_QUEUE_MAX)
@@ -205,13 +207,18 @@ class P2PNode:
 
     @classmethod
     @asynccontextmanager
-    async def start(cls, seed: bytes, *, listen: str = DEFAULT_LISTEN,
+    async def start(cls, seed: bytes, *, listen: str | Sequence[str] = DEFAULT_LISTEN,
+                    announce: Sequence[str] = (),
                     params: GossipParams | None = None,
                     expected_peer_id: str | None = None,
                     mdns: bool = False,
                     sync_limits: SyncLimits | None = None,
                     relay: RelayParams | None = None) -> AsyncIterator[P2PNode]:
         """Run a node with the Ed25519 identity of `seed` (32 bytes), listening on `listen`.
+
+        `listen` is one multiaddr or several (IPv4 and IPv6, TCP); `announce`
+        adds public addresses to what we advertise (a port forward). What is
+        advertised is `listen_addrs`: see node/net/addrs.py.
 
         `expected_peer_id` (e.g. `wire.Identity.agent_id`) is checked against the
         host's peer id. Raises `StartFailed` if the address cannot be bound.
@@ -226,14 +233,16 @@ class P2PNode:
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ValueError(f"seed must be 32 bytes, got {seed!r:.20}")
         params = params or GossipParams()
-        listen_addr = parse_listen_addr(listen)
-        check_port_free(listen_addr)
-        node = cls._create(seed, listen_addr, params, mdns, sync_limits or SyncLimits(),
-                           relay or RelayParams())
+        listen_addrs = parse_listen_addrs(listen)
+        announce_addrs = parse_announce_addrs(announce)
+        for addr in listen_addrs:
+            check_port_free(addr)
+        node = cls._create(seed, listen_addrs, announce_addrs, params, mdns,
+                           sync_limits or SyncLimits(), relay or RelayParams())
         if expected_peer_id is not None and node.peer_id != expected_peer_id:
             raise IdentityMismatch("", peer_id=node.peer_id, expected=expected_peer_id)
         try:
-            async with node._run(listen_addr):
+            async with node._run(listen_addrs):
                 yield node
         except BaseExceptionGroup as group:
             # The nurseries inside are ours and py-libp2p's, not the caller's:
@@ -247,17 +256,19 @@ class P2PNode:
             node._evt_send.close()
 
     @asynccontextmanager
-    async def _run(self, listen_addr: multiaddr.Multiaddr) -> AsyncIterator[None]:
+    async def _run(self, listen_addrs: list[multiaddr.Multiaddr]) -> AsyncIterator[None]:
         # Pubsub before the host: its notifee blocks the swarm until pubsub has
         # taken the event, so pubsub must be running while connections change.
         async with background_trio_service(self._pubsub), \
                 background_trio_service(self._router):
             await self._pubsub.wait_until_ready()
-            async with self._host.run([listen_addr]), \
+            async with self._host.run(listen_addrs), \
                     background_trio_service(self._relay.service):
                 try:
-                    if not self._swarm.listeners:
-                        raise StartFailed("cannot listen", listen=str(listen_addr))
+                    missing = [str(a) for a in listen_addrs
+                               if str(a) not in self._swarm.listeners]
+                    if missing:
+                        raise StartFailed("cannot listen", listen=missing)
                     async with trio.open_nursery() as nursery:
                         self._sync_peers.attach(nursery)
                         try:
@@ -273,10 +284,10 @@ class P2PNode:
                     await self._close()
 
     @classmethod
-    def _create(cls, seed: bytes, listen_addr: multiaddr.Multiaddr,
-                params: GossipParams, mdns: bool, sync_limits: SyncLimits,
-                relay: RelayParams) -> P2PNode:
-        host, swarm = build_host(seed, listen_addr, mdns)
+    def _create(cls, seed: bytes, listen_addrs: list[multiaddr.Multiaddr],
+                announce_addrs: list[multiaddr.Multiaddr], params: GossipParams,
+                mdns: bool, sync_limits: SyncLimits, relay: RelayParams) -> P2PNode:
+        host, swarm = build_host(seed, listen_addrs, announce_addrs, mdns)
         pubsub, router = build_gossip(host, params)
         node = cls(host=host, swarm=swarm, pubsub=pubsub, router=router,
                    sync_limits=sync_limits, relay=Relay(host, relay))
@@ -303,8 +314,14 @@ class P2PNode:
 
     @property
     def listen_addrs(self) -> list[str]:
-        """Full multiaddrs to dial us, each ending in `/p2p/<peer id>`."""
-        return [f"{addr}/p2p/{self.peer_id}" for addr in self._host.get_transport_addrs()]
+        """Full multiaddrs to dial us, each ending in `/p2p/<peer id>`: what we
+        advertise (wildcards expanded, announced first, nothing undialable)."""
+        return [str(addr) for addr in self._host.get_addrs()]
+
+    @property
+    def bound_addrs(self) -> list[str]:
+        """The sockets' own addresses (a wildcard stays a wildcard), without `/p2p/`."""
+        return [str(addr) for addr in self._host.get_transport_addrs()]
 
     @property
     def port(self) -> int:
@@ -713,16 +730,8 @@ class P2PNode:
 
     async def open_sync_stream(self, peer_id: str, *,
                                timeout_s: float = STREAM_OPEN_TIMEOUT_S) -> SyncStream:
-        self._check_open()
-        peer = parse_peer_id(peer_id)
-        with trio.move_on_after(timeout_s) as scope:
-            try:
-                stream = await self._host.new_stream(peer, [TProtocol(SYNC_PROTOCOL)])
-            except Exception as exc:
-                raise StreamOpenFailed("", peer_id=peer_id, error=repr(exc)) from None
-        if scope.cancelled_caught:
-            raise StreamOpenFailed("timed out", peer_id=peer_id, timeout_s=timeout_s)
-        return SyncStream(stream, peer_id)
+        return await self.open_stream(peer_id, SYNC_PROTOCOL, timeout_s=timeout_s,
+                                      frame_size_max_bytes=FRAME_SIZE_MAX_BYTES)
 
     async def _on_sync_stream(self, stream: INetStream) -> None:
         try:
@@ -752,6 +761,89 @@ class P2PNode:
             logger.debug("sync stream from %s refused: %s", peer_id, exc)
         finally:
             self._sync_active -= 1
+
+    async def _serve_stream(self, stream: INetStream, protocol: str, handler: SyncHandler,
+                            streams_max: int, frame_size_max_bytes: int) -> None:
+        """Run `handler` on an inbound stream of a protocol other than sync
+        (which has its own gate, sync_peers.py); reset it if `streams_max` of
+        this protocol are open already, or we are closing."""
+        try:
+            peer_id = stream.muxed_conn.peer_id.to_base58()
+        except Exception:
+            peer_id = "?"
+        framed = SyncStream(stream, peer_id, frame_size_max_bytes)
+        active = self._streams_active.get(protocol, 0)
+        if self._closing or active >= streams_max:
+            await framed.reset()
+            return
+        self._streams_active[protocol] = active + 1
+        try:
+            await handler(peer_id, framed)
+        except P2PError as exc:
+            logger.debug("%s stream from %s ended: %s", protocol, peer_id, exc)
+            await framed.reset()
+        except Exception:
+            logger.exception("%s handler failed for a stream from %s", protocol, peer_id)
+            await framed.reset()
+        else:
+            await framed.close()
+        finally:
+            self._streams_active[protocol] -= 1
+
+    # -- more stream protocols, and what we know of peers (discovery.py) --
+
+    def serve_protocol(self, protocol: str, handler: SyncHandler, *, streams_max: int,
+                       frame_size_max_bytes: int) -> None:
+        """`await handler(peer_id, stream)` for each inbound stream of `protocol`,
+        framed as sync streams are, at most `streams_max` at once."""
+        if not protocol.startswith("/troth/") or protocol == SYNC_PROTOCOL:
+            raise ValueError(f"not a protocol to serve here: {protocol!r}")
+
+        async def on_stream(stream: INetStream) -> None:
+            await self._serve_stream(stream, protocol, handler, streams_max,
+                                     frame_size_max_bytes)
+
+        self._host.set_stream_handler(TProtocol(protocol), on_stream)
+
+    async def open_stream(self, peer_id: str, protocol: str, *, frame_size_max_bytes: int,
+                          timeout_s: float = STREAM_OPEN_TIMEOUT_S) -> SyncStream:
+        """A framed stream of `protocol` to a connected peer."""
+        self._check_open()
+        peer = parse_peer_id(peer_id)
+        with trio.move_on_after(timeout_s) as scope:
+            try:
+                stream = await self._host.new_stream(peer, [TProtocol(protocol)])
+            except Exception as exc:
+                raise StreamOpenFailed("", peer_id=peer_id, protocol=protocol,
+                                       error=repr(exc)) from None
+        if scope.cancelled_caught:
+            raise StreamOpenFailed("timed out", peer_id=peer_id, protocol=protocol,
+                                   timeout_s=timeout_s)
+        return SyncStream(stream, peer_id, frame_size_max_bytes)
+
+    def peer_addrs(self, peer_id: str) -> list[str]:
+        """The addresses a peer advertised to us (identify), without `/p2p/`."""
+        try:
+            addrs = self._host.get_peerstore().addrs(parse_peer_id(peer_id))
+        except P2PError:
+            raise
+        except Exception:  # py-libp2p raises PeerStoreError for an unknown peer
+            return []
+        suffix = f"/p2p/{peer_id}"  # identify's addresses carry it, the dialled one not
+        return [str(a).removesuffix(suffix) for a in addrs]
+
+    def remote_addr(self, peer_id: str) -> str | None:
+        """The address of our live connection to `peer_id` (None if not connected)."""
+        for conn in self._swarm.get_connections(parse_peer_id(peer_id)):
+            if conn.is_closed:
+                continue
+            try:
+                addrs = conn.get_transport_addresses()
+            except Exception:  # a connection being torn down
+                continue
+            if addrs:
+                return str(addrs[0])
+        return None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -10,6 +10,8 @@ Theory of operation: everything a node is lives in one directory, chosen by
                    stream included): the web app's default session, mode 0600
     names.json     local petnames for agent ids (node/store/names.py)
     store.sqlite   the durable log (node/store/sqlite.py)
+    peers.json     the peer book: peers met, their addresses, dial outcomes
+                   (node/net/peerbook.py)
     node.json      written by a running node: pid, API URL, listen addresses
 
 The two API tokens are least privilege for the web page and the read
@@ -61,11 +63,21 @@ CONFIG_TEMPLATE = """\
 # troth node configuration. Command-line flags of `troth run` override these.
 
 [network]
-# libp2p multiaddr to listen on (a list of one, for now). Port 0 picks a free port.
+# libp2p multiaddrs to listen on: /ip4|ip6/<address>/tcp/<port>, up to 8.
+# Port 0 picks a free port. "/ip4/0.0.0.0/tcp/4001" and "/ip6/::/tcp/4001"
+# listen on every interface (`troth id` then lists each interface's address).
 listen = ["/ip4/127.0.0.1/tcp/0"]
+# Public addresses that reach this node although it does not listen on them,
+# e.g. a router forwarding port 4001 to it: ["/ip4/203.0.113.7/tcp/4001"] or
+# ["/dns4/hub.example.org/tcp/4001"]. Advertised first; up to 4.
+announce = []
 # Peers to dial at start, as full multiaddrs with /p2p/<agent id>
 # (`troth id --json` on the other node prints them).
 bootstrap = []
+# Ask connected peers whom they know (/troth/peers/1) and answer them, so
+# members find each other without a central list. Peers met are kept in
+# peers.json and redialled with backoff either way.
+peer_exchange = true
 # Find peers on the local network with mDNS.
 mdns = false
 # Serve as a relay for other members (circuit relay v2); limits in [relay].
@@ -149,7 +161,9 @@ def edit_config(text: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     listen: tuple[str, ...] = DEFAULT_LISTEN
+    announce: tuple[str, ...] = ()
     bootstrap: tuple[str, ...] = ()
+    peer_exchange: bool = True
     mdns: bool = False
     # network.relay, network.relays, network.reachability, and [relay]: the
     # limits the operator set (names of node.net's RelayParams, which owns
@@ -185,7 +199,8 @@ class Config:
         def err(key: str, what: str) -> ConfigError:
             return ConfigError(f"{where}: {key}: {what}")
 
-        known = {"network": {"listen", "bootstrap", "mdns", *RELAY_NETWORK_KEYS},
+        known = {"network": {"listen", "announce", "bootstrap", "peer_exchange", "mdns",
+                             *RELAY_NETWORK_KEYS},
                  "relay": set(RELAY_LIMIT_KEYS), "api": {"listen"},
                  "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"},
                  "admission": {"enabled", "hops", "stranger_quota", "stranger_budget",
@@ -203,9 +218,11 @@ class Config:
         if not (isinstance(listen, list) and listen and all(isinstance(x, str) and
                                                             x.startswith("/") for x in listen)):
             raise err("network.listen", "a non-empty list of multiaddr strings")
-        if len(listen) > 1:  # (the runtime binds one; a second would be silently ignored)
-            raise err("network.listen", "one address for now (this troth listens on one); "
-                                        f"got {len(listen)}")
+        # (What each address may be is node/net's to say, at start.)
+        announce = net.get("announce", [])
+        if not (isinstance(announce, list) and all(isinstance(x, str) and x.startswith("/")
+                                                   for x in announce)):
+            raise err("network.announce", "a list of multiaddr strings")
         boot = net.get("bootstrap", [])
         if not (isinstance(boot, list) and all(isinstance(x, str) and "/p2p/" in x for x in boot)):
             raise err("network.bootstrap", "a list of multiaddrs ending in /p2p/<agent id>")
@@ -217,6 +234,9 @@ class Config:
         if not isinstance(mdns, bool):
             raise err("network.mdns", "true or false")
         relay, relays, reachability, relay_limits = _relay_settings(net, data.get("relay", {}), err)
+        exchange = net.get("peer_exchange", True)
+        if not isinstance(exchange, bool):
+            raise err("network.peer_exchange", "true or false")
         host, port = parse_host_port(data.get("api", {}).get("listen", "127.0.0.1:0"),
                                      lambda what: err("api.listen", what))
         interval = data.get("sync", {}).get("interval_s", 5.0)
@@ -253,7 +273,8 @@ class Config:
             hops_max=whole("hops", defaults.hops_max, 16),
             stranger_quota=whole("stranger_quota", defaults.stranger_quota, 1_000_000),
             stranger_budget=whole("stranger_budget", defaults.stranger_budget, 100_000_000))
-        return cls(listen=tuple(listen), bootstrap=tuple(boot), mdns=mdns, relay=relay,
+        return cls(listen=tuple(listen), announce=tuple(announce), bootstrap=tuple(boot),
+                   peer_exchange=exchange, mdns=mdns, relay=relay,
                    relays=relays, reachability=reachability, relay_limits=relay_limits,
                    api_host=host,
                    api_port=port, sync_interval_s=float(interval),
@@ -424,6 +445,10 @@ class Home:
     @property
     def store_path(self) -> Path:
         return self.path / "store.sqlite"
+
+    @property
+    def peers_path(self) -> Path:
+        return self.path / "peers.json"
 
     @property
     def runtime_path(self) -> Path:
