@@ -147,7 +147,7 @@ class Network:
             # A copy of what the target already saw is a duplicate, whenever it
             # arrives (no crash can make it forget): no need to draw its delay.
             target = self.nodes[dst]
-            if target.saw(mid):
+            if target.seen.saw(mid):
                 target.msgs_in += 1
                 target.bytes_in += size - self.overhead
                 self.counts["gossip_duplicates"] += 1
@@ -208,7 +208,9 @@ class Network:
                 continue
             target = nodes[j]
             seen = target.seen
-            if mid < len(seen) and seen[mid]:
+            window = seen.window
+            k = mid - seen.base
+            if (window[k] if 0 <= k < len(window) else k < 0 and seen.saw(mid)):
                 target.msgs_in += 1
                 target.bytes_in += size
                 counts["gossip_duplicates"] += 1
@@ -243,8 +245,7 @@ class Network:
         (most of a mesh flood's traffic). Only a crash (which forgets `seen`)
         could change that; nodes that can crash keep the copy (a "ghost") so
         `unghost` can put it back in flight."""
-        seen = target.seen
-        if (mid < len(seen) and seen[mid]) or target.inflight.get(mid, math.inf) <= arrive:
+        if target.seen.saw(mid) or target.inflight.get(mid, math.inf) <= arrive:
             if self.may_crash:
                 ghosts = target.ghosts
                 ghosts.append((arrive, src.index, mid))
