@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import random
 
-__all__ = ["derive_seed", "stream", "Random"]
+__all__ = ["derive_seed", "stream", "Random", "TWOPI"]
 
 Random = random.Random
+# The constant `Random.gauss` scales its first uniform draw by (sim/network.py
+# repeats its steps inline in the mesh push).
+TWOPI: float = random.TWOPI  # type: ignore[attr-defined]
 
 
 def derive_seed(master: int, *names: str | int) -> int:
