@@ -34,10 +34,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_heap(pushes: int) -> float:
-    """Seconds for `pushes` heappush + heappop of event-shaped tuples."""
+def bare_heap(pushes: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for `pushes` heappush + heappop of event-shaped tuples."""
     h: list[tuple[float, int, int, int, object, object]] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     seq = 0
     t = 0.0
     # Keep the heap about as full as the simulator's by interleaving.
@@ -48,7 +48,7 @@ def bare_heap(pushes: int) -> float:
             t = heapq.heappop(h)[0]
     while h:
         heapq.heappop(h)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def throughput(nodes: int, tokens: int, mesh: int) -> None:
@@ -63,13 +63,13 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     w = World(sc, 1)
     for k in range(tokens):
         w.schedule_promise(k % nodes, 1.0 + k * 0.1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = w.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     deliveries = len(w.record.latencies)
     pushes = w.loop.scheduled
-    heap_same_s = bare_heap(pushes)
-    heap_per_delivery_s = bare_heap(deliveries)
+    heap_same_s, _ = bare_heap(pushes)
+    heap_per_delivery_s, heap_per_delivery_cpu = bare_heap(deliveries)
     rate = deliveries / wall
     print(f"nodes {nodes}, tokens {len(w.record.issue_t)}, mesh D={mesh}")
     print(f"deliveries {deliveries:,} (expected {nodes * tokens:,}), events {res.events:,} "
@@ -79,6 +79,9 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     print(f"bare heap loop with one push/pop per delivery {heap_per_delivery_s:.1f} s = "
           f"{deliveries / heap_per_delivery_s:,.0f}/s: the simulator's deliveries/s are "
           f"{rate / (deliveries / heap_per_delivery_s):.3f} of that")
+    # On a shared machine CPU time moves less with the load than wall time does.
+    print(f"the same in CPU time: simulator {cpu:.1f} s, heap loop {heap_per_delivery_cpu:.1f} s: "
+          f"{heap_per_delivery_cpu / cpu:.3f}")
     print(f"violation: {res.violation}")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
     print(f"sim_deliveries_per_s: {rate:,.0f}")
@@ -100,6 +103,8 @@ def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
         ("checks.converge_within_s", 150.0)], nodes=nodes)
     t0 = time.perf_counter()
     w = World(sc, 1, progress=_progress(t0))
+    print(f"world built in {time.perf_counter() - t0:.1f} s: RSS {peak_rss_mib():.0f} MiB "
+          f"({peak_rss_mib() * 1024 / nodes:.1f} KiB per node)", flush=True)
     res = w.run()
     wall = time.perf_counter() - t0
     print(f"baseline at {nodes} nodes: {len(w.record.issue_t)} tokens, {res.events:,} events, "
@@ -107,6 +112,10 @@ def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
           f"{res.violation}")
     print(f"wall {wall:.1f} s ({res.events / wall:,.0f} events/s)")
     print(f"digest {res.digest}")
+    seen_bytes = sum(sys.getsizeof(x.seen.window) + sys.getsizeof(x.seen.gaps)
+                     + 28 * len(x.seen.gaps) for x in w.nodes)  # (28: an int's size)
+    print(f"seen caches at the end: {seen_bytes / nodes:.0f} bytes per node")
+    print(f"peak RSS per node: {peak_rss_mib() * 1024 / nodes:.1f} KiB")
     print(f"sim_scale_peak_rss_mib: {peak_rss_mib():.0f}")
     print(f"sim_scale_wall_s: {wall:.1f}")
 
