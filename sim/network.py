@@ -197,8 +197,8 @@ class Network:
         mine = part[node.index]
         mesh_links = node.mesh_links
         if mesh_links is None:  # (links are streams named by their ends: any order)
-            mesh_links = node.mesh_links = [(j, *self.link(node, j)) for j in node.mesh]
-        nodes = self.nodes
+            mesh_links = node.mesh_links = [(j, self.nodes[j], *self.link(node, j))
+                                            for j in node.mesh]
         loss, reorder, reorder_s, duplicate, latency, lognormal = self._flood_law
         ln_scale, ln_sigma = lognormal if lognormal is not None else (0.0, 0.0)
         exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
@@ -207,8 +207,8 @@ class Network:
         new = tuple.__new__  # Gossip(j, src, mid) without the NamedTuple's Python-level __new__
         src = node.index
         inf = math.inf
-        sent = 0
-        for j, rng, factor in mesh_links:
+        sent = dups = 0
+        for j, target, rng, factor in mesh_links:
             if j == skip:
                 continue
             sent += 1
@@ -218,14 +218,13 @@ class Network:
             if loss and rng.random() < loss:
                 counts["lost"] += 1
                 continue
-            target = nodes[j]
             seen = target.seen
             window = seen.window
             k = mid - seen.base
             if (window[k] if 0 <= k < len(window) else k < 0 and seen.saw(mid)):
                 target.msgs_in += 1
                 target.bytes_in += size
-                counts["gossip_duplicates"] += 1
+                dups += 1
                 continue
             if lognormal is not None:
                 # latency(rng), inlined: random.Random.gauss's own steps (the same
@@ -252,7 +251,7 @@ class Network:
             if inflight.get(mid, inf) <= arrive:
                 target.msgs_in += 1
                 target.bytes_in += size
-                counts["gossip_duplicates"] += 1
+                dups += 1
             else:
                 inflight[mid] = arrive
                 schedule(arrive, new(Gossip, (j, src, mid)))
@@ -260,6 +259,7 @@ class Network:
                 self.gossip_copy(node, target, mid, again)
         node.msgs_out += sent
         node.bytes_out += sent * wire_size
+        counts["gossip_duplicates"] += dups
 
     def gossip_copy(self, src: SimNode, target: SimNode, mid: int, arrive: float) -> None:
         """Put one gossip copy in flight, unless it is sure to be a duplicate.

@@ -61,8 +61,9 @@ class SimNode:
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
     links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
-    # (mesh peer, its link's stream, its latency factor), made on the first mesh push
-    mesh_links: list[tuple[int, Random, float]] | None = None
+    # (mesh peer, its SimNode, its link's stream, its latency factor), made on the
+    # first mesh push
+    mesh_links: list[tuple[int, SimNode, Random, float]] | None = None
     # Gossip copies sent to this node while it had already seen them, and not
     # yet arrived: (arrival time, src, message id). Only kept when the node can crash
     # (a crash forgets `seen`, so an in-flight copy may then count after all).
