@@ -24,7 +24,7 @@ __all__ = ["SeenCache", "SEEN_WINDOW"]
 # Most message ids a window covers; past it, the window slides by half.
 SEEN_WINDOW = 4096
 # The window grows by at least this many ids at a time (up to SEEN_WINDOW).
-_GROW = 1024
+_GROW = 64
 
 
 class SeenCache:
