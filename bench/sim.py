@@ -10,8 +10,11 @@ every token to every node must do). Peak RSS.
 scale: the `baseline` scenario rescaled to 10,000 nodes, with the workload
 thinned (`--rate` promises per second across the network until `--stop`, about
 `--assessments` assessments) so the run is about the network, not about a
-billion deliveries: wall time and peak RSS. Each prints its headline figure
-last as `name: value`.
+billion deliveries: wall time, peak RSS and RSS per node (the 100,000-node
+run: `scale --nodes 100000 --rate 5 --stop 2 --assessments 10
+--sync-interval 20`). Throughput also gives its heap-loop share in CPU time,
+which a shared machine's load moves less than wall time. Each prints its
+headline figure last as `name: value`.
 """
 
 from __future__ import annotations
