@@ -10,8 +10,11 @@ every token to every node must do). Peak RSS.
 scale: the `baseline` scenario rescaled to 10,000 nodes, with the workload
 thinned (`--rate` promises per second across the network until `--stop`, about
 `--assessments` assessments) so the run is about the network, not about a
-billion deliveries: wall time and peak RSS. Each prints its headline figure
-last as `name: value`.
+billion deliveries: wall time, peak RSS and RSS per node (the 100,000-node
+run: `scale --nodes 100000 --rate 5 --stop 2 --assessments 10
+--sync-interval 20`). Throughput also gives its heap-loop share in CPU time,
+which a shared machine's load moves less than wall time. Each prints its
+headline figure last as `name: value`.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_heap(pushes: int) -> float:
-    """Seconds for `pushes` heappush + heappop of event-shaped tuples."""
+def bare_heap(pushes: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for `pushes` heappush + heappop of event-shaped tuples."""
     h: list[tuple[float, int, int, int, object, object]] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     seq = 0
     t = 0.0
     # Keep the heap about as full as the simulator's by interleaving.
@@ -48,7 +51,7 @@ def bare_heap(pushes: int) -> float:
             t = heapq.heappop(h)[0]
     while h:
         heapq.heappop(h)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def throughput(nodes: int, tokens: int, mesh: int) -> None:
@@ -63,13 +66,13 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     w = World(sc, 1)
     for k in range(tokens):
         w.schedule_promise(k % nodes, 1.0 + k * 0.1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = w.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     deliveries = len(w.record.latencies)
     pushes = w.loop.scheduled
-    heap_same_s = bare_heap(pushes)
-    heap_per_delivery_s = bare_heap(deliveries)
+    heap_same_s, _ = bare_heap(pushes)
+    heap_per_delivery_s, heap_per_delivery_cpu = bare_heap(deliveries)
     rate = deliveries / wall
     print(f"nodes {nodes}, tokens {len(w.record.issue_t)}, mesh D={mesh}")
     print(f"deliveries {deliveries:,} (expected {nodes * tokens:,}), events {res.events:,} "
@@ -79,6 +82,9 @@ def throughput(nodes: int, tokens: int, mesh: int) -> None:
     print(f"bare heap loop with one push/pop per delivery {heap_per_delivery_s:.1f} s = "
           f"{deliveries / heap_per_delivery_s:,.0f}/s: the simulator's deliveries/s are "
           f"{rate / (deliveries / heap_per_delivery_s):.3f} of that")
+    # On a shared machine CPU time moves less with the load than wall time does.
+    print(f"the same in CPU time: simulator {cpu:.1f} s, heap loop {heap_per_delivery_cpu:.1f} s: "
+          f"{heap_per_delivery_cpu / cpu:.3f}")
     print(f"violation: {res.violation}")
     print(f"peak RSS: {peak_rss_mib():.0f} MiB")
     print(f"sim_deliveries_per_s: {rate:,.0f}")
@@ -99,7 +105,10 @@ def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
         ("metrics.observers", 4), ("metrics.consensus_track_max", 20),
         ("checks.converge_within_s", 150.0)], nodes=nodes)
     t0 = time.perf_counter()
+    before_mib = peak_rss_mib()  # the interpreter and the imports
     w = World(sc, 1, progress=_progress(t0))
+    print(f"world built in {time.perf_counter() - t0:.1f} s: RSS {peak_rss_mib():.0f} MiB, "
+          f"{(peak_rss_mib() - before_mib) * 1024 / nodes:.1f} KiB per node", flush=True)
     res = w.run()
     wall = time.perf_counter() - t0
     print(f"baseline at {nodes} nodes: {len(w.record.issue_t)} tokens, {res.events:,} events, "
@@ -107,6 +116,11 @@ def scale(nodes: int, sync_interval_s: float, rate: float, stop_s: float,
           f"{res.violation}")
     print(f"wall {wall:.1f} s ({res.events / wall:,.0f} events/s)")
     print(f"digest {res.digest}")
+    seen_bytes = sum(sys.getsizeof(x.seen.window) + sys.getsizeof(x.seen.gaps)
+                     + 28 * len(x.seen.gaps) for x in w.nodes)  # (28: an int's size)
+    print(f"seen caches at the end: {seen_bytes / nodes:.0f} bytes per node")
+    print(f"peak RSS per node: {(peak_rss_mib() - before_mib) * 1024 / nodes:.1f} KiB "
+          f"(beyond the {before_mib:.0f} MiB before the world was built)")
     print(f"sim_scale_peak_rss_mib: {peak_rss_mib():.0f}")
     print(f"sim_scale_wall_s: {wall:.1f}")
 

@@ -42,7 +42,8 @@ class Loop:
         self.progress = progress
         self._heap: list[tuple[float, int, Event]] = []
         self._seq = 0
-        self._current: tuple[float, Event] | None = None
+        self._current: Event | None = None  # the event being handled, and its time
+        self._current_t = 0.0
         # The trace: numbers (time, code, node, arg, size) per message, plus text
         # lines for the rare events; both go into the digest in order.
         self.nums = array("d")
@@ -86,22 +87,22 @@ class Loop:
             if heap[0][0] > end_s:
                 return
             t, _s, ev = pop(heap)
-            self._current = (t, ev)
-            self.now = t
-            self.events += 1
-            if progress is not None and not self.events & 0xFFFF:
-                progress(t, self.events)
+            self._current = ev
+            self.now = self._current_t = t
+            self.events = events = self.events + 1
+            if progress is not None and not events & 0xFFFF:
+                progress(t, events)
             dispatch(t, ev)
             if len(nums) >= TRACE_CHUNK:
                 self.flush()
 
     def current_event(self) -> tuple[int, float, str, int, Any]:
         """(index, time, kind, node, argument) of the event being handled (the checkers)."""
-        if self._current is None:
+        ev = self._current
+        if ev is None:
             return (0, 0.0, "setup", -1, None)
-        t, ev = self._current
         kind, node, arg = describe(ev)
-        return (self.events, t, kind, node, arg)
+        return (self.events, self._current_t, kind, node, arg)
 
     # -- the trace ---------------------------------------------------------------
     def note(self, t: float, text: str) -> None:

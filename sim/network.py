@@ -31,7 +31,7 @@ from collections.abc import Callable
 from .codec import Codec
 from .events import Event, Gossip
 from .loop import Loop
-from .rng import Random, stream
+from .rng import TWOPI, Random, stream
 from .scenario import Scenario
 from .simnode import SimNode
 
@@ -69,13 +69,23 @@ def topology(sc: Scenario, seed: int, nodes: list[SimNode]) -> None:
         node.mesh = sorted(mesh[i])
 
 
+def lognormal_law(sc: Scenario) -> tuple[float, float] | None:
+    """(scale in seconds, sigma) when latency is lognormal (the mesh push draws it
+    inline), else None."""
+    net = sc.network
+    if net.latency_dist == "lognormal" and net.latency_ms > 0:
+        return net.latency_ms / 1000.0, net.latency_sigma
+    return None
+
+
 def latency_law(sc: Scenario) -> Callable[[Random], float]:
     """One-way latency in seconds, drawn from a link's stream (before its factor)."""
     net = sc.network
     ms = net.latency_ms
     dist = net.latency_dist
-    if dist == "lognormal" and ms > 0:
-        scale, sigma, exp = ms / 1000.0, net.latency_sigma, math.exp
+    lognormal = lognormal_law(sc)
+    if lognormal is not None:
+        scale, sigma, exp = *lognormal, math.exp
         return lambda rng: scale * exp(sigma * rng.gauss(0.0, 1.0))
     if dist == "uniform":
         lo, hi = ms - net.latency_spread_ms, ms + net.latency_spread_ms
@@ -111,7 +121,7 @@ class Network:
         self.bandwidth = net.bandwidth_bytes_per_s
         # What the mesh push reads on every call, in one tuple.
         self._flood_law = (net.loss, net.reorder, net.reorder_delay_ms / 1000.0,
-                           net.duplicate, self.latency)
+                           net.duplicate, self.latency, lognormal_law(sc))
 
     def link(self, src: SimNode, dst: int) -> tuple[Random, float]:
         """The (src, dst) link: its stream and its fixed latency factor."""
@@ -147,7 +157,7 @@ class Network:
             # A copy of what the target already saw is a duplicate, whenever it
             # arrives (no crash can make it forget): no need to draw its delay.
             target = self.nodes[dst]
-            if target.saw(mid):
+            if target.seen.saw(mid):
                 target.msgs_in += 1
                 target.bytes_in += size - self.overhead
                 self.counts["gossip_duplicates"] += 1
@@ -187,16 +197,18 @@ class Network:
         mine = part[node.index]
         mesh_links = node.mesh_links
         if mesh_links is None:  # (links are streams named by their ends: any order)
-            mesh_links = node.mesh_links = [(j, *self.link(node, j)) for j in node.mesh]
-        nodes = self.nodes
-        loss, reorder, reorder_s, duplicate, latency = self._flood_law
+            mesh_links = node.mesh_links = [(j, self.nodes[j], *self.link(node, j))
+                                            for j in node.mesh]
+        loss, reorder, reorder_s, duplicate, latency, lognormal = self._flood_law
+        ln_scale, ln_sigma = lognormal if lognormal is not None else (0.0, 0.0)
+        exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
         counts = self.counts
         schedule = self.loop.schedule
         new = tuple.__new__  # Gossip(j, src, mid) without the NamedTuple's Python-level __new__
         src = node.index
         inf = math.inf
-        sent = 0
-        for j, rng, factor in mesh_links:
+        sent = dups = 0
+        for j, target, rng, factor in mesh_links:
             if j == skip:
                 continue
             sent += 1
@@ -206,14 +218,28 @@ class Network:
             if loss and rng.random() < loss:
                 counts["lost"] += 1
                 continue
-            target = nodes[j]
             seen = target.seen
-            if mid < len(seen) and seen[mid]:
+            window = seen.window
+            k = mid - seen.base
+            if (window[k] if 0 <= k < len(window) else k < 0 and seen.saw(mid)):
                 target.msgs_in += 1
                 target.bytes_in += size
-                counts["gossip_duplicates"] += 1
+                dups += 1
                 continue
-            arrive = t + latency(rng) * factor
+            if lognormal is not None:
+                # latency(rng), inlined: random.Random.gauss's own steps (the same
+                # draws and the same arithmetic), then the lognormal law.
+                z = rng.gauss_next  # type: ignore[attr-defined]
+                if z is None:
+                    x2pi = rng.random() * TWOPI
+                    g2rad = sqrt(-2.0 * log(1.0 - rng.random()))
+                    z = cos(x2pi) * g2rad
+                    rng.gauss_next = sin(x2pi) * g2rad  # type: ignore[attr-defined]
+                else:
+                    rng.gauss_next = None  # type: ignore[attr-defined]
+                arrive = t + ln_scale * exp(ln_sigma * z) * factor
+            else:
+                arrive = t + latency(rng) * factor
             if reorder and rng.random() < reorder:
                 arrive += reorder_s
                 counts["reordered"] += 1
@@ -225,7 +251,7 @@ class Network:
             if inflight.get(mid, inf) <= arrive:
                 target.msgs_in += 1
                 target.bytes_in += size
-                counts["gossip_duplicates"] += 1
+                dups += 1
             else:
                 inflight[mid] = arrive
                 schedule(arrive, new(Gossip, (j, src, mid)))
@@ -233,6 +259,7 @@ class Network:
                 self.gossip_copy(node, target, mid, again)
         node.msgs_out += sent
         node.bytes_out += sent * wire_size
+        counts["gossip_duplicates"] += dups
 
     def gossip_copy(self, src: SimNode, target: SimNode, mid: int, arrive: float) -> None:
         """Put one gossip copy in flight, unless it is sure to be a duplicate.
@@ -243,8 +270,7 @@ class Network:
         (most of a mesh flood's traffic). Only a crash (which forgets `seen`)
         could change that; nodes that can crash keep the copy (a "ghost") so
         `unghost` can put it back in flight."""
-        seen = target.seen
-        if (mid < len(seen) and seen[mid]) or target.inflight.get(mid, math.inf) <= arrive:
+        if target.seen.saw(mid) or target.inflight.get(mid, math.inf) <= arrive:
             if self.may_crash:
                 ghosts = target.ghosts
                 ghosts.append((arrive, src.index, mid))

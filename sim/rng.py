@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import random
 
-__all__ = ["derive_seed", "stream", "Random"]
+__all__ = ["derive_seed", "stream", "Random", "TWOPI"]
 
 Random = random.Random
+# The constant `Random.gauss` scales its first uniform draw by (sim/network.py
+# repeats its steps inline in the mesh push).
+TWOPI: float = random.TWOPI  # type: ignore[attr-defined]
 
 
 def derive_seed(master: int, *names: str | int) -> int:
     """A 64-bit seed for the stream called `names` under `master`."""
-    text = "\x1f".join(str(n) for n in names)
+    text = "\x1f".join(map(str, names))
     h = hashlib.sha256(f"troth-sim/1\x1e{master}\x1e{text}".encode()).digest()
     return int.from_bytes(h[:8], "big")
 
@@ -32,5 +35,5 @@ def stream(master: int, *names: str | int) -> random.Random:
 
 def seed_bytes(master: int, *names: str | int) -> bytes:
     """32 bytes for the stream `names` (key seeds of simulated identities)."""
-    text = "\x1f".join(str(n) for n in names)
+    text = "\x1f".join(map(str, names))
     return hashlib.sha256(f"troth-sim/1/bytes\x1e{master}\x1e{text}".encode()).digest()

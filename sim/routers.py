@@ -33,6 +33,7 @@ from .loop import Loop
 from .network import Network
 from .rng import stream
 from .scenario import Scenario
+from .seen import SeenCache
 from .simnode import EPOCH_S, SimNode
 
 __all__ = ["Router", "Gossipsub", "Rumors", "make_router", "MSG_ID_BYTES"]
@@ -65,7 +66,7 @@ class Router:
 
     def reset(self, node: SimNode) -> None:
         """`node` crashed: its router forgets everything."""
-        node.seen = bytearray()
+        node.seen = SeenCache()
         node.mcache.clear()
         node.heart_at = None
         node.rumors = []
@@ -73,7 +74,7 @@ class Router:
     def publish(self, node: SimNode, data: bytes, t: float) -> None:
         """The node's core published `data` (its own token, or one it accepted)."""
         mid = self.codec.mid(data)
-        node.mark(mid)
+        node.seen.mark(mid)
         node.inflight.pop(mid, None)
         if node.behaviour.sends:
             self.spread(node, mid, len(data), t)
@@ -89,13 +90,18 @@ class Router:
         node.msgs_in += 1
         node.bytes_in += len(data)
         seen = node.seen
-        if mid < len(seen):
-            if seen[mid]:
+        window = seen.window
+        k = mid - seen.base
+        if 0 <= k < len(window):  # (the seen cache's window, inlined)
+            if window[k]:
                 self.counts["gossip_duplicates"] += 1
                 return
-            seen[mid] = 1
+            window[k] = 1
         else:
-            node.mark(mid)
+            if seen.saw(mid):
+                self.counts["gossip_duplicates"] += 1
+                return
+            seen.mark(mid)
         node.inflight.pop(mid, None)
         # The topic validator: a token that does not verify is neither delivered
         # nor forwarded (as the node's gossipsub validator does, docs/architecture.md).
@@ -182,7 +188,7 @@ class Gossipsub(Router):
         if not node.up:
             return
         node.msgs_in += 1
-        want = [m for m in ids if not node.saw(m)]
+        want = [m for m in ids if not node.seen.saw(m)]
         if want and node.behaviour.sends:
             self.counts["iwant"] += 1
             self.network.transmit(node, src, IWant(src, node.index, tuple(want)),
@@ -247,7 +253,7 @@ class Rumors(Router):
         asker = self.nodes[src]
         msgs = self.codec.msgs
         for m in self._live_rumors(node, self._round(t)):
-            if not asker.saw(m):
+            if not asker.seen.saw(m):
                 self.network.transmit(node, src, Gossip(src, node.index, m), len(msgs[m]), t)
 
 

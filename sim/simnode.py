@@ -21,6 +21,7 @@ from node.core import Core
 
 from .behaviours import Behaviour
 from .rng import Random
+from .seen import SeenCache
 
 __all__ = ["SimNode", "EPOCH_S", "RECENT_MAX"]
 
@@ -52,16 +53,17 @@ class SimNode:
     # keeps when each token arrived here. `durable()` pairs them.
     log: list[bytes] = field(default_factory=list)
     log_seen: array[float] = field(default_factory=lambda: array("d"))
-    # The router's seen cache: one byte per message id (sim/codec.py), 1 = seen.
-    seen: bytearray = field(default_factory=bytearray)
+    # The router's seen cache of message ids (sim/codec.py), in bounded memory.
+    seen: SeenCache = field(default_factory=SeenCache)
     mcache: deque[list[int]] = field(default_factory=deque)  # message ids per heartbeat
     rumors: list[tuple[int, int]] = field(default_factory=list)  # (round first seen, mid)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_MAX))
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
     links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
-    # (mesh peer, its link's stream, its latency factor), made on the first mesh push
-    mesh_links: list[tuple[int, Random, float]] | None = None
+    # (mesh peer, its SimNode, its link's stream, its latency factor), made on the
+    # first mesh push
+    mesh_links: list[tuple[int, SimNode, Random, float]] | None = None
     # Gossip copies sent to this node while it had already seen them, and not
     # yet arrived: (arrival time, src, message id). Only kept when the node can crash
     # (a crash forgets `seen`, so an in-flight copy may then count after all).
@@ -88,16 +90,6 @@ class SimNode:
         """The log as (token bytes, seen_at) pairs, for `Core.restore`."""
         return [(raw, None if at != at else at)  # (nan != nan: unknown)
                 for raw, at in zip(self.log, self.log_seen, strict=True)]
-
-    def saw(self, mid: int) -> bool:
-        seen = self.seen
-        return mid < len(seen) and seen[mid] == 1
-
-    def mark(self, mid: int) -> None:
-        seen = self.seen
-        if mid >= len(seen):
-            seen.extend(bytes(mid + 1024 - len(seen)))
-        seen[mid] = 1
 
     def local(self, t: float) -> float:
         return EPOCH_S + t * (1.0 + self.drift) + self.skew_s

@@ -280,9 +280,10 @@ def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:
     if type(m) is not frozendict:  # strict_loads returns maps as frozendicts
         raise InvalidToken("bad-claims", "payload is not a map")
     key: Any
-    for key in m:
-        if key not in _CLAIM_KEYS:
-            raise InvalidToken("unknown-claim", f"claim {key!r} is not in profile v1")
+    if not _CLAIM_KEYS.issuperset(m):
+        for key in m:  # name the first unknown one, in the token's order
+            if key not in _CLAIM_KEYS:
+                raise InvalidToken("unknown-claim", f"claim {key!r} is not in profile v1")
     iss = m.get(1)
     if type(iss) is not str:
         raise InvalidToken("bad-claims", "iss (1) must be text")

@@ -78,7 +78,15 @@ class Engine:
 
     def execute(self, outputs: list[Output]) -> list[Output]:
         """Persist this batch durably, then return the outputs for the network."""
-        to_store = [(o.token, o.seen_at) for o in outputs if isinstance(o, Persist)]
+        # One pass, exact types (outputs are final dataclasses): ingest hands
+        # over two outputs per token, so this loop is on the hot path.
+        to_store: list[tuple[wire.Token, float | None]] = []
+        rest: list[Output] = []
+        for o in outputs:
+            if type(o) is Persist:
+                to_store.append((o.token, o.seen_at))
+            else:
+                rest.append(o)
         if to_store:
             try:
                 self.store.append(to_store)
@@ -86,7 +94,7 @@ class Engine:
                 self._fail(f"the store refused a write: {exc}", exc, "disk-full")
             except Exception as exc:  # noqa: BLE001 - any failure: memory is ahead of disk
                 self._fail(f"the store refused a write: {exc}", exc, "store-write")
-        return [o for o in outputs if not isinstance(o, Persist)]
+        return rest
 
     def _fail(self, why: str, exc: BaseException, reason: str) -> NoReturn:
         failure = EngineFailed(why, reason)

@@ -30,7 +30,7 @@ def test_a_copy_to_a_node_that_saw_it_is_counted_not_scheduled() -> None:
     src, dst = w.nodes[0], w.nodes[1]
     mid = w.codec.mid(src.core.issue(kind="promise", now=src.local(0.0),  # type: ignore[union-attr]
                                 body={"due": 1})[0].token.raw)  # type: ignore[union-attr]
-    dst.mark(mid)
+    dst.seen.mark(mid)
     before = w.record.counts["gossip_duplicates"]
     w.network.gossip_copy(src, dst, mid, arrive=1.0)
     assert w.record.counts["gossip_duplicates"] == before + 1
@@ -55,7 +55,7 @@ def test_a_crash_puts_suppressed_copies_still_in_flight_back() -> None:
     assert w.network.may_crash
     src, dst = w.nodes[0], w.nodes[1]
     mid = w.codec.mid(b"\xd2not-a-token")
-    dst.mark(mid)
+    dst.seen.mark(mid)
     w.loop.now = 1.0
     w.network.gossip_copy(src, dst, mid, arrive=1.5)  # arrives before the crash
     w.network.gossip_copy(src, dst, mid, arrive=2.5)  # still in flight when it strikes
@@ -66,7 +66,7 @@ def test_a_crash_puts_suppressed_copies_still_in_flight_back() -> None:
     # what it saw. It is back in flight, and no longer counted.
     assert _msgs_in_heap(w, 1) == [(2.5, mid)]
     assert w.record.counts["gossip_duplicates"] == 1
-    assert dst.ghosts == [] and dst.inflight == {} and not dst.saw(mid)
+    assert dst.ghosts == [] and dst.inflight == {} and not dst.seen.saw(mid)
 
 
 def test_churn_runs_with_suppression_pass_every_checker() -> None:
