@@ -255,6 +255,8 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
     hub.configure(listen=[f"/ip4/{HUB_IP}/tcp/4001"], relay=True)
     ann.configure(listen=["/ip4/192.168.1.2/tcp/4001"], bootstrap=[hub_addr], relays=[hub_addr])
     ann_circuit = circuit(hub_addr, ann)
+    # discovery's log line for a dial that connected (the address without its /p2p/ tail)
+    dialled_ann = f"event=dialled peer={ann.agent_id} addr={hub_addr}/p2p-circuit"
     bob.configure(listen=["/ip4/192.168.2.2/tcp/4001"], bootstrap=[hub_addr, ann_circuit],
                   relays=[hub_addr])
     with running(hub, ann, bob):
@@ -265,7 +267,7 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
                      f"{m.home.path.name} to find itself private")
         wait_for(lambda: ann.logged(f"event=relay_reserved relay={hub.agent_id} "
                                     f"addr={ann_circuit}"), "ann to reserve on the hub")
-        wait_for(lambda: bob.logged(f"event=dialled addr={ann_circuit}"), "bob to reach ann")
+        wait_for(lambda: bob.logged(dialled_ann), "bob to reach ann")
         ident = ann.troth("id")
         assert (ident["reachability"], ident["reachability_source"]) == ("private", "dial-back")
         assert ident["relayed"] == [ann_circuit]
@@ -291,7 +293,7 @@ def test_members_without_a_route_to_each_other_meet_and_sync_through_the_hub(
         bob.launch()
         bob.wait_started()
         wait_for(lambda: missed <= bob.cids(), "bob to catch up on what he missed")
-        wait_for(lambda: bob.log.read_text().count(f"event=dialled addr={ann_circuit}") >= 2,
+        wait_for(lambda: bob.log.read_text().count(dialled_ann) >= 2,
                  "bob to reach ann again through the hub")
         exchange_both_ways(ann, bob, "after the restart")
         assert hub.api("GET", "/v1/id")["reachability"] == "public"
