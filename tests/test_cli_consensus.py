@@ -89,9 +89,11 @@ def test_conflicts_command(node: Path) -> None:
     assert out.returncode == 1 and "bad-cid" in out.stderr
 
 
-def test_watch_prints_events_until_interrupted(node: Path) -> None:
+def test_watch_prints_events_until_interrupted(node: Path, tmp_path: Path) -> None:
+    # stderr goes to a file: an undrained pipe that fills would block the watcher
+    err = (tmp_path / "watch.err").open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "node", "--home", str(node), "--json",
-                             "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "watch"], stdout=subprocess.PIPE, stderr=err,
                             text=True, env=ENV, cwd=ROOT)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
@@ -117,4 +119,5 @@ def test_watch_prints_events_until_interrupted(node: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    err.seek(0)
+    assert "Traceback" not in err.read()
