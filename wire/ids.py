@@ -169,21 +169,9 @@ def is_cid(raw: object) -> bool:
     return type(raw) is bytes and len(raw) == CID_BYTES and raw.startswith(_CID_PREFIX)
 
 
-# The bytes object hashed last and its cid: a node hashes a token's bytes to
-# deduplicate and `decode_token` hashes the very same object right after.
-_last_hashed: tuple[bytes, str] = (b"", "")
-
-
 def cid_of(data: bytes) -> str:
     """The content id of exact bytes: CIDv1, raw codec, sha2-256, base32."""
-    global _last_hashed
-    last_data, last_cid = _last_hashed
-    if data is last_data:  # the same (immutable) object: no second hash
-        return last_cid
-    cid = cid_from_bytes(_CID_PREFIX + hashlib.sha256(data).digest())
-    if type(data) is bytes:
-        _last_hashed = (data, cid)
-    return cid
+    return cid_from_bytes(_CID_PREFIX + hashlib.sha256(data).digest())
 
 
 class Identity:
