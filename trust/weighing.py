@@ -208,7 +208,7 @@ class Weighing:
             return Verdict(cid=cid, state="kept", confidence=fused.belief,
                            evidence=tuple(sorted(kept_ev)),
                            reason="claimed by the promiser; no weighed report contradicts it"
-                           if alone and not s
+                           if alone
                            else f"claim and reports say kept ({r:.3g} against {s:.3g})",
                            basis="claimed" if alone else "witnessed")
         if s > 0 and (by_promisee or s - r >= prm.claim_margin):
