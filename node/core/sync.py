@@ -302,11 +302,12 @@ class Sync:
             have = mine[0] if mine else 0
             if admission is not None and not admission.inside(e.agent):
                 # A stranger: its quota while the budget lasts, or what an
-                # admitted token needs of it; never its forks; a few a round.
-                upto = admission.pull_limit(e.agent, e.seq, have)
-                if upto > have and stranger_pulls < STRANGER_PULLS_MAX and \
-                        self._ask_range(peer, e.agent, have, upto, now, outs):
-                    stranger_pulls += 1
+                # admitted token needs of it; never its forks; a few a round
+                # (past them, a flood's thousands of entries cost no more work).
+                if stranger_pulls < STRANGER_PULLS_MAX:
+                    upto = admission.pull_limit(e.agent, e.seq, have)
+                    if upto > have and self._ask_range(peer, e.agent, have, upto, now, outs):
+                        stranger_pulls += 1
                 continue
             if e.seq > have:
                 if not self._ask_range(peer, e.agent, have, e.seq, now, outs):
