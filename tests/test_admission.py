@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 import wire
-from node.core import Core, CoreParams
+from node.core import Core, CoreParams, Send
 from node.core.admission import AdmissionParams
+from node.core.sync import STRANGER_PULLS_MAX
 from tests.harness import Net, ident
 
 QUOTA, BUDGET = 3, 10
@@ -232,3 +233,30 @@ def test_sync_pushes_only_the_horizon_and_strangers_are_pulled_by_who_wants_them
     assert _held_of(full, me) == 2  # the victim's own (inside its horizon): pushed
     # s's were not: pushed, they would arrive every round and be ignored every round.
     assert full.admission.counts == {"inside": 2} and _held_of(full, s) == 0
+
+
+def test_one_frontier_makes_the_core_ask_for_only_a_few_strangers() -> None:
+    # A peer's frontier names many strangers (a flood of fresh identities):
+    # one round asks for STRANGER_PULLS_MAX of their chains, each up to the
+    # quota; the next round, while those requests are recent, the next few.
+    params = CoreParams(admission=AdmissionParams(stranger_quota=QUOTA, stranger_budget=BUDGET))
+    core = Core(ident(1), params)
+    peer = ident(2).agent_id
+    core.peer_up(peer, 0.0)
+    core.tick(params.sync_interval_s)  # a round: our Hello, which the Frontier answers
+    strangers = sorted(ident(100 + i).agent_id for i in range(3 * STRANGER_PULLS_MAX))
+    head = wire.cid_of(b"head")
+    frontier = wire.encode_frame(wire.Frontier(entries=tuple(
+        wire.FrontierEntry(agent=a, seq=50, head=head) for a in strangers)))
+
+    def ranges(now: float) -> list[wire.WantRange]:
+        frames = [wire.decode_frame(o.data) for o in core.receive_frame(peer, frontier, now)
+                  if isinstance(o, Send)]
+        return [f for f in frames if isinstance(f, wire.WantRange)]
+
+    t = params.sync_interval_s
+    asked = ranges(t + 0.5)
+    assert [(r.agent, r.first_seq, r.last_seq) for r in asked] == [
+        (a, 1, QUOTA) for a in strangers[:STRANGER_PULLS_MAX]]
+    n = STRANGER_PULLS_MAX
+    assert [r.agent for r in ranges(t + 1.0)] == strangers[n:2 * n]
