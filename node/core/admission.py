@@ -94,9 +94,13 @@ def _named(tok: Token, tokens: Mapping[str, Token]) -> tuple[set[str], set[str]]
     elif tok.kind == "proposal":
         change = body.get("membership")
         members = agents(change.get("add", ())) if isinstance(change, Mapping) else None
-    member_set = set(members or ()) - {tok.issuer}
     named.discard(tok.issuer)
-    return named - member_set, member_set
+    if not members:  # most tokens: no set of members to build
+        return named, set()
+    member_set = set(members)
+    member_set.discard(tok.issuer)
+    named -= member_set
+    return named, member_set
 
 
 class Admission:
@@ -202,9 +206,14 @@ class Admission:
                         parent.seq > self.needed_seq.get(parent.issuer, 0):
                     self.needed_seq[parent.issuer] = parent.seq
         plain, members = _named(tok, tokens)
+        edges = self._edges.get(tok.issuer)
+        if edges is not None:
+            # Only new edges can move a distance: the known ones were relaxed
+            # when added, and again whenever their source came nearer (_reach).
+            plain -= edges[0]
+            members -= edges[1]
         if not plain and not members:
             return
-        edges = self._edges.get(tok.issuer)
         if edges is None:
             edges = self._edges[tok.issuer] = (set(), set())
         edges[0].update(plain)
