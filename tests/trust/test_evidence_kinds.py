@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import wire
-from trust import Observer
+from trust import Observer, Params
 from trust.opinion import from_evidence
 
 from .conftest import World
@@ -252,5 +252,9 @@ def test_third_parties_must_outweigh_a_claim_by_a_margin(world: World) -> None:
     assert (v.state, v.basis) == ("pending", "none")
     assert "not by enough" in v.reason
     assert 0 < o.params.claim_margin
+    # The margin is what holds it: with none, the same witnesses break the claim.
+    no_margin = Observer(world.id("olivia"), Params(claim_margin=0.0))
+    feed_tokens(no_margin, world.tokens)
+    assert no_margin.verdict(p.cid, NOW).state == "broken"
     world.assess("bob", 960, p, "broken")
     assert olivia(world).verdict(p.cid, NOW).state == "broken"
