@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable, Sequence
 import multiaddr
 import psutil
 
-__all__ = ["Advertiser", "interface_ips", "is_dialable", "expand_wildcard", "scope_of",
-           "ADVERTISED_MAX", "INTERFACES_TTL_S"]
+__all__ = ["Advertiser", "interface_ips", "ip_of", "is_dialable", "is_host_tcp",
+           "expand_wildcard", "scope_of", "ADVERTISED_MAX", "INTERFACES_TTL_S", "HOST_PROTOCOLS"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -45,6 +45,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ADVERTISED_MAX = 16
 # How long an interface listing is trusted before it is read again.
 INTERFACES_TTL_S = 10.0
+
+# What names a host in an address others dial (`/<host proto>/<host>/tcp/<port>`).
+HOST_PROTOCOLS = ("ip4", "ip6", "dns", "dns4", "dns6")
 
 # The order a peer should try our addresses in (lower first).
 _RANK = {"announced": 0, "public": 1, "private": 2, "loopback": 3}
@@ -70,7 +73,8 @@ def interface_ips() -> list[IPAddress]:
     return ips
 
 
-def _ip_of(addr: multiaddr.Multiaddr) -> IPAddress | None:
+def ip_of(addr: multiaddr.Multiaddr) -> IPAddress | None:
+    """The address's IP (`/ip4` or `/ip6`), or None (a DNS name, no IP)."""
     for proto in ("ip4", "ip6"):
         try:
             value = addr.value_for_protocol(proto)
@@ -94,16 +98,22 @@ def is_dialable(addr: multiaddr.Multiaddr) -> bool:
     names = [p.name for p in addr.protocols()]
     if "p2p-circuit" in names:
         return True  # a relayed address: the relay's part was checked when it was made
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is not None and (ip.is_unspecified or ip.is_multicast):
         return False
     return "tcp" not in names or _tcp_port(addr) not in (None, 0)
 
 
+def is_host_tcp(addr: multiaddr.Multiaddr) -> bool:
+    """Is `addr` exactly `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>` (no `/p2p/`)?"""
+    names = [p.name for p in addr.protocols()]
+    return len(names) == 2 and names[0] in HOST_PROTOCOLS and names[1] == "tcp"
+
+
 def scope_of(addr: multiaddr.Multiaddr) -> str:
     """`loopback`, `public` (globally routed; also a DNS name) or `private`
     (LAN, ULA, CGNAT, and the rest)."""
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is None:
         return "public"
     if ip.is_loopback:
@@ -114,7 +124,7 @@ def scope_of(addr: multiaddr.Multiaddr) -> str:
 def expand_wildcard(bound: multiaddr.Multiaddr, ips: Iterable[IPAddress]
                     ) -> list[multiaddr.Multiaddr]:
     """`bound` itself, or for a wildcard IP one address per interface IP of its family."""
-    ip = _ip_of(bound)
+    ip = ip_of(bound)
     if ip is None or not ip.is_unspecified:
         return [bound]
     proto = "ip4" if ip.version == 4 else "ip6"
@@ -156,7 +166,7 @@ class Advertiser:
 
         for addr in self._announce:
             add(addr, _RANK["announced"])
-        wildcard = any((ip := _ip_of(c)) is not None and ip.is_unspecified
+        wildcard = any((ip := ip_of(c)) is not None and ip.is_unspecified
                        for c in candidates)
         ips = self._interfaces() if wildcard else []
         for candidate in candidates:
