@@ -21,7 +21,9 @@ into what is advertised, and py-libp2p calls it (as the host's
 
 Interfaces change (DHCP, a laptop moving): the interface list is re-read at
 most every `INTERFACES_TTL_S`, because py-libp2p asks for our addresses on
-every pubsub RPC (it signs a peer record into each).
+every pubsub RPC (it signs a peer record into each); for the same reason the
+last answer is kept and given again while the bound addresses and the
+interface list it came from are unchanged.
 """
 
 from __future__ import annotations
@@ -148,6 +150,10 @@ class Advertiser:
         self._clock = clock
         self._ips: list[IPAddress] = []
         self._read_at: float | None = None
+        # The last answer, for the candidates (as bytes) and interface list
+        # it was made from: py-libp2p asks again for every RPC it sends.
+        self._last: tuple[tuple[bytes, ...], list[IPAddress] | None,
+                          list[multiaddr.Multiaddr]] | None = None
 
     def _interfaces(self) -> list[IPAddress]:
         now = self._clock()
@@ -157,6 +163,20 @@ class Advertiser:
         return self._ips
 
     def __call__(self, candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        key = tuple(c.to_bytes() for c in candidates)
+        if self._last is not None and self._last[0] == key:
+            _, ips_used, answer = self._last
+            if ips_used is None or self._interfaces() is ips_used:
+                return list(answer)
+        wildcard = any((ip := ip_of(c)) is not None and ip.is_unspecified
+                       for c in candidates)
+        ips = self._interfaces() if wildcard else None
+        answer = self._advertise(candidates, ips or [])
+        self._last = (key, ips, answer)
+        return list(answer)
+
+    def _advertise(self, candidates: list[multiaddr.Multiaddr],
+                   ips: list[IPAddress]) -> list[multiaddr.Multiaddr]:
         ranked: dict[str, tuple[int, int, multiaddr.Multiaddr]] = {}
 
         def add(addr: multiaddr.Multiaddr, rank: int) -> None:
@@ -166,9 +186,6 @@ class Advertiser:
 
         for addr in self._announce:
             add(addr, _RANK["announced"])
-        wildcard = any((ip := ip_of(c)) is not None and ip.is_unspecified
-                       for c in candidates)
-        ips = self._interfaces() if wildcard else []
         for candidate in candidates:
             for addr in expand_wildcard(candidate, ips):
                 add(addr, _RANK[scope_of(addr)])
