@@ -314,11 +314,12 @@ class Discovery:
         """Per booked peer: how it is reached, which addresses were tried and how it went."""
         now = self._clock()
         connected = set(self._node.connected_peers())
+        routes = self._node.peer_routes()
         out = {}
         for entry in self.book.entries():
             remote = self._node.remote_addr(entry.peer_id) \
                 if entry.peer_id in connected else None
-            via = _relay_of(remote)
+            via = None if remote is None else routes.get(entry.peer_id)
             tried = [a for a in entry.addrs if a.last_tried_at is not None]
             newest = max(tried, key=lambda a: a.last_tried_at or 0.0, default=None)
             out[entry.peer_id] = {
@@ -344,14 +345,6 @@ def _scope(text: str) -> str:
         return scope_of(multiaddr.Multiaddr(text))
     except Exception:  # noqa: BLE001 - multiaddr raises several types for bad text
         return "public"
-
-
-def _relay_of(remote: str | None) -> str | None:
-    """The relay's peer id in a `/.../p2p/<relay>/p2p-circuit` address, else None."""
-    if remote is None or "/p2p-circuit" not in remote:
-        return None
-    head = remote.split("/p2p-circuit", 1)[0]
-    return head.rsplit("/p2p/", 1)[1] if "/p2p/" in head else "?"
 
 
 def _ago(now: float, then: float | None) -> float | None:
