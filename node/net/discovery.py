@@ -303,7 +303,8 @@ class Discovery:
         seen.sort(key=lambda e: -(e.last_seen_at or 0.0))  # (hearsay is not passed on)
         for entry in seen:
             addrs = [a.addr for a in entry.dial_order()
-                     if a.outcome != "failed" and (local or _scope(a.addr) != "loopback")]
+                     if a.outcome != "failed" and check_exchange_addr(a.addr) and
+                     (local or _scope(a.addr) != "loopback")]
             if addrs:
                 out[entry.peer_id] = tuple(addrs)
         return [PeerAddrs(peer_id=p, addrs=a) for p, a in list(out.items())[:want]]
