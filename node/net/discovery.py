@@ -198,9 +198,13 @@ class Discovery:
     def _usable(self, peer: str, addrs: list[str]) -> list[str]:
         """What is worth keeping of what `peer` advertises: dialable, and its
         loopback addresses only if it is on our host (reached over loopback)."""
-        remote = self._node.remote_addr(peer)
-        local = remote is not None and _scope(remote) == "loopback"
+        local = self._over_loopback(peer)
         return [a for a in addrs if check_exchange_addr(a) and (local or _scope(a) != "loopback")]
+
+    def _over_loopback(self, peer: str) -> bool:
+        """Is `peer` on our host (our connection to it runs over loopback)?"""
+        remote = self._node.remote_addr(peer)
+        return remote is not None and _scope(remote) == "loopback"
 
     # -- dialling -------------------------------------------------------------
 
@@ -289,8 +293,7 @@ class Discovery:
 
     def offer(self, asker: str, want: int) -> list[PeerAddrs]:
         """The peers we tell `asker` about: connected first, then most recently seen."""
-        remote = self._node.remote_addr(asker)
-        local = remote is not None and _scope(remote) == "loopback"
+        local = self._over_loopback(asker)
         connected = set(self._node.connected_peers()) - {asker}
         out: dict[str, tuple[str, ...]] = {}
         for peer in sorted(connected):  # as identify told us just now
