@@ -34,6 +34,7 @@ the Kademlia DHT: docs/decisions/0011-discovery.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -344,6 +345,7 @@ class Discovery:
         return out
 
 
+@functools.lru_cache(maxsize=4096)  # per address, per connected peer, per round
 def _scope(text: str) -> str:
     try:
         return scope_of(multiaddr.Multiaddr(text))
