@@ -16,7 +16,14 @@ import multiaddr
 import pytest
 import trio
 
-from node.net.addrs import ADVERTISED_MAX, Advertiser, expand_wildcard, interface_ips, is_dialable
+from node.net.addrs import (
+    ADVERTISED_MAX,
+    INTERFACES_TTL_S,
+    Advertiser,
+    expand_wildcard,
+    interface_ips,
+    is_dialable,
+)
 from node.net.p2p import InvalidAddress, P2PNode
 from node.store.home import Home
 
@@ -62,6 +69,20 @@ def test_the_list_is_bounded_and_interfaces_are_reread_after_their_ttl() -> None
     now[0] = 60.0
     adv([M("/ip4/0.0.0.0/tcp/1")])
     assert reads == [0.0, 60.0]
+
+
+def test_a_kept_answer_follows_new_interfaces_and_new_bound_addresses() -> None:
+    ips = [ipaddress.ip_address("10.0.0.1")]
+    now = [0.0]
+    adv = Advertiser(read_interfaces=lambda: list(ips), clock=lambda: now[0])
+    wild = [M("/ip4/0.0.0.0/tcp/1")]
+    assert adv(wild) == [M("/ip4/10.0.0.1/tcp/1")]
+    ips[:] = [ipaddress.ip_address("10.0.0.2")]  # the laptop moved
+    assert adv(wild) == [M("/ip4/10.0.0.1/tcp/1")]  # within the TTL: the kept answer
+    now[0] = INTERFACES_TTL_S
+    assert adv(wild) == [M("/ip4/10.0.0.2/tcp/1")]
+    assert adv([M("/ip4/127.0.0.1/tcp/2")]) == [M("/ip4/127.0.0.1/tcp/2")]
+    assert adv(wild) == [M("/ip4/10.0.0.2/tcp/1")]
 
 
 def test_this_hosts_interfaces_are_read_with_psutil() -> None:

@@ -190,6 +190,18 @@ async def test_an_answer_is_rate_limited_per_asker_and_never_names_the_asker() -
             nursery.cancel_scope.cancel()
 
 
+async def test_a_booked_address_nobody_could_dial_is_never_passed_on() -> None:
+    """A bootstrap address is booked as the operator wrote it; an answer must
+    still hold only addresses a peer could dial, or the asker refuses it whole."""
+    good, bad = IDS[0], IDS[1]
+    async with P2PNode.start(bytes([4]) * 32) as node:
+        found = Discovery(node, None, bootstrap=(f"/ip4/10.0.0.1/tcp/4001/p2p/{good}",
+                                                 f"/ip4/10.0.0.2/tcp/0/p2p/{bad}"))
+        offered = found.offer(IDS[2], PEERS_PER_REPLY_MAX)
+        assert offered == [PeerAddrs(peer_id=good, addrs=("/ip4/10.0.0.1/tcp/4001",))]
+        assert decode_reply(encode_reply(offered)) == offered
+
+
 @pytest.mark.slow
 async def test_members_find_each_other_through_one_peer_and_again_from_their_books(
         tmp_path: Path) -> None:

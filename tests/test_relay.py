@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 import trio
 
+from node.net.discovery import Discovery
 from node.net.p2p import (
     ConnectFailed,
     InvalidAddress,
@@ -73,6 +74,11 @@ async def test_a_member_reached_only_through_a_relay_gossips_and_syncs_over_it()
         assert relay.relay_status.circuits_served == 1
         # B never dialled A's own address: it has no direct connection to A.
         assert b.peer_routes()[relay.peer_id] is None
+        # what `troth peers` shows of them (the peer book's rows)
+        book = Discovery(b, None, bootstrap=(relay.listen_addrs[0], held.addr))
+        rows = book.rows()
+        assert (rows[a.peer_id]["reached"], rows[a.peer_id]["via"]) == ("relayed", relay.peer_id)
+        assert (rows[relay.peer_id]["reached"], rows[relay.peer_id]["via"]) == ("direct", None)
 
         # the sync protocol, frame by frame, over the circuit
         stream = await b.open_sync_stream(a.peer_id)

@@ -21,7 +21,9 @@ into what is advertised, and py-libp2p calls it (as the host's
 
 Interfaces change (DHCP, a laptop moving): the interface list is re-read at
 most every `INTERFACES_TTL_S`, because py-libp2p asks for our addresses on
-every pubsub RPC (it signs a peer record into each).
+every pubsub RPC (it signs a peer record into each); for the same reason the
+last answer is kept and given again while the bound addresses and the
+interface list it came from are unchanged.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from collections.abc import Callable, Iterable, Sequence
 import multiaddr
 import psutil
 
-__all__ = ["Advertiser", "interface_ips", "is_dialable", "expand_wildcard", "scope_of",
-           "ADVERTISED_MAX", "INTERFACES_TTL_S"]
+__all__ = ["Advertiser", "interface_ips", "ip_of", "is_dialable", "is_host_tcp",
+           "expand_wildcard", "scope_of", "ADVERTISED_MAX", "INTERFACES_TTL_S", "HOST_PROTOCOLS"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -45,6 +47,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ADVERTISED_MAX = 16
 # How long an interface listing is trusted before it is read again.
 INTERFACES_TTL_S = 10.0
+
+# What names a host in an address others dial (`/<host proto>/<host>/tcp/<port>`).
+HOST_PROTOCOLS = ("ip4", "ip6", "dns", "dns4", "dns6")
 
 # The order a peer should try our addresses in (lower first).
 _RANK = {"announced": 0, "public": 1, "private": 2, "loopback": 3}
@@ -70,7 +75,8 @@ def interface_ips() -> list[IPAddress]:
     return ips
 
 
-def _ip_of(addr: multiaddr.Multiaddr) -> IPAddress | None:
+def ip_of(addr: multiaddr.Multiaddr) -> IPAddress | None:
+    """The address's IP (`/ip4` or `/ip6`), or None (a DNS name, no IP)."""
     for proto in ("ip4", "ip6"):
         try:
             value = addr.value_for_protocol(proto)
@@ -94,16 +100,22 @@ def is_dialable(addr: multiaddr.Multiaddr) -> bool:
     names = [p.name for p in addr.protocols()]
     if "p2p-circuit" in names:
         return True  # a relayed address: the relay's part was checked when it was made
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is not None and (ip.is_unspecified or ip.is_multicast):
         return False
     return "tcp" not in names or _tcp_port(addr) not in (None, 0)
 
 
+def is_host_tcp(addr: multiaddr.Multiaddr) -> bool:
+    """Is `addr` exactly `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>` (no `/p2p/`)?"""
+    names = [p.name for p in addr.protocols()]
+    return len(names) == 2 and names[0] in HOST_PROTOCOLS and names[1] == "tcp"
+
+
 def scope_of(addr: multiaddr.Multiaddr) -> str:
     """`loopback`, `public` (globally routed; also a DNS name) or `private`
     (LAN, ULA, CGNAT, and the rest)."""
-    ip = _ip_of(addr)
+    ip = ip_of(addr)
     if ip is None:
         return "public"
     if ip.is_loopback:
@@ -114,7 +126,7 @@ def scope_of(addr: multiaddr.Multiaddr) -> str:
 def expand_wildcard(bound: multiaddr.Multiaddr, ips: Iterable[IPAddress]
                     ) -> list[multiaddr.Multiaddr]:
     """`bound` itself, or for a wildcard IP one address per interface IP of its family."""
-    ip = _ip_of(bound)
+    ip = ip_of(bound)
     if ip is None or not ip.is_unspecified:
         return [bound]
     proto = "ip4" if ip.version == 4 else "ip6"
@@ -138,6 +150,10 @@ class Advertiser:
         self._clock = clock
         self._ips: list[IPAddress] = []
         self._read_at: float | None = None
+        # The last answer, for the candidates (as bytes) and interface list
+        # it was made from: py-libp2p asks again for every RPC it sends.
+        self._last: tuple[tuple[bytes, ...], list[IPAddress] | None,
+                          list[multiaddr.Multiaddr]] | None = None
 
     def _interfaces(self) -> list[IPAddress]:
         now = self._clock()
@@ -147,6 +163,20 @@ class Advertiser:
         return self._ips
 
     def __call__(self, candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        key = tuple(c.to_bytes() for c in candidates)
+        if self._last is not None and self._last[0] == key:
+            _, ips_used, answer = self._last
+            if ips_used is None or self._interfaces() is ips_used:
+                return list(answer)
+        wildcard = any((ip := ip_of(c)) is not None and ip.is_unspecified
+                       for c in candidates)
+        ips = self._interfaces() if wildcard else None
+        answer = self._advertise(candidates, ips or [])
+        self._last = (key, ips, answer)
+        return list(answer)
+
+    def _advertise(self, candidates: list[multiaddr.Multiaddr],
+                   ips: list[IPAddress]) -> list[multiaddr.Multiaddr]:
         ranked: dict[str, tuple[int, int, multiaddr.Multiaddr]] = {}
 
         def add(addr: multiaddr.Multiaddr, rank: int) -> None:
@@ -156,9 +186,6 @@ class Advertiser:
 
         for addr in self._announce:
             add(addr, _RANK["announced"])
-        wildcard = any((ip := _ip_of(c)) is not None and ip.is_unspecified
-                       for c in candidates)
-        ips = self._interfaces() if wildcard else []
         for candidate in candidates:
             for addr in expand_wildcard(candidate, ips):
                 add(addr, _RANK[scope_of(addr)])

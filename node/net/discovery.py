@@ -34,6 +34,7 @@ the Kademlia DHT: docs/decisions/0011-discovery.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -198,9 +199,13 @@ class Discovery:
     def _usable(self, peer: str, addrs: list[str]) -> list[str]:
         """What is worth keeping of what `peer` advertises: dialable, and its
         loopback addresses only if it is on our host (reached over loopback)."""
-        remote = self._node.remote_addr(peer)
-        local = remote is not None and _scope(remote) == "loopback"
+        local = self._over_loopback(peer)
         return [a for a in addrs if check_exchange_addr(a) and (local or _scope(a) != "loopback")]
+
+    def _over_loopback(self, peer: str) -> bool:
+        """Is `peer` on our host (our connection to it runs over loopback)?"""
+        remote = self._node.remote_addr(peer)
+        return remote is not None and _scope(remote) == "loopback"
 
     # -- dialling -------------------------------------------------------------
 
@@ -289,8 +294,7 @@ class Discovery:
 
     def offer(self, asker: str, want: int) -> list[PeerAddrs]:
         """The peers we tell `asker` about: connected first, then most recently seen."""
-        remote = self._node.remote_addr(asker)
-        local = remote is not None and _scope(remote) == "loopback"
+        local = self._over_loopback(asker)
         connected = set(self._node.connected_peers()) - {asker}
         out: dict[str, tuple[str, ...]] = {}
         for peer in sorted(connected):  # as identify told us just now
@@ -303,7 +307,8 @@ class Discovery:
         seen.sort(key=lambda e: -(e.last_seen_at or 0.0))  # (hearsay is not passed on)
         for entry in seen:
             addrs = [a.addr for a in entry.dial_order()
-                     if a.outcome != "failed" and (local or _scope(a.addr) != "loopback")]
+                     if a.outcome != "failed" and check_exchange_addr(a.addr) and
+                     (local or _scope(a.addr) != "loopback")]
             if addrs:
                 out[entry.peer_id] = tuple(addrs)
         return [PeerAddrs(peer_id=p, addrs=a) for p, a in list(out.items())[:want]]
@@ -314,11 +319,12 @@ class Discovery:
         """Per booked peer: how it is reached, which addresses were tried and how it went."""
         now = self._clock()
         connected = set(self._node.connected_peers())
+        routes = self._node.peer_routes()
         out = {}
         for entry in self.book.entries():
             remote = self._node.remote_addr(entry.peer_id) \
                 if entry.peer_id in connected else None
-            via = _relay_of(remote)
+            via = None if remote is None else routes.get(entry.peer_id)
             tried = [a for a in entry.addrs if a.last_tried_at is not None]
             newest = max(tried, key=lambda a: a.last_tried_at or 0.0, default=None)
             out[entry.peer_id] = {
@@ -339,19 +345,12 @@ class Discovery:
         return out
 
 
+@functools.lru_cache(maxsize=4096)  # per address, per connected peer, per round
 def _scope(text: str) -> str:
     try:
         return scope_of(multiaddr.Multiaddr(text))
     except Exception:  # noqa: BLE001 - multiaddr raises several types for bad text
         return "public"
-
-
-def _relay_of(remote: str | None) -> str | None:
-    """The relay's peer id in a `/.../p2p/<relay>/p2p-circuit` address, else None."""
-    if remote is None or "/p2p-circuit" not in remote:
-        return None
-    head = remote.split("/p2p-circuit", 1)[0]
-    return head.rsplit("/p2p/", 1)[1] if "/p2p/" in head else "?"
 
 
 def _ago(now: float, then: float | None) -> float | None:

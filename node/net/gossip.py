@@ -55,6 +55,8 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
+from .guard import TokenBucket
+
 __all__ = [
     "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
     "gossip_message_id",
@@ -138,25 +140,28 @@ class PeerRateLimit:
             raise ValueError(f"rate must be > 0 and burst >= 1, got {rate_per_s}, {burst}")
         self.rate_per_s = rate_per_s
         self.burst = burst
-        self._buckets: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, at)
+        self._buckets: dict[ID, TokenBucket] = {}
         self.limited: dict[ID, int] = {}  # peer -> messages refused
 
-    def _level(self, peer: ID, now: float) -> float:
-        tokens, at = self._buckets.get(peer, (self.burst, now))
-        return min(self.burst, tokens + (now - at) * self.rate_per_s)
+    def _bucket(self, peer: ID, now: float) -> TokenBucket:
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            bucket = self._buckets[peer] = TokenBucket(self.rate_per_s, self.burst, now)
+        return bucket
 
     def take(self, peer: ID, now: float) -> bool:
-        tokens = self._level(peer, now)
-        if tokens - 1.0 < -self.burst:
-            self._buckets[peer] = (tokens, now)
+        bucket = self._bucket(peer, now)
+        bucket.refill(now)
+        if bucket.tokens - 1.0 < -self.burst:
             self.limited[peer] = self.limited.get(peer, 0) + 1
             return False
-        self._buckets[peer] = (tokens - 1.0, now)
+        bucket.tokens -= 1.0
         return True
 
     def wait_s(self, peer: ID, now: float) -> float:
         """How long until `peer` has a whole token again (0: it has one)."""
-        tokens = self._level(peer, now)
+        bucket = self._buckets.get(peer)
+        tokens = self.burst if bucket is None else bucket.level(now)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
 
     def forget(self, peer: ID) -> None:

@@ -29,7 +29,8 @@ peer, and every refusal is counted by reason (`SyncDefenceStats`).
   connections, streams and dials are refused meanwhile).
 
 Pure: no clock, no I/O; `now` (a monotonic time in seconds) is an argument.
-The libp2p side (p2p.py, outbox.py) applies the verdicts.
+The libp2p side (p2p.py, outbox.py) applies the verdicts. The bucket itself
+(`TokenBucket`) is also gossip.py's, for its per-neighbour message rate.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
-    "SyncLimits", "SyncDefenceStats", "PeerSyncInfo", "PeerBudget", "Admission", "BanList",
-    "frame_cost", "BANS_MAX",
+    "SyncLimits", "SyncDefenceStats", "PeerSyncInfo", "TokenBucket", "PeerBudget", "Admission",
+    "BanList", "frame_cost", "BANS_MAX",
 ]
 
 _KIB = 1024
@@ -161,37 +162,72 @@ class Admission(enum.Enum):
     EXCEEDED = "exceeded"  # refused over `refused_max_units`: disconnect
 
 
-class PeerBudget:
-    """One peer's token bucket of work units (see the module docstring)."""
+class TokenBucket:
+    """Tokens refilled at `rate_per_s` up to `burst`, full at first.
 
-    __slots__ = ("_limits", "units", "refused_units", "_at")
+    Spending may run the bucket below zero (into debt): what to refuse, and
+    how deep a debt may go, is the owner's rule (`PeerBudget`, and gossip.py's
+    `PeerRateLimit`).
+    """
 
-    def __init__(self, limits: SyncLimits, now: float) -> None:
-        self._limits = limits
-        self.units = limits.budget_burst_units
-        self.refused_units = 0.0  # refused frames' units, not yet paid back
+    __slots__ = ("rate_per_s", "burst", "tokens", "_at")
+
+    def __init__(self, rate_per_s: float, burst: float, now: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.tokens = burst
         self._at = now
 
-    def refill(self, now: float) -> None:
-        """Bring the bucket (and the debt of refused frames) up to `now`."""
+    def level(self, now: float) -> float:
+        """The tokens there would be at `now` (the bucket is left as it is)."""
         elapsed = now - self._at
         if elapsed > 0:
-            paid = elapsed * self._limits.budget_rate_units_per_s
-            self.units = min(self._limits.budget_burst_units, self.units + paid)
+            return min(self.burst, self.tokens + elapsed * self.rate_per_s)
+        return self.tokens
+
+    def refill(self, now: float) -> float:
+        """Bring the bucket up to `now`; the tokens the time since paid (before the cap)."""
+        elapsed = now - self._at
+        if elapsed <= 0:
+            return 0.0
+        paid = elapsed * self.rate_per_s
+        self.tokens = min(self.burst, self.tokens + paid)
+        self._at = now
+        return paid
+
+
+class PeerBudget(TokenBucket):
+    """One peer's token bucket of work units (see the module docstring)."""
+
+    __slots__ = ("_limits", "refused_units")
+
+    def __init__(self, limits: SyncLimits, now: float) -> None:
+        super().__init__(limits.budget_rate_units_per_s, limits.budget_burst_units, now)
+        self._limits = limits
+        self.refused_units = 0.0  # refused frames' units, not yet paid back
+
+    @property
+    def units(self) -> float:
+        return self.tokens
+
+    def refill(self, now: float) -> float:
+        """Bring the bucket (and the debt of refused frames) up to `now`."""
+        paid = super().refill(now)
+        if paid:
             self.refused_units = max(0.0, self.refused_units - paid)
-            self._at = now
+        return paid
 
     def admit(self, cost: int, backlog_bytes: int, now: float) -> Admission:
         """A frame from the peer costing `cost`, with `backlog_bytes` of ours queued to it."""
         self.refill(now)
-        if self.units <= 0:
+        if self.tokens <= 0:
             verdict = Admission.THROTTLED
         elif backlog_bytes >= self._limits.backlog_max_bytes:
             verdict = Admission.BACKLOGGED
         else:
             # Admitted on credit: a frame larger than what is left drives the
             # bucket below zero, and the peer waits for the refill.
-            self.units -= cost
+            self.tokens -= cost
             return Admission.ADMITTED
         self.refused_units += cost
         if self.refused_units > self._limits.refused_max_units:
@@ -201,7 +237,7 @@ class PeerBudget:
     def charge(self, cost: int, now: float) -> None:
         """A frame we send the peer: what it asked of us is its cost too."""
         self.refill(now)
-        self.units -= cost
+        self.tokens -= cost
 
 
 class BanList:

@@ -42,7 +42,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.transport.tcp.tcp import TCP
 
-from .addrs import Advertiser, is_dialable
+from .addrs import Advertiser, is_dialable, is_host_tcp
 from .errors import InvalidAddress, InvalidPeerId, StartFailed
 
 __all__ = [
@@ -183,9 +183,7 @@ def parse_announce_addrs(announce: Sequence[str]) -> list[multiaddr.Multiaddr]:
 def parse_announce_addr(announce: str) -> multiaddr.Multiaddr:
     """`/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>` with a real port, without `/p2p/`."""
     addr = parse_multiaddr(announce)
-    names = [p.name for p in addr.protocols()]
-    if len(names) != 2 or names[0] not in ("ip4", "ip6", "dns", "dns4", "dns6") or \
-            names[1] != "tcp":
+    if not is_host_tcp(addr):
         raise InvalidAddress("announce /ip4|ip6|dns4|dns6/<host>/tcp/<port> only (no /p2p/)",
                              announce=announce)
     if not is_dialable(addr):

@@ -185,8 +185,7 @@ class P2PNode:
         self._closing = False
         self._validators: dict[str, Validator] = {}
         self._sync_handler: SyncHandler | None = None
-        self._sync_active = 0
-        self._streams_active: dict[str, int] = {}  # other protocols (serve_protocol)
+        self._streams_active: dict[str, int] = {}  # protocol -> inbound streams being served
         self._up: set[str] = set()
         self._msg_send, self.messages = trio.open_memory_channel[GossipReceived](
             MESSAGES_QUEUE_MAX)
@@ -734,43 +733,29 @@ class P2PNode:
                                       frame_size_max_bytes=FRAME_SIZE_MAX_BYTES)
 
     async def _on_sync_stream(self, stream: INetStream) -> None:
-        try:
-            peer_id = stream.muxed_conn.peer_id.to_base58()
-        except Exception:
-            peer_id = "?"
+        peer_id = _stream_peer(stream)
         handler = self._sync_handler
-        if handler is None or self._closing or self._sync_active >= SYNC_STREAMS_INBOUND_MAX:
+        active = self._streams_active.get(SYNC_PROTOCOL, 0)
+        if handler is None or self._closing or active >= SYNC_STREAMS_INBOUND_MAX:
             self._sync_refused += 1
             await SyncStream(stream, peer_id).reset()
             return
-        self._sync_active += 1
+        self._streams_active[SYNC_PROTOCOL] = active + 1
         try:
             async with self._sync_peers.inbound(stream, peer_id) as sync:
-                try:
-                    await handler(peer_id, sync)
-                except P2PError as exc:
-                    logger.debug("sync stream from %s ended: %s", peer_id, exc)
-                    await sync.reset()
-                except Exception:
-                    logger.exception("sync handler failed for a stream from %s", peer_id)
-                    await sync.reset()
-                else:
-                    await sync.close()
+                await _run_handler("sync", handler, peer_id, sync)
         except SyncLimitExceeded as exc:
             self._sync_refused += 1
             logger.debug("sync stream from %s refused: %s", peer_id, exc)
         finally:
-            self._sync_active -= 1
+            self._streams_active[SYNC_PROTOCOL] -= 1
 
     async def _serve_stream(self, stream: INetStream, protocol: str, handler: SyncHandler,
                             streams_max: int, frame_size_max_bytes: int) -> None:
         """Run `handler` on an inbound stream of a protocol other than sync
         (which has its own gate, sync_peers.py); reset it if `streams_max` of
         this protocol are open already, or we are closing."""
-        try:
-            peer_id = stream.muxed_conn.peer_id.to_base58()
-        except Exception:
-            peer_id = "?"
+        peer_id = _stream_peer(stream)
         framed = SyncStream(stream, peer_id, frame_size_max_bytes)
         active = self._streams_active.get(protocol, 0)
         if self._closing or active >= streams_max:
@@ -778,15 +763,7 @@ class P2PNode:
             return
         self._streams_active[protocol] = active + 1
         try:
-            await handler(peer_id, framed)
-        except P2PError as exc:
-            logger.debug("%s stream from %s ended: %s", protocol, peer_id, exc)
-            await framed.reset()
-        except Exception:
-            logger.exception("%s handler failed for a stream from %s", protocol, peer_id)
-            await framed.reset()
-        else:
-            await framed.close()
+            await _run_handler(protocol, handler, peer_id, framed)
         finally:
             self._streams_active[protocol] -= 1
 
@@ -844,6 +821,30 @@ class P2PNode:
             if addrs:
                 return str(addrs[0])
         return None
+
+
+def _stream_peer(stream: INetStream) -> str:
+    """The id of the peer that opened `stream` ("?" for a connection being torn down)."""
+    try:
+        return stream.muxed_conn.peer_id.to_base58()
+    except Exception:
+        return "?"
+
+
+async def _run_handler(label: str, handler: SyncHandler, peer_id: str,
+                       framed: SyncStream) -> None:
+    """`handler` on an inbound stream: closed when it returns, reset if it raises
+    (a `P2PError` is the stream's or the peer's doing, logged at debug)."""
+    try:
+        await handler(peer_id, framed)
+    except P2PError as exc:
+        logger.debug("%s stream from %s ended: %s", label, peer_id, exc)
+        await framed.reset()
+    except Exception:
+        logger.exception("%s handler failed for a stream from %s", label, peer_id)
+        await framed.reset()
+    else:
+        await framed.close()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -27,6 +27,7 @@ operator forces one with `network.reachability`, which wins).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ from libp2p.host.autonat.autonat import AutoNATService
 from libp2p.host.autonat.pb.autonat_pb2 import Message
 from libp2p.host.basic_host import BasicHost
 from libp2p.peer.id import ID
+
+from .addrs import expand_wildcard, ip_of
 
 __all__ = ["Reachability", "DialBack", "addrs_towards", "direct_ip", "DIALBACK_PROBE_TIMEOUT_S",
            "DIALBACK_QUERY_TIMEOUT_S"]
@@ -70,16 +73,13 @@ def addrs_towards(addrs: list[multiaddr.Multiaddr],
     """
     out = []
     for addr in addrs:
-        names = [p.name for p in addr.protocols()]
-        family = names[0] if names else ""
-        ip = str(addr.value_for_protocol(family)) if family in ("ip4", "ip6") else ""
-        if ip not in ("0.0.0.0", "::"):
+        ip = ip_of(addr)
+        if ip is None or not ip.is_unspecified:
             out.append(addr)
             continue
-        source = _source_ip(peer_ip, socket.AF_INET if family == "ip4" else socket.AF_INET6)
+        source = _source_ip(peer_ip, socket.AF_INET if ip.version == 4 else socket.AF_INET6)
         if source is not None:
-            out.append(multiaddr.Multiaddr(str(addr).replace(f"/{family}/{ip}/",
-                                                             f"/{family}/{source}/", 1)))
+            out.extend(expand_wildcard(addr, [ipaddress.ip_address(source)]))
     return out
 
 
