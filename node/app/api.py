@@ -499,7 +499,6 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
                         headers=headers)
 
     @app.get("/", include_in_schema=False)
-    @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         # The app holds no data and no token; it fetches /v1/* with the read
         # token it is given in the URL fragment.
