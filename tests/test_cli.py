@@ -241,6 +241,7 @@ def test_name_sets_lists_and_removes_petnames_through_the_api(node: Path) -> Non
     assert tj(node, "name", other, "Bob") == {other: "Bob"}
     assert troth(node, "name").stdout.strip() == f"Bob  {other}"
     assert json.loads((node / "names.json").read_text()) == {other: "Bob"}
+    assert (node / "names.json").stat().st_mode & 0o777 == 0o600  # private, as the tokens
     bad = troth(node, "name", "not-an-agent", "X", check=False)
     assert bad.returncode == 1 and "bad-agent" in bad.stderr
     usage = troth(node, "name", other, check=False)

@@ -45,7 +45,8 @@ from node.core.admission import AdmissionParams
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
            "relay_problem",
-           "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS"]
+           "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS",
+           "write_private"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -369,7 +370,9 @@ def resolve_home(flag: str | Path | None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` whole with `data`, mode 0600: written to a temporary file,
+    fsynced, renamed over it, so a crash leaves the old file or the new one."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -588,7 +591,7 @@ class Home:
         paths = [p for p, chosen in ((self.token_path, write), (self.read_token_path, read))
                  if chosen]
         for p in paths:
-            _write_private(p, _new_token())
+            write_private(p, _new_token())
         return paths
 
     def ensure_api_tokens(self) -> list[Path]:
@@ -606,7 +609,7 @@ class Home:
         return info if isinstance(info, dict) else None
 
     def write_runtime(self, info: dict[str, Any]) -> None:
-        _write_private(self.runtime_path, json.dumps(info, indent=2).encode())
+        write_private(self.runtime_path, json.dumps(info, indent=2).encode())
 
     def clear_runtime(self) -> None:
         self.runtime_path.unlink(missing_ok=True)
