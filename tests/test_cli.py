@@ -102,6 +102,10 @@ def test_promise_lifecycle_json_shapes(node: Path) -> None:
     assert tj(node, "peers") == []
     human = troth(node, "verdicts").stdout
     assert "kept" in human and "sweep the yard" in human
+    human = troth(node, "trust", ident["agent_id"]).stdout
+    assert human.startswith(f"{ident['agent_id']}  b=") and " E=" in human
+    assert troth(node, "log", "--limit", "2").stdout.splitlines()[0].split()[1] == "fulfil"
+    assert troth(node, "peers").stdout.strip() == "no peers"
 
 
 def test_governance_through_the_cli(node: Path) -> None:
@@ -116,6 +120,7 @@ def test_governance_through_the_cli(node: Path) -> None:
     assert b2["seq"] == b1["seq"] + 1
     rows = tj(node, "proposals", scope)
     assert [(r["cid"], r["state"]) for r in rows] == [(p["cid"], "open")]
+    assert troth(node, "proposals", scope).stdout.split() == ["open", p["cid"], "Next", "book?"]
     t = tj(node, "tally", p["cid"], "--explain")
     states = [b["state"] for b in t["explanation"]["ballots"]]
     assert states == ["superseded", "counted"]
