@@ -176,6 +176,27 @@ async def test_web_page_and_promise_graph(api: Served) -> None:
     assert again.text == r.text  # deterministic picture
 
 
+async def test_the_graph_draws_the_newest_tokens_with_their_verdicts(
+        api: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the drawing limit only the newest tokens are drawn, each promise
+    among them stroked with its verdict (the route judges only those)."""
+    import xml.etree.ElementTree as ET
+
+    from node.app import api as api_module
+    from node.app import web
+
+    monkeypatch.setattr(api_module, "GRAPH_TOKENS_MAX", 3)
+    monkeypatch.setattr(web, "GRAPH_TOKENS_MAX", 3)
+    cids = [(await api.post("/v1/promises", {"text": f"p{i}"})).json()["cid"] for i in range(5)]
+    root = ET.fromstring((await api.get("/v1/graph.svg")).text)
+    svg = "{http://www.w3.org/2000/svg}"
+    drawn = {(g.find(f"{svg}title").text or "").split()[2]: g.find(f"{svg}rect")
+             for g in root.iter(f"{svg}g")}
+    assert set(drawn) == set(cids[2:])
+    assert all(rect.get("stroke-width") == "3" and rect.get("stroke") == "#95a5a6"
+               for rect in drawn.values())  # pending, judged
+
+
 async def test_query_errors_have_the_same_shape(api: Served) -> None:
     for path in ("/v1/trust?agent=xyz", "/v1/verdicts?agent=111", "/v1/log?limit=abc",
                  "/v1/tokens/%00", "/v1/nowhere"):

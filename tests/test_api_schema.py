@@ -159,7 +159,7 @@ def test_answers_about_real_tokens_are_documented(api_schema: Any, node: Seeded,
               for p in node.proposals for explain in (False, True)]
     calls += [("/v1/trust/history", {}, {"agent": a}) for a in node.agents]
     calls += [(path, {}, {}) for path in ("/v1/names", "/v1/communities", "/v1/verdicts",
-                                          "/v1/conflicts", "/v1/trust")]
+                                          "/v1/conflicts", "/v1/trust", "/v1/proposals")]
     for path, params, query in calls:
         case = api_schema[path]["GET"].Case(path_parameters=params, query=query)
         response = case.call_and_validate(base_url=node.proc.api, headers=headers, checks=CHECKS)

@@ -102,6 +102,10 @@ def test_promise_lifecycle_json_shapes(node: Path) -> None:
     assert tj(node, "peers") == []
     human = troth(node, "verdicts").stdout
     assert "kept" in human and "sweep the yard" in human
+    human = troth(node, "trust", ident["agent_id"]).stdout
+    assert human.startswith(f"{ident['agent_id']}  b=") and " E=" in human
+    assert troth(node, "log", "--limit", "2").stdout.splitlines()[0].split()[1] == "fulfil"
+    assert troth(node, "peers").stdout.strip() == "no peers"
 
 
 def test_governance_through_the_cli(node: Path) -> None:
@@ -116,6 +120,7 @@ def test_governance_through_the_cli(node: Path) -> None:
     assert b2["seq"] == b1["seq"] + 1
     rows = tj(node, "proposals", scope)
     assert [(r["cid"], r["state"]) for r in rows] == [(p["cid"], "open")]
+    assert troth(node, "proposals", scope).stdout.split() == ["open", p["cid"], "Next", "book?"]
     t = tj(node, "tally", p["cid"], "--explain")
     states = [b["state"] for b in t["explanation"]["ballots"]]
     assert states == ["superseded", "counted"]
@@ -241,6 +246,7 @@ def test_name_sets_lists_and_removes_petnames_through_the_api(node: Path) -> Non
     assert tj(node, "name", other, "Bob") == {other: "Bob"}
     assert troth(node, "name").stdout.strip() == f"Bob  {other}"
     assert json.loads((node / "names.json").read_text()) == {other: "Bob"}
+    assert (node / "names.json").stat().st_mode & 0o777 == 0o600  # private, as the tokens
     bad = troth(node, "name", "not-an-agent", "X", check=False)
     assert bad.returncode == 1 and "bad-agent" in bad.stderr
     usage = troth(node, "name", other, check=False)

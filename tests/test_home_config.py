@@ -47,6 +47,35 @@ def test_network_settings_the_node_cannot_honour_are_refused(network: dict[str, 
     assert needle in str(exc.value)
 
 
+@pytest.mark.parametrize(("data", "key", "needle"), [
+    ({"sync": {"interval_s": 0.05}}, "sync.interval_s", "a number of seconds in 0.1..3600"),
+    ({"sync": {"interval_s": True}}, "sync.interval_s", "a number of seconds in 0.1..3600"),
+    ({"trust": {"skew_allowance_s": -1}}, "trust.skew_allowance_s", "in 0..86400"),
+    ({"log": {"level": "loud"}}, "log.level", "one of debug, info, warning, error"),
+    ({"admission": {"enabled": 1}}, "admission.enabled", "true or false"),
+    ({"admission": {"hops": 17}}, "admission.hops", "a whole number in 0..16"),
+    ({"admission": {"stranger_quota": 1.5}}, "admission.stranger_quota", "a whole number"),
+    ({"admission": {"peer_gossip_rate_per_s": 0}}, "admission.peer_gossip_rate_per_s",
+     "a number in 0.1..1000000"),
+    ({"admission": {"peer_gossip_burst": "lots"}}, "admission.peer_gossip_burst",
+     "a number in 1..1000000"),
+])
+def test_bad_numbers_and_flags_are_refused_naming_the_key(data: dict[str, object], key: str,
+                                                          needle: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        Config.from_dict(data)
+    assert key in str(exc.value) and needle in str(exc.value)
+
+
+def test_admission_settings_are_read() -> None:
+    cfg = Config.from_dict({"admission": {"hops": 3, "stranger_quota": 0,
+                                          "peer_gossip_rate_per_s": 5}})
+    assert cfg.admission is not None
+    assert (cfg.admission.hops_max, cfg.admission.stranger_quota) == (3, 0)
+    assert (cfg.peer_gossip_rate_per_s, cfg.peer_gossip_burst) == (5.0, None)
+    assert Config.from_dict({"admission": {"enabled": False}}).admission is None
+
+
 def test_a_real_bootstrap_address_is_accepted() -> None:
     peer = Identity.generate().agent_id
     cfg = Config.from_dict({"network": {"bootstrap": [f"/ip4/127.0.0.1/tcp/4001/p2p/{peer}"]}})

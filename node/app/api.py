@@ -77,7 +77,7 @@ from .api_models import (
 from .events import EventHub, Subscription, TooManySubscribers
 from .idempotency import KEY_PATTERN, Idempotency
 from .service import DUE_MAX, NodeService, ServiceError
-from .web import APP_DIR, APP_PREFIX, PAGE_HEADERS, AppFiles, graph_svg
+from .web import APP_DIR, APP_PREFIX, GRAPH_TOKENS_MAX, PAGE_HEADERS, AppFiles, graph_svg
 
 __all__ = ["make_app", "NetView", "ErrorOut", "BODY_MAX_BYTES", "GUARDED_PREFIX"]
 
@@ -499,7 +499,6 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
                         headers=headers)
 
     @app.get("/", include_in_schema=False)
-    @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         # The app holds no data and no token; it fetches /v1/* with the read
         # token it is given in the URL fragment.
@@ -513,10 +512,13 @@ def make_app(service: NodeService, tokens: str | ApiTokens | TokenSource,
     async def get_graph() -> Response:
         core = service.core
         now = service.clock()
-        verdicts = {cid: core.observer.verdict(cid, now).state
-                    for cid in core.observer.promises()}
-        return Response(graph_svg(list(core.tokens.values()), verdicts,
-                                  names.all() if names is not None else None),
+        # Verdicts of the drawn promises only, not of every promise held: the
+        # promises view fetches this picture on every refresh.
+        drawn = list(core.tokens.values())[-GRAPH_TOKENS_MAX:]
+        promises = core.observer.promises()
+        verdicts = {t.cid: core.observer.verdict(t.cid, now).state
+                    for t in drawn if t.cid in promises}
+        return Response(graph_svg(drawn, verdicts, names.all() if names is not None else None),
                         media_type="image/svg+xml")
 
     def petnames() -> Petnames:

@@ -268,6 +268,11 @@ Fraction = Annotated[list[int], Field(min_length=2, max_length=2,
 
 
 class ProposalInfoOut(_Out):
+    """`GET /v1/proposals`: trust.governance's `ProposalInfo` as JSON. Its own
+    model, not derived from the dataclass, like every answer here: it forbids
+    unknown fields, so a field added to `ProposalInfo` and not here is a server
+    error in tests/test_api_schema.py, not a silent drift."""
+
     cid: str
     scope: str | None
     title: str

@@ -44,6 +44,7 @@ from .cli_common import (
     _passphrase,
     cli,
     emit,
+    emit_rows,
     passphrase_option,
 )
 from .cli_tokens import _token_line
@@ -260,8 +261,7 @@ def token_rotate(ctx: click.Context, which: str) -> None:
 def peers(ctx: click.Context) -> None:
     """Known peers: liveness (alive / suspected / unreachable / failed), how each
     is reached (direct, relayed via whom, or not connected), addresses tried."""
-    rows = _call(ctx, "GET", "/v1/peers")
-    emit(ctx, "\n".join(_peer_lines(r) for r in rows) or "no peers", rows)
+    emit_rows(ctx, "/v1/peers", _peer_lines, "no peers")
 
 
 def _peer_lines(row: dict[str, Any]) -> str:
@@ -316,8 +316,7 @@ def stats(ctx: click.Context) -> None:
 @click.pass_context
 def log_(ctx: click.Context, limit: int) -> None:
     """The most recent tokens this node holds."""
-    rows = _call(ctx, "GET", "/v1/log", params={"limit": limit})
-    emit(ctx, "\n".join(_token_line(t) for t in rows) or "no tokens", rows)
+    emit_rows(ctx, "/v1/log", _token_line, "no tokens", limit=limit)
 
 
 @cli.group()

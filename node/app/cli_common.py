@@ -10,6 +10,7 @@ votes); each registers on the group defined here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ import click
 
 from node.store.home import Home, resolve_home
 
-__all__ = ["cli", "emit", "passphrase_option"]
+__all__ = ["cli", "emit", "emit_rows", "passphrase_option"]
 
 
 def _json(ctx: click.Context) -> bool:
@@ -79,6 +80,14 @@ def _call(ctx: click.Context, method: str, path: str, **kw: Any) -> Any:
         return client.request(method, path, **kw)
     except ClientError as exc:
         raise _refused(ctx, exc) from None
+
+
+def emit_rows(ctx: click.Context, path: str, line: Callable[[dict[str, Any]], str], none: str,
+              **filters: Any) -> None:
+    """GET the list at `path` (the `filters` given, as query parameters) and
+    print it one `line` a row, `none` when empty; under --json the rows."""
+    rows = _call(ctx, "GET", path, params={k: v for k, v in filters.items() if v} or None)
+    emit(ctx, "\n".join(line(r) for r in rows) or none, rows)
 
 
 def _passphrase(passphrase_file: Path | None) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .cli_common import _call, _client, _id, _json, _refused, cli, emit
+from .cli_common import _call, _client, _id, _json, _refused, cli, emit, emit_rows
 
 
 def _token_line(t: dict[str, Any]) -> str:
@@ -198,16 +198,17 @@ def show(ctx: click.Context, cid: str) -> None:
 @click.pass_context
 def conflicts(ctx: click.Context, scope: str | None) -> None:
     """Conflict sets (rival slot claims, equivocations): leader, state, support."""
-    rows = _call(ctx, "GET", "/v1/conflicts", params={"scope": scope} if scope else None)
-    lines = []
-    for c in rows:
-        lines.append(f"{c['state']:<10} {_key_text(c['key'])}: leader {c['leader']} "
-                     f"({c['support']:.2f}, settled at {c['threshold']:.2f})")
-        for r in c["rivals"]:
-            split = f" (also accept a rival: {_agents(r['split'])})" if r["split"] else ""
-            lines.append(f"  {r['support']:.2f}  {r['cid']}  by {r['issuer'][-8:]}, accepted "
-                         f"by {_agents(r['accepted_by'])}{split}")
-    emit(ctx, "\n".join(lines) or "no conflict sets", rows)
+    emit_rows(ctx, "/v1/conflicts", _conflict_lines, "no conflict sets", scope=scope)
+
+
+def _conflict_lines(c: dict[str, Any]) -> str:
+    lines = [f"{c['state']:<10} {_key_text(c['key'])}: leader {c['leader']} "
+             f"({c['support']:.2f}, settled at {c['threshold']:.2f})"]
+    for r in c["rivals"]:
+        split = f" (also accept a rival: {_agents(r['split'])})" if r["split"] else ""
+        lines.append(f"  {r['support']:.2f}  {r['cid']}  by {r['issuer'][-8:]}, accepted "
+                     f"by {_agents(r['accepted_by'])}{split}")
+    return "\n".join(lines)
 
 
 def _event_line(e: dict[str, Any]) -> str:
@@ -254,10 +255,9 @@ def watch(ctx: click.Context) -> None:
 @click.pass_context
 def verdicts(ctx: click.Context, agent: str | None) -> None:
     """This node's verdict on every promise it knows."""
-    rows = _call(ctx, "GET", "/v1/verdicts", params={"agent": agent} if agent else None)
-    lines = [f"{r['state']:<8} {r['confidence']:.2f}  {r['cid']}  {r['issuer'][-8:]}  "
-             f"{(r.get('text') or '')[:50]}" for r in rows] or ["no promises"]
-    emit(ctx, "\n".join(lines), rows)
+    emit_rows(ctx, "/v1/verdicts", lambda r: f"{r['state']:<8} {r['confidence']:.2f}  "
+              f"{r['cid']}  {r['issuer'][-8:]}  {(r.get('text') or '')[:50]}",
+              "no promises", agent=agent)
 
 
 @cli.command("trust")
@@ -265,7 +265,6 @@ def verdicts(ctx: click.Context, agent: str | None) -> None:
 @click.pass_context
 def trust_(ctx: click.Context, agent: str | None) -> None:
     """This node's trust opinion of every agent (or one)."""
-    rows = _call(ctx, "GET", "/v1/trust", params={"agent": agent} if agent else None)
-    lines = [f"{r['agent']}  b={r['belief']:.3f} d={r['disbelief']:.3f} "
-             f"u={r['uncertainty']:.3f}  E={r['expectation']:.3f}" for r in rows] or ["no agents"]
-    emit(ctx, "\n".join(lines), rows)
+    emit_rows(ctx, "/v1/trust", lambda r: f"{r['agent']}  b={r['belief']:.3f} "
+              f"d={r['disbelief']:.3f} u={r['uncertainty']:.3f}  E={r['expectation']:.3f}",
+              "no agents", agent=agent)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .cli_common import _call, _id, cli, emit
+from .cli_common import _call, _id, cli, emit, emit_rows
 
 # -- governance -------------------------------------------------------------
 
@@ -103,10 +103,9 @@ def vote(ctx: click.Context, proposal: str, choices: tuple[str, ...]) -> None:
 @click.pass_context
 def proposals(ctx: click.Context, scope: str | None) -> None:
     """Proposals this node knows, with their state as this node sees it."""
-    rows = _call(ctx, "GET", "/v1/proposals", params={"scope": scope} if scope else None)
-    lines = [f"{r['state']:<13} {r['result'] or '':<10} {r['cid']}  {r['title']}"
-             for r in rows] or ["no proposals"]
-    emit(ctx, "\n".join(lines), rows)
+    emit_rows(ctx, "/v1/proposals",
+              lambda r: f"{r['state']:<13} {r['result'] or '':<10} {r['cid']}  {r['title']}",
+              "no proposals", scope=scope)
 
 
 @cli.command()

@@ -106,10 +106,11 @@ def _artifacts_json(arts: Any) -> Any:
     return _jsonable(arts)
 
 
-def _text_of(t: wire.Token) -> str | None:
-    """What a promise says (its body's text), for lists."""
-    text = t.body.get("text")
-    return text if isinstance(text, str) else None
+def _str_of(body: Mapping[str, Any], key: str) -> str | None:
+    """A body field shown in lists (a promise's text, an assessment's reason):
+    None unless it is text (a peer's token may put anything there)."""
+    value = body.get(key)
+    return value if isinstance(value, str) else None
 
 
 def token_json(t: wire.Token) -> dict[str, Any]:
@@ -529,7 +530,7 @@ class NodeService:
             out["assessments"] = [
                 {"cid": a.cid, "assessor": a.issuer, "iat": a.iat,
                  "verdict": a.body.get("verdict"),
-                 "reason": a.body.get("reason") if isinstance(a.body.get("reason"), str) else None}
+                 "reason": _str_of(a.body, "reason")}
                 for a in obs.assessments(tok.cid)]
         out["support"] = round(obs.support(tok.cid, now), 4)
         out["accepted_by"] = sorted(obs.accepters(tok.cid))
@@ -564,7 +565,7 @@ class NodeService:
             c = consensus_json(obs.consensus(key, now))
             c["threshold"] = round(obs.params.consensus_threshold, 4)
             c["rivals"] = [{"cid": r.cid, "issuer": self.core.tokens[r.cid].issuer,
-                            "text": _text_of(self.core.tokens[r.cid]),
+                            "text": _str_of(self.core.tokens[r.cid].body, "text"),
                             "support": round(r.support, 4), "accepted_by": sorted(r.accepters),
                             "split": sorted(r.split)} for r in rivals]
             rows.append(c)
@@ -582,10 +583,9 @@ class NodeService:
             v = verdict_json(obs.verdict(cid, now))
             tok = self.core.tokens[cid]
             body = tok.body
-            v.update(issuer=tok.issuer, iat=tok.iat, scope=tok.scope, text=_text_of(tok),
+            v.update(issuer=tok.issuer, iat=tok.iat, scope=tok.scope, text=_str_of(body, "text"),
                      due=body.get("due") if type(body.get("due")) is int else None,
-                     to=body.get("to") if isinstance(body.get("to"), str) else None,
-                     slot=body.get("slot") if isinstance(body.get("slot"), str) else None)
+                     to=_str_of(body, "to"), slot=_str_of(body, "slot"))
             rows.append(v)
         return rows
 

@@ -55,6 +55,7 @@ class Answer:
 
 class AnswerLog:
     def __init__(self, store: Store) -> None:
+        self._store = store
         self._db = store.db
         self._db.executescript(_SCHEMA)
 
@@ -92,15 +93,9 @@ class AnswerLog:
         return int(self._db.execute("SELECT count(*) FROM answers").fetchone()[0])
 
     def _write(self, *statements: tuple[str, tuple[object, ...]]) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._store.transaction() as db:
             for sql, args in statements:
                 db.execute(sql, args)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 def _answer(row: Any) -> Answer:

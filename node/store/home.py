@@ -32,7 +32,7 @@ import os
 import secrets
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -45,7 +45,8 @@ from node.core.admission import AdmissionParams
 
 __all__ = ["Home", "Config", "ConfigError", "HomeError", "resolve_home", "bootstrap_problem",
            "relay_problem",
-           "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS"]
+           "CONFIG_TEMPLATE", "edit_config", "ApiTokens", "ApiTokenFiles", "READ_METHODS",
+           "write_private"]
 
 DEFAULT_HOME = Path("~/.troth")
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
@@ -200,7 +201,7 @@ class Config:
             return ConfigError(f"{where}: {key}: {what}")
 
         known = {"network": {"listen", "announce", "bootstrap", "peer_exchange", "mdns",
-                             *RELAY_NETWORK_KEYS},
+                             "relay", "relays", "reachability"},
                  "relay": set(RELAY_LIMIT_KEYS), "api": {"listen"},
                  "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"},
                  "admission": {"enabled", "hops", "stranger_quota", "stranger_budget",
@@ -213,106 +214,119 @@ class Config:
             for key in value:
                 if key not in known[section]:
                     raise err(f"{section}.{key}", "unknown key")
-        net = data.get("network", {})
-        listen = net.get("listen", list(DEFAULT_LISTEN))
-        if not (isinstance(listen, list) and listen and all(isinstance(x, str) and
-                                                            x.startswith("/") for x in listen)):
-            raise err("network.listen", "a non-empty list of multiaddr strings")
-        # (What each address may be is node/net's to say, at start.)
-        announce = net.get("announce", [])
-        if not (isinstance(announce, list) and all(isinstance(x, str) and x.startswith("/")
-                                                   for x in announce)):
-            raise err("network.announce", "a list of multiaddr strings")
-        boot = net.get("bootstrap", [])
-        if not (isinstance(boot, list) and all(isinstance(x, str) and "/p2p/" in x for x in boot)):
-            raise err("network.bootstrap", "a list of multiaddrs ending in /p2p/<agent id>")
-        for b in boot:
-            problem = bootstrap_problem(b)
-            if problem:
-                raise err("network.bootstrap", f"{b!r}: {problem}")
-        mdns = net.get("mdns", False)
-        if not isinstance(mdns, bool):
-            raise err("network.mdns", "true or false")
-        relay, relays, reachability, relay_limits = _relay_settings(net, data.get("relay", {}), err)
-        exchange = net.get("peer_exchange", True)
-        if not isinstance(exchange, bool):
-            raise err("network.peer_exchange", "true or false")
-        host, port = parse_host_port(data.get("api", {}).get("listen", "127.0.0.1:0"),
-                                     lambda what: err("api.listen", what))
-        interval = data.get("sync", {}).get("interval_s", 5.0)
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
-                not 0.1 <= interval <= 3600:
-            raise err("sync.interval_s", "a number of seconds in 0.1..3600")
-        skew = data.get("trust", {}).get("skew_allowance_s", 30.0)
-        if isinstance(skew, bool) or not isinstance(skew, (int, float)) or not 0 <= skew <= 86_400:
-            raise err("trust.skew_allowance_s", "a number of seconds in 0..86400")
-        level = data.get("log", {}).get("level", "info")
-        if level not in ("debug", "info", "warning", "error"):
-            raise err("log.level", "one of debug, info, warning, error")
-        adm = data.get("admission", {})
-        enabled = adm.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise err("admission.enabled", "true or false")
+
+        def table(name: str) -> _Section:
+            return _Section(data.get(name, {}), name, err)
+
+        net, adm = table("network"), table("admission")
+        # (What each listen or announce address may be is node/net's to say, at start.)
+        listen = net.addrs("listen", DEFAULT_LISTEN, "a non-empty list of multiaddr strings",
+                           non_empty=True)
+        announce = net.addrs("announce", (), "a list of multiaddr strings")
+        boot = net.addrs("bootstrap", (), "a list of multiaddrs ending in /p2p/<agent id>",
+                         problem=bootstrap_problem)
+        relays = net.addrs("relays", (), "a list of multiaddrs ending in /p2p/<relay id>",
+                           problem=relay_problem)
+        relay = table("relay")
+        api = table("api")
+        host, port = parse_host_port(api.values.get("listen", "127.0.0.1:0"),
+                                     lambda what: api.fail("listen", what))
         defaults = AdmissionParams()
-
-        def whole(key: str, default: int, top: int) -> int:
-            v = adm.get(key, default)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
-                raise err(f"admission.{key}", f"a whole number in 0..{top}")
-            return v
-
-        def rate(key: str, low: float) -> float | None:
-            v = adm.get(key)
-            if v is None:
-                return None
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= 1e6:
-                raise err(f"admission.{key}", f"a number in {low:g}..1000000")
-            return float(v)
-
         params = AdmissionParams(
-            hops_max=whole("hops", defaults.hops_max, 16),
-            stranger_quota=whole("stranger_quota", defaults.stranger_quota, 1_000_000),
-            stranger_budget=whole("stranger_budget", defaults.stranger_budget, 100_000_000))
-        return cls(listen=tuple(listen), announce=tuple(announce), bootstrap=tuple(boot),
-                   peer_exchange=exchange, mdns=mdns, relay=relay,
-                   relays=relays, reachability=reachability, relay_limits=relay_limits,
-                   api_host=host,
-                   api_port=port, sync_interval_s=float(interval),
-                   skew_allowance_s=float(skew), log_level=level,
-                   admission=params if enabled else None,
-                   peer_gossip_rate_per_s=rate("peer_gossip_rate_per_s", 0.1),
-                   peer_gossip_burst=rate("peer_gossip_burst", 1.0))
+            hops_max=adm.whole("hops", defaults.hops_max, 0, 16),
+            stranger_quota=adm.whole("stranger_quota", defaults.stranger_quota, 0, 1_000_000),
+            stranger_budget=adm.whole("stranger_budget", defaults.stranger_budget,
+                                      0, 100_000_000))
+        return cls(
+            listen=listen, announce=announce, bootstrap=boot,
+            peer_exchange=net.flag("peer_exchange", True), mdns=net.flag("mdns", False),
+            relay=net.flag("relay", False), relays=relays,
+            reachability=net.choice("reachability", "auto", REACHABILITY_SETTINGS),
+            relay_limits=tuple(sorted((key, relay.whole(key, 1, 1, None))
+                                      for key in relay.values)),
+            api_host=host, api_port=port,
+            sync_interval_s=table("sync").number("interval_s", 5.0, 0.1, 3600,
+                                                 "a number of seconds"),
+            skew_allowance_s=table("trust").number("skew_allowance_s", 30.0, 0, 86_400,
+                                                   "a number of seconds"),
+            log_level=table("log").choice("level", "info", ("debug", "info", "warning", "error")),
+            admission=params if adm.flag("enabled", True) else None,
+            peer_gossip_rate_per_s=adm.optional_number("peer_gossip_rate_per_s", 0.1, 1e6),
+            peer_gossip_burst=adm.optional_number("peer_gossip_burst", 1.0, 1e6))
 
     def override(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-RELAY_NETWORK_KEYS = ("relay", "relays", "reachability")
 RELAY_LIMIT_KEYS = ("max_reservations", "max_circuits_per_peer", "max_circuit_duration_s",
                     "max_circuit_bytes")
 REACHABILITY_SETTINGS = ("auto", "public", "private")
 
 
-def _relay_settings(net: dict[str, Any], limits: dict[str, Any], err: Any
-                    ) -> tuple[bool, tuple[str, ...], str, tuple[tuple[str, int], ...]]:
-    """network.relay, network.relays, network.reachability and the [relay] limits."""
-    relay = net.get("relay", False)
-    if not isinstance(relay, bool):
-        raise err("network.relay", "true or false")
-    relays = net.get("relays", [])
-    if not (isinstance(relays, list) and all(isinstance(x, str) for x in relays)):
-        raise err("network.relays", "a list of multiaddrs ending in /p2p/<relay id>")
-    for addr in relays:
-        problem = relay_problem(addr)
-        if problem:
-            raise err("network.relays", f"{addr!r}: {problem}")
-    reachability = net.get("reachability", "auto")
-    if reachability not in REACHABILITY_SETTINGS:
-        raise err("network.reachability", f"one of {', '.join(REACHABILITY_SETTINGS)}")
-    for key, value in limits.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise err(f"relay.{key}", "a whole number >= 1")
-    return relay, tuple(relays), reachability, tuple(sorted(limits.items()))
+class _Section:
+    """One `[section]` of config.toml, read with the checks its settings share:
+    a bad value is a ConfigError naming `section.key` and what it must be."""
+
+    def __init__(self, values: dict[str, Any], section: str,
+                 err: Callable[[str, str], ConfigError]) -> None:
+        self.values = values
+        self.section = section
+        self._err = err
+
+    def fail(self, key: str, what: str) -> ConfigError:
+        return self._err(f"{self.section}.{key}", what)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.values.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false")
+        return value
+
+    def choice(self, key: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.values.get(key, default)
+        if value not in options:
+            raise self.fail(key, f"one of {', '.join(options)}")
+        return str(value)
+
+    def whole(self, key: str, default: int, low: int, high: int | None) -> int:
+        """A whole number in low..high (no upper bound when `high` is None)."""
+        value = self.values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or \
+                (high is not None and value > high):
+            raise self.fail(key, f"a whole number >= {low}" if high is None
+                            else f"a whole number in {low}..{high}")
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float,
+               noun: str = "a number") -> float:
+        value = self.values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not low <= value <= high:
+            raise self.fail(key, f"{noun} in {_plain(low)}..{_plain(high)}")
+        return float(value)
+
+    def optional_number(self, key: str, low: float, high: float) -> float | None:
+        """A number in low..high, or None when the key is not set."""
+        return self.number(key, low, low, high) if key in self.values else None
+
+    def addrs(self, key: str, default: tuple[str, ...], what: str, *, non_empty: bool = False,
+              problem: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+        """A list of multiaddr strings (`what` says which kind when it is not):
+        each one as `problem` accepts it, else each starting with "/"."""
+        value = self.values.get(key, list(default))
+        if not (isinstance(value, list) and (value or not non_empty) and
+                all(isinstance(x, str) and (problem or x.startswith("/")) for x in value)):
+            raise self.fail(key, what)
+        for addr in value:
+            trouble = problem(addr) if problem is not None else None
+            if trouble:
+                raise self.fail(key, f"{addr!r}: {trouble}")
+        return tuple(value)
+
+
+def _plain(x: float) -> str:
+    """3600.0 as "3600", 0.1 as "0.1" (1e6 as "1000000", not "1e+06")."""
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def parse_host_port(text: object, err: Any) -> tuple[str, int]:
@@ -356,7 +370,9 @@ def resolve_home(flag: str | Path | None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_HOME.expanduser()
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` whole with `data`, mode 0600: written to a temporary file,
+    fsynced, renamed over it, so a crash leaves the old file or the new one."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -575,7 +591,7 @@ class Home:
         paths = [p for p, chosen in ((self.token_path, write), (self.read_token_path, read))
                  if chosen]
         for p in paths:
-            _write_private(p, _new_token())
+            write_private(p, _new_token())
         return paths
 
     def ensure_api_tokens(self) -> list[Path]:
@@ -593,7 +609,7 @@ class Home:
         return info if isinstance(info, dict) else None
 
     def write_runtime(self, info: dict[str, Any]) -> None:
-        _write_private(self.runtime_path, json.dumps(info, indent=2).encode())
+        write_private(self.runtime_path, json.dumps(info, indent=2).encode())
 
     def clear_runtime(self) -> None:
         self.runtime_path.unlink(missing_ok=True)

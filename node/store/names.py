@@ -4,21 +4,23 @@ Theory of operation: an agent id (`12D3KooW…`) is global and unreadable; a
 petname is local, chosen by this user, and means nothing to anyone else
 (petname systems: a name is secure, memorable or global, pick two). `Petnames`
 owns the home's `names.json`: a JSON object agent id -> name, read once and
-rewritten whole (write to a temporary file, fsync, rename) on every change, so
-a crash leaves the old file or the new one. Invariants: every key is a valid
-agent id, every name is 1..NAME_MAX_CHARS printable characters with no
-leading or trailing space, and no two agents share a name (a name must say who
-it is). Names never enter a token: they are shown by the web app and set with
-`troth name` through the API.
+rewritten whole on every change (home.py's `write_private`: a temporary file,
+fsynced, renamed, mode 0600 as the token files), so a crash leaves the old
+file or the new one. Invariants: every key is a valid agent id, every name
+is 1..NAME_MAX_CHARS printable characters with no leading or trailing space,
+and no two agents share a name (a name must say who it is). Names never
+enter a token: they are shown by the web app and set with `troth name`
+through the API.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import wire
+
+from .home import write_private
 
 __all__ = ["Petnames", "PetnameError", "NAME_MAX_CHARS", "NAMES_MAX"]
 
@@ -80,12 +82,8 @@ class Petnames:
         self._names = names
 
     def _write(self, names: dict[str, str]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as fh:
-            json.dump(dict(sorted(names.items())), fh, indent=1, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(dict(sorted(names.items())), indent=1,
+                                            ensure_ascii=False).encode())
 
 
 def _agent(agent: object) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,9 @@ class StoreFull(StoreError):
     everything committed before it is intact; free space and restart."""
 
 
-def _disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-        or "database or disk is full" in str(exc))
+def _disk_full(exc: sqlite3.OperationalError) -> bool:
+    return (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(exc))
 
 
 class Store:
@@ -130,17 +130,11 @@ class Store:
 
     def _migrate_1_to_2(self) -> None:
         """Add the nullable `seen_at` column (old rows: NULL = arrival unknown)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as db:
             cols = {r[1] for r in db.execute("PRAGMA table_info(tokens)")}
             if "seen_at" not in cols:
                 db.execute("ALTER TABLE tokens ADD COLUMN seen_at REAL")
             db.execute("UPDATE meta SET value='2' WHERE key='schema'")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         self._db.close()
@@ -150,6 +144,20 @@ class Store:
         """The open connection, for a table another module owns in this file
         (node/store/answers.py); it keeps to its own table."""
         return self._db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the connection (BEGIN IMMEDIATE: the write
+        lock at once), committed when the block ends, rolled back if it raises."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # (SQLite ends some failed transactions itself)
+                db.execute("ROLLBACK")
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -169,20 +177,16 @@ class Store:
         if not rows:
             return 0
         dep_rows = [(t.cid, d) for t, _ in items for d in t.deps]
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO tokens (cid, issuer, seq, kind, iat, raw, seen_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            added = db.total_changes - before
-            if dep_rows:
-                db.executemany("INSERT OR IGNORE INTO deps VALUES (?, ?)", dep_rows)
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:  # (SQLite ends some failed transactions itself)
-                db.execute("ROLLBACK")
+            with self.transaction() as db:
+                before = db.total_changes
+                db.executemany(
+                    "INSERT OR IGNORE INTO tokens (cid, issuer, seq, kind, iat, raw, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                added = db.total_changes - before
+                if dep_rows:
+                    db.executemany("INSERT OR IGNORE INTO deps VALUES (?, ?)", dep_rows)
+        except sqlite3.OperationalError as exc:
             if _disk_full(exc):
                 raise StoreFull(f"{self.path}: the disk is full ({exc}); nothing was written "
                                 "in this batch, everything before it is stored") from exc
