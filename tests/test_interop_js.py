@@ -35,7 +35,7 @@ from node.core import DEFAULT_TOPIC
 from node.net.gossip import gossip_message_id
 from node.net.p2p import P2PNode
 from node.store.home import Config, Home
-from tests.test_runtime import wait_until
+from tests.test_runtime import run_in, wait_until
 
 JS_DIR = Path(__file__).resolve().parent / "interop" / "js"
 WAIT_S = 30.0
@@ -136,9 +136,7 @@ async def test_troth_tokens_cross_a_js_libp2p_gossipsub_node_both_ways(
     tess, theo = (Runtime(*Home.init(tmp_path / name), Config(sync_interval_s=1.0))
                   for name in ("tess", "theo"))
     async with trio.open_nursery() as nursery:
-        for rt in (tess, theo):
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, tess, theo)
         assert tess.p2p is not None and theo.p2p is not None
         await js_node.send(cmd="dial", addr=tess.listen_addrs()[0])  # js dials py
         await js_node.expect(lambda e: e["event"] == "dialled", "the js node to dial tess")
