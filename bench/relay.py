@@ -36,6 +36,7 @@ from pathlib import Path
 import psutil
 import trio
 
+from bench.net import percentile, wait_mesh
 from node.net.p2p import P2PNode, RelayParams
 
 TOPIC = "troth/bench/relay"
@@ -83,12 +84,6 @@ class Middle:
 
 # -- measurements ---------------------------------------------------------------
 
-async def wait_mesh(a: P2PNode, b: P2PNode) -> None:
-    with trio.fail_after(30):
-        while b.peer_id not in a.mesh_peers(TOPIC) or a.peer_id not in b.mesh_peers(TOPIC):
-            await trio.sleep(0.01)
-
-
 async def latencies_ms(ann: P2PNode, bob: P2PNode, messages: int) -> list[float]:
     out = []
     for i in range(messages):
@@ -134,11 +129,6 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def run(args: argparse.Namespace) -> None:
     relay, hub = Middle("relay"), Middle("hub")
     try:
@@ -152,20 +142,21 @@ async def run(args: argparse.Namespace) -> None:
                     await node.subscribe(TOPIC)
                 # direct
                 await bob.connect(ann.listen_addrs[0])
-                await wait_mesh(ann, bob)
+                await wait_mesh([ann, bob], [(0, 1)], TOPIC)
                 direct = await latencies_ms(ann, bob, args.messages)
                 await bob.disconnect(ann.peer_id)
                 # relayed
                 held = await ann.reserve(relay.addr)
                 await bob.connect(held.addr)
                 assert bob.peer_routes()[ann.peer_id] is not None, "not relayed"
-                await wait_mesh(ann, bob)
+                await wait_mesh([ann, bob], [(0, 1)], TOPIC)
                 relayed = await latencies_ms(ann, bob, args.messages)
                 lat["direct"].append(statistics.median(direct))
                 lat["relayed"].append(statistics.median(relayed))
                 print(f"round {r}: latency ms direct p50 {statistics.median(direct):.2f} "
-                      f"p90 {pct(direct, 0.9):.2f}; relayed p50 {statistics.median(relayed):.2f} "
-                      f"p90 {pct(relayed, 0.9):.2f}", flush=True)
+                      f"p90 {percentile(direct, 0.9):.2f}; relayed p50 "
+                      f"{statistics.median(relayed):.2f} p90 {percentile(relayed, 0.9):.2f}",
+                      flush=True)
                 per100, got = await cpu_per_100(ann, bob, relay, args.rate, args.seconds)
                 cpu["relay"].append(per100)
                 print(f"round {r}: relay CPU {per100:.3f} s/s per 100 msg/s "
@@ -182,8 +173,8 @@ async def run(args: argparse.Namespace) -> None:
                 through_hub = await latencies_ms(ann, bob, args.messages)
                 lat["hub"].append(statistics.median(through_hub))
                 print(f"round {r}: latency ms through the gossip hub p50 "
-                      f"{statistics.median(through_hub):.2f} p90 {pct(through_hub, 0.9):.2f}",
-                      flush=True)
+                      f"{statistics.median(through_hub):.2f} "
+                      f"p90 {percentile(through_hub, 0.9):.2f}", flush=True)
                 per100, got = await cpu_per_100(ann, bob, hub, args.rate, args.seconds)
                 cpu["hub"].append(per100)
                 print(f"round {r}: hub CPU {per100:.3f} s/s per 100 msg/s "

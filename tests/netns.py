@@ -24,30 +24,15 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from node.store.home import Home
+from tests.harness import ROOT, TROTH, runtime_info, troth_run, wait_for
 
-__all__ = ["Lab", "Node", "ApiAgent", "lab_or_skip", "wait_for", "SUBNET"]
+__all__ = ["Lab", "Node", "ApiAgent", "lab_or_skip", "SUBNET"]
 
-ROOT = Path(__file__).resolve().parent.parent
-TROTH = [sys.executable, "-m", "node"]
 SUBNET = "10.77.0"
-# Generous: on a 2-core machine shared with other test runs, starting a node
-# (imports) has taken over 20 s; it takes ~2 s on an idle one.
-WAIT_S = 60.0
-
-
-def wait_for(cond: Any, what: str, timeout_s: float = WAIT_S, every_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _ip(*args: str) -> None:
@@ -184,19 +169,14 @@ class Node:
     def launch(self, *flags: str) -> None:
         """Start the node with `flags` (`started()` waits for it)."""
         with open(self.log, "ab") as fh:
-            self.proc = self.lab.popen(self.host, [*TROTH, "--home", str(self.home.path), "run",
-                                                   "--sync-interval", "0.5", *flags],
+            self.proc = self.lab.popen(self.host, troth_run(self.home.path, *flags),
                                        stdout=fh, stderr=subprocess.STDOUT)
 
     def started(self) -> dict[str, Any]:
-        return dict(wait_for(self._info, f"{self.host} to start"))
-
-    def _info(self) -> dict[str, Any] | None:
         assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{self.host} exited: {self.log.read_text()[-3000:]}")
-        info = self.home.runtime()
-        return info if info and info.get("pid") == self.proc.pid else None
+        proc = self.proc
+        return dict(wait_for(lambda: runtime_info(proc, self.home, self.log),
+                             f"{self.host} to start"))
 
     def stop(self) -> None:
         assert self.proc is not None

@@ -21,10 +21,9 @@ from node.app.service import NodeService
 from node.store import Store
 from node.store.engine import Engine
 from node.store.home import ApiTokenFiles, Home
-from tests.harness import ident
+from tests.harness import Proc, ident
 from tests.test_api import READ_TOKEN, TOKEN, UNKNOWN, Served, api
 from tests.test_cli import tj, troth
-from tests.test_multiprocess import Proc
 
 __all__ = ["api"]  # (the served app fixture of tests/test_api.py)
 

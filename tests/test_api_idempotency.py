@@ -24,9 +24,8 @@ from node.store import answers as answers_module
 from node.store.answers import AnswerLog
 from node.store.engine import Engine
 from node.store.home import Home
-from tests.harness import ident
+from tests.harness import Proc, ident
 from tests.test_api import UNKNOWN, Served, api
-from tests.test_multiprocess import Proc
 
 __all__ = ["api"]  # (the served app fixture of tests/test_api.py)
 

@@ -41,8 +41,7 @@ from schemathesis.checks import (
 
 import wire
 from node.store.home import Home, edit_config
-from tests.harness import ident
-from tests.test_multiprocess import Proc, wait_for
+from tests.harness import Proc, ident, wait_for
 
 SCHEMA_EXAMPLES = int(os.environ.get("TROTH_SCHEMA_EXAMPLES", "5"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

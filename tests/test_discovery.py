@@ -41,7 +41,7 @@ from node.store.home import Config, Home
 from wire import Identity, InvalidFrame
 from wire.cbor import dumps
 
-from .test_runtime import wait_until
+from .test_runtime import run_in, wait_until
 
 OWN = Identity.generate().agent_id
 IDS = [Identity.generate().agent_id for _ in range(6)]
@@ -216,13 +216,10 @@ async def test_members_find_each_other_through_one_peer_and_again_from_their_boo
 
     hub = runtime("hub")
     async with trio.open_nursery() as outer:
-        await outer.start(lambda task_status: hub.run(handle_signals=False,
-                                                      task_status=task_status))
+        await run_in(outer, hub)
         a, b = runtime("a", (hub.listen_addrs()[0],)), runtime("b", (hub.listen_addrs()[0],))
         async with trio.open_nursery() as nursery:
-            for rt in (a, b):
-                await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                      task_status=task_status))
+            await run_in(nursery, a, b)
             assert a.p2p is not None and b.p2p is not None
             a_id, b_id = a.identity.agent_id, b.identity.agent_id
             await wait_until(lambda: b_id in a.p2p.connected_peers()  # type: ignore[union-attr]
@@ -244,9 +241,7 @@ async def test_members_find_each_other_through_one_peer_and_again_from_their_boo
         again = runtime("a")  # no bootstrap list: only its book
         b2 = runtime("b", port=b_port)  # b is where it was (a member's port is fixed)
         async with trio.open_nursery() as nursery:
-            for rt in (b2, again):
-                await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                      task_status=task_status))
+            await run_in(nursery, b2, again)
             await wait_until(lambda: again.p2p is not None and
                              b_id in again.p2p.connected_peers(), "a to find b from its book")
             hub_row = {r["peer"]: r for r in again.peers()}[hub.identity.agent_id]

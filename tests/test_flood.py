@@ -4,9 +4,6 @@ full-size benchmark; this is its 200 x 5 version)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +13,8 @@ import trio
 from bench.flood import Victim, admission_config, mint, run_flood
 from node.net.gossip import PeerRateLimit
 from node.net.p2p import GossipParams, P2PNode, Validation
+from tests.test_cli import troth
 from tests.test_p2p import TOPIC, drained, link, meshed, nodes, receive_n, seed, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_token_bucket_allows_the_burst_then_the_rate() -> None:
@@ -84,11 +80,7 @@ async def test_a_neighbour_is_read_no_faster_than_its_rate() -> None:
 
 def _stats_cli(victim: Victim) -> str:
     """`troth stats` against the running victim, as a user would type it."""
-    out = subprocess.run([sys.executable, "-m", "node", "--home", str(victim.home.path),
-                          "stats"], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return troth(victim.home.path, "stats").stdout
 
 
 def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path: Path) -> None:

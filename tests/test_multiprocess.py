@@ -7,12 +7,8 @@ no reused seq; all end with the same token set.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,72 +17,7 @@ import pytest
 
 from node.store import Store
 from node.store.home import Home
-
-ROOT = Path(__file__).resolve().parent.parent
-WAIT_S = 60.0
-
-
-def wait_for(cond: Any, what: str, timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
-class Proc:
-    def __init__(self, home: Path, bootstrap: list[str]) -> None:
-        self.home = Home(home)
-        self.bootstrap = bootstrap
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = home / "run.log"
-
-    def start(self) -> None:
-        self.launch()
-        self.ready()
-
-    def launch(self) -> None:
-        """Start the process (`ready` waits for it: launch several, then wait)."""
-        # --no-admission: four strangers issue 125 tokens each here, past a
-        # stranger's quota (tests/test_flood.py is where admission is tested).
-        args = [sys.executable, "-m", "node", "--home", str(self.home.path), "run",
-                "--sync-interval", "0.5", "--no-admission"]
-        for b in self.bootstrap:
-            args += ["--bootstrap", b]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                         cwd=ROOT)
-
-    def ready(self) -> None:
-        info = wait_for(lambda: self._info(), f"{self.home.path} to start")
-        self.api = str(info["api"])
-        self.listen = list(info["listen"])
-        self.http = httpx.Client(base_url=self.api, timeout=10,
-                                 headers={"Authorization": f"Bearer {self.home.api_token()}"})
-
-    def _info(self) -> dict[str, Any] | None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"node exited: {self.log.read_text()[-2000:]}")
-        info = self.home.runtime()
-        return info if info and info.get("pid") == self.proc.pid else None
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=30)
-        self.http.close()
-
-    def promise(self, text: str) -> dict[str, Any]:
-        r = self.http.post("/v1/promises", json={"text": text})
-        r.raise_for_status()
-        return dict(r.json())
-
-    def ident(self) -> dict[str, Any]:
-        return dict(self.http.get("/v1/id").json())
+from tests.harness import Proc, wait_for
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from node.store.home import Home
-from tests.test_multiprocess import ROOT, Proc, wait_for
+from tests.harness import ROOT, Proc, wait_for
 
 
 def troth(proc: Proc, *args: str) -> Any:

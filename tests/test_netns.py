@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import SUBNET, Lab, Node, lab_or_skip, wait_for
+from tests.harness import wait_for
+from tests.netns import SUBNET, Lab, Node, lab_or_skip
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bool(why := lab_or_skip()), reason=str(why))]

@@ -25,11 +25,9 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,9 +38,9 @@ from typing import Any
 import pytest
 
 from node.store.home import CONFIG_TEMPLATE, Home, edit_config
-from tests.test_multiprocess import wait_for
+from tests.harness import ROOT, TROTH, launch, runtime_info, troth_run, wait_for
+from tests.netns import lab_or_skip
 
-ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
 # Starting a node is mostly importing Python modules: seconds on a quiet
 # machine, much longer on a loaded CI box.
@@ -99,22 +97,13 @@ class Member:
         self.home.config_path.write_text(edit_config(CONFIG_TEMPLATE, {"network": network}))
 
     def launch(self, *args: str) -> None:
-        cmd = [*self.prefix, sys.executable, "-m", "node", "--home", str(self.home.path),
-               "run", "--sync-interval", "0.5", *args]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                         cwd=ROOT)
+        self.proc = launch([*self.prefix, *troth_run(self.home.path, *args)], self.log)
 
     def wait_started(self) -> None:
-        wait_for(self._started, f"{self.home.path.name} to start", START_WAIT_S)
-
-    def _started(self) -> bool:
         assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"node exited: {self.log.read_text()[-3000:]}")
-        info = self.home.runtime()
-        return bool(info and info.get("pid") == self.proc.pid)
+        proc = self.proc
+        wait_for(lambda: runtime_info(proc, self.home, self.log),
+                 f"{self.home.path.name} to start", START_WAIT_S)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -142,10 +131,9 @@ class Member:
         return str(self.api("POST", "/v1/promises", {"text": text})["cid"])
 
     def troth(self, *args: str) -> Any:
-        out = subprocess.run(
-            [*self.prefix, sys.executable, "-m", "node", "--home", str(self.home.path),
-             "--json", *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        out = subprocess.run([*self.prefix, *TROTH, "--home", str(self.home.path), "--json", *args],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
         assert out.returncode == 0, out.stderr + out.stdout
         return json.loads(out.stdout)
 
@@ -232,14 +220,14 @@ class Namespaces:
 
 @pytest.fixture
 def namespaces() -> Iterator[Namespaces]:
-    if shutil.which("ip") is None:
-        pytest.skip("network namespaces: the `ip` command (iproute2) is not installed")
+    # Skips only where namespaces cannot be made at all: once they can, a
+    # step of `create` that fails is a failure, not a skip.
+    why = lab_or_skip()
+    if why:
+        pytest.skip(f"network namespaces: {why}")
     nets = Namespaces()
     try:
-        try:
-            nets.create()
-        except RuntimeError as exc:
-            pytest.skip(f"network namespaces cannot be made here (needs root): {exc}")
+        nets.create()
         yield nets
     finally:
         nets.remove()

@@ -17,7 +17,7 @@ import trio
 from node.app.runtime import Runtime
 from node.net.p2p import P2PNode, RelayParams
 from node.store.home import Config, Home
-from tests.test_runtime import wait_until
+from tests.test_runtime import run_in, wait_until
 from wire import Identity
 
 RELAY_SEED = hashlib.sha256(b"relaying-test-relay").digest()
@@ -27,8 +27,7 @@ RELAY_SEED = hashlib.sha256(b"relaying-test-relay").digest()
 async def member(tmp_path: Path, **config: object) -> AsyncIterator[Runtime]:
     rt = Runtime(*Home.init(tmp_path / "member"), Config(sync_interval_s=1.0, **config))
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: rt.run(handle_signals=False,
-                                                       task_status=task_status))
+        await run_in(nursery, rt)
         yield rt
         rt.stop()
 
@@ -84,9 +83,7 @@ async def test_members_told_they_are_private_meet_through_a_loopback_relay(
                   Config(relays=(hub_addr,), reachability="private", bootstrap=(ann_circuit,),
                          sync_interval_s=0.5))
     async with trio.open_nursery() as nursery:
-        for rt in (hub, ann, bob):
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, hub, ann, bob)
         assert hub.p2p is not None and bob.p2p is not None
         await wait_until(lambda: relayed(ann) == [ann_circuit], "ann to reserve on the hub")
         await wait_until(lambda: bob.p2p is not None and

@@ -28,6 +28,13 @@ async def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAI
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
+async def run_in(nursery: trio.Nursery, *runtimes: Runtime) -> None:
+    """Run each runtime as a task of `nursery`; return once every one is listening."""
+    for rt in runtimes:
+        await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
+                                                              task_status=task_status))
+
+
 def make_runtime(tmp: Path, name: str) -> Runtime:
     home, identity = Home.init(tmp / name)
     # These tests wire fixed topologies (a line, a ring): no peer exchange,
@@ -40,9 +47,7 @@ def make_runtime(tmp: Path, name: str) -> Runtime:
 async def five(tmp_path: Path) -> AsyncIterator[list[Runtime]]:
     nodes = [make_runtime(tmp_path, f"n{i}") for i in range(5)]
     async with trio.open_nursery() as nursery:
-        for rt in nodes:
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, *nodes)
         # a ring plus one chord: every token needs more than one hop for some
         for i in range(5):
             assert nodes[i].p2p is not None
@@ -117,16 +122,14 @@ async def test_forged_gossip_is_rejected_not_forwarded_and_the_forger_penalised(
 async def test_restart_resumes_from_the_store(tmp_path: Path) -> None:
     rt = make_runtime(tmp_path, "solo")
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: rt.run(handle_signals=False,
-                                                       task_status=task_status))
+        await run_in(nursery, rt)
         assert rt.engine is not None
         first, _ = rt.engine.issue(kind="promise", now=rt.clock(), body={"text": "one"})
         rt.stop()
     assert rt.home.runtime() is None  # node.json removed on a clean stop
     again = Runtime(rt.home, rt.identity, rt.config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: again.run(handle_signals=False,
-                                                          task_status=task_status))
+        await run_in(nursery, again)
         assert again.engine is not None and again.engine.core.has(first.cid)
         second, _ = again.engine.issue(kind="promise", now=again.clock(), body={"text": "two"})
         assert second.seq == 2 and second.prev == first.cid
@@ -144,9 +147,7 @@ async def test_discovered_peers_are_dialled(tmp_path: Path) -> None:
     finder = make_runtime(tmp_path, "lan")
     other = make_runtime(tmp_path, "neighbour")
     async with trio.open_nursery() as nursery:
-        for rt in (finder, other):
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, finder, other)
         assert finder.p2p is not None and other.p2p is not None
         assert finder._nursery is not None
         finder._nursery.start_soon(finder._discovery)
@@ -164,8 +165,7 @@ async def test_one_node_per_home(tmp_path: Path) -> None:
     first = make_runtime(tmp_path, "shared")
     second = Runtime(first.home, first.identity, first.config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: first.run(handle_signals=False,
-                                                          task_status=task_status))
+        await run_in(nursery, first)
         with pytest.raises(HomeError, match="another troth node"):
             await second.run(handle_signals=False)
         first.stop()
@@ -176,9 +176,7 @@ async def test_peers_lists_neighbours_not_gossip_originators(tmp_path: Path) -> 
     stopping makes b unreachable without leaking onto a."""
     a, b, c = (make_runtime(tmp_path, n) for n in "abc")
     async with trio.open_nursery() as nursery:
-        for rt in (a, b, c):
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, a, b, c)
         assert a.p2p is not None and c.p2p is not None
         await a.p2p.connect(b.listen_addrs()[0])
         await c.p2p.connect(b.listen_addrs()[0])
@@ -271,8 +269,7 @@ async def test_a_bootstrap_peer_never_reached_is_listed_as_unreachable(tmp_path:
     rt = Runtime(home, identity, Config(sync_interval_s=1.0, bootstrap=(
         f"/ip4/127.0.0.1/tcp/{port}/p2p/{ghost}",)))
     async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: rt.run(handle_signals=False,
-                                                       task_status=task_status))
+        await run_in(nursery, rt)
         await wait_until(lambda: any(r.get("last_dial_error") for r in rt.peers()),
                          "the first failed dial")
         (row,) = rt.peers()

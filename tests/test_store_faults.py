@@ -27,8 +27,7 @@ from node.store import Store, StoreFull
 from node.store.engine import Engine, EngineFailed
 from node.store.home import Home
 from node.store.repair import repair_store
-from tests.harness import ident
-from tests.test_multiprocess import Proc, wait_for
+from tests.harness import Proc, ident, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))

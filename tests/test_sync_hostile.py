@@ -52,7 +52,7 @@ from node.net.p2p import (
     encode_frame_prefix,
 )
 from node.store.home import Config, Home
-from tests.test_runtime import WAIT_S, holds, wait_until
+from tests.test_runtime import WAIT_S, holds, run_in, wait_until
 from wire.frames import FRONTIER_ENTRIES_MAX, RANGE_SPAN_MAX
 from wire.limits import SEQ_MAX
 
@@ -175,9 +175,7 @@ async def arena(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     victim = make_runtime(tmp_path, "victim", limits)
     honest = make_runtime(tmp_path, "honest", limits)
     async with trio.open_nursery() as nursery:
-        for rt in (victim, honest):
-            await nursery.start(lambda task_status, rt=rt: rt.run(handle_signals=False,
-                                                                  task_status=task_status))
+        await run_in(nursery, victim, honest)
         assert victim.engine is not None and honest.engine is not None
         assert honest.p2p is not None
         # The victim's chain, handed to the honest node directly: syncing it

@@ -37,6 +37,7 @@ def test_matches_a_set_under_random_marks(monkeypatch: pytest.MonkeyPatch) -> No
         assert cache.saw(probe) == (probe in truth), (step, probe)
     assert len(cache.window) <= 16
     assert cache.base > 4000  # it slid
+    assert cache.gaps, "the window slid past unseen ids: there are gaps to check"
     assert cache.gaps == sorted(cache.gaps)  # (each [lo, hi) non-empty, disjoint)
     assert all(lo < hi for lo, hi in zip(cache.gaps[::2], cache.gaps[1::2], strict=True))
 

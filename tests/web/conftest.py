@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from node.store.home import Home, edit_config
-from tests.test_multiprocess import ROOT, Proc
+from tests.harness import ROOT, Proc
 
 pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
                                                    "(pip install -e '.[dev]')")

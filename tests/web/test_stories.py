@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
 import wire
-from tests.test_multiprocess import wait_for
+from tests.harness import wait_for
 from tests.web.conftest import SKEW_S, Console, WebNode, open_app, run_axe, write_token_dialog
 
 pytestmark = pytest.mark.slow
