@@ -4,6 +4,8 @@ fulfil, assess, retract, show, conflicts, watch, verdicts, trust."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -238,14 +240,17 @@ def watch(ctx: click.Context) -> None:
     consensus, outcomes) until Ctrl-C. --json: one JSON object a line."""
     from .client import ClientError
 
+    # Ctrl-C ends the process at once. watch only reads, and click.echo has
+    # flushed every line it printed, so there is nothing to clean up; letting
+    # KeyboardInterrupt unwind through the HTTP client instead can hang on a
+    # lock it held when the signal arrived.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     client = _client(ctx)
     try:
         for event in client.events():
             click.echo(json.dumps(event, sort_keys=True) if _json(ctx) else _event_line(event))
     except ClientError as exc:
         raise _refused(ctx, exc) from None
-    except KeyboardInterrupt:
-        return
     if not _json(ctx):
         click.echo("the node ended the stream (it is stopping)", err=True)
 
