@@ -1,13 +1,31 @@
 """troth wire layer: bytes <-> values. Pure: no I/O, no clocks, no randomness.
 
 Identity and keys (`Identity`, agent ids), promise tokens (`Claims`,
-`encode_token`, `decode_token`, `Token`), content ids (`cid_of`), and the
-frames of the sync protocol. Every decoder of untrusted bytes raises only the
-typed errors below (`InvalidToken`, `InvalidFrame`), each with a `.reason` code.
-How much a token, or a sync frame, may contain is defined once, in `wire.limits`.
+`encode_token`, `decode_token`, `Token`), content ids (`cid_of`), the frames
+of the sync protocol, and bundles (several tokens in one gossip message).
+Every decoder of untrusted bytes raises only the typed errors below
+(`InvalidToken`, `InvalidFrame`, `InvalidBundle`), each with a `.reason` code.
+How much a token, a sync frame or a bundle may contain is defined once, in
+`wire.limits`.
 """
 
-from .errors import InvalidFrame, InvalidIdentity, InvalidToken, TokenTooLarge, WireError
+from .bundle import (
+    BUNDLE_SIZE_MAX_BYTES,
+    BUNDLE_TOKENS_MAX,
+    decode_bundle,
+    encode_bundle,
+    gossip_tokens,
+    is_bundle,
+    pack_gossip,
+)
+from .errors import (
+    InvalidBundle,
+    InvalidFrame,
+    InvalidIdentity,
+    InvalidToken,
+    TokenTooLarge,
+    WireError,
+)
 from .frames import (
     FRAME_SIZE_MAX_BYTES,
     Frame,
@@ -50,4 +68,6 @@ __all__ = [
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
     "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "WantForks", "Tokens",
     "encode_frame", "decode_frame", "FRAME_SIZE_MAX_BYTES",
+    "InvalidBundle", "encode_bundle", "decode_bundle", "is_bundle", "gossip_tokens",
+    "pack_gossip", "BUNDLE_SIZE_MAX_BYTES", "BUNDLE_TOKENS_MAX",
 ]

@@ -11,7 +11,10 @@ tests can match on the reason instead of on message text.
 
 from __future__ import annotations
 
-__all__ = ["WireError", "InvalidToken", "TokenTooLarge", "InvalidFrame", "InvalidIdentity"]
+__all__ = [
+    "WireError", "InvalidToken", "TokenTooLarge", "InvalidFrame", "InvalidBundle",
+    "InvalidIdentity",
+]
 
 
 class WireError(Exception):
@@ -42,6 +45,13 @@ class TokenTooLarge(InvalidToken):
 
 class InvalidFrame(WireError):
     """Bytes that are not a valid sync-protocol frame."""
+
+
+class InvalidBundle(WireError):
+    """Bytes that are not a valid bundle of gossip tokens (wire/bundle.py).
+
+    About the bundle's shape only: the tokens inside are judged one by one
+    by `decode_token`, whose `InvalidToken` names what is wrong with one."""
 
 
 class InvalidIdentity(WireError):

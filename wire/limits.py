@@ -24,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "TOKEN_SIZE_MAX_BYTES", "DEPS_MAX", "KIND_MAX_CHARS", "IAT_MAX_S", "SEQ_MAX",
     "TEXT_MAX_CHARS", "PROMISE_DEPS_MAX", "TRANSITION_ITEMS_MAX", "FRAME_SIZE_MAX_BYTES",
+    "BUNDLE_SIZE_MAX_BYTES", "BUNDLE_TOKENS_MAX",
 ]
 
 # -- the profile: checked by decode_token ---------------------------------
@@ -70,3 +71,16 @@ TRANSITION_ITEMS_MAX = 64
 # 1 MiB keeps us inside and bounds the work one frame can ask of a peer. Larger
 # transfers are chunked by the sync protocol into several frames.
 FRAME_SIZE_MAX_BYTES = 1024 * 1024
+
+# -- gossip: one message carrying several tokens (wire/bundle.py) ---------
+
+# A bundle must fit one gossipsub message: py-libp2p caps an RPC at 1 MiB, of
+# which node/net/gossip.py leaves 960 KiB to the data. 512 KiB stays well
+# inside and holds two maximal tokens, or ~1,400 ordinary ones (~360 B).
+BUNDLE_SIZE_MAX_BYTES = 512 * 1024
+# Tokens in one bundle. Every one is verified by every node it reaches before
+# the message is forwarded (~0.15 ms each here): 256 keep one message's work
+# to ~40 ms, about eight times what py-libp2p spends on any gossip message
+# (docs/benchmarks.md), while a publisher's burst needs few messages: the
+# per-message cost is spread over up to 256 tokens.
+BUNDLE_TOKENS_MAX = 256
