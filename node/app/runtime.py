@@ -7,7 +7,8 @@ trio tasks:
     gossip    drain validated gossip in bursts -> engine.receive_gossip_many
     peers     connect/disconnect events -> engine.peer_up/peer_down, liveness
     timer     engine.tick(now) at the core's next deadline (at least every 1 s)
-    publish   hand Publish outputs to gossipsub, in order
+    publish   hand Publish outputs to gossipsub, in order; what is queued
+              together goes out in bundles (wire/bundle.py)
     sync      inbound /troth/sync/1 streams -> engine.receive_frame; Send
               outputs are queued with p2p.send_sync (node/net writes them, and
               bounds what each peer may cost us: node/net/guard.py)
@@ -31,8 +32,9 @@ ever waiting for them. The engine is used from one trio thread only (tasks inter
 awaits, and no await happens inside an engine call).
 
 Gossip validation: the topic validator runs `wire.decode_token` (signature and
-profile) before gossipsub delivers or forwards; the decoded token is cached by
-its bytes so the core does not verify it twice. A token that fails costs the
+profile) before gossipsub delivers or forwards, on the message's token or on
+each token of its bundle; the decoded tokens are cached by their bytes so the
+core does not verify them twice. A token that fails costs the
 relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
 missing is valid and is forwarded (it cannot be judged yet, so it is never
 punished). Admission (`Core.judge_gossip`) decides the rest: a token whose
@@ -41,6 +43,8 @@ forwarded; a stranger's within its quota and the budget is KEEPt: delivered
 here, forwarded to nobody (peers that want strangers' tokens pull them by
 sync, each within its own budget, so a flood does not travel by gossip); past
 the quota or the budget it is IGNOREd. Nobody is penalised for a valid token.
+A bundle takes the combined verdict of its new tokens (`_validate`): one bad
+token rejects the whole message, as a bad lone token would.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -191,22 +195,42 @@ class Runtime(NetView):
 
     # -- decoding with the validator's cache ------------------------------
     def _validate(self, _topic: str, data: bytes) -> Validation:
-        if self.engine is not None and len(data) <= wire.TOKEN_SIZE_MAX_BYTES and \
-                self.engine.core.has(wire.cid_of(data)):
-            return Validation.ACCEPT  # the same bytes were verified when we accepted them
+        """Gossipsub's verdict on a message: one token, or a bundle judged
+        token by token (docs/decisions/0016-gossip-bundles.md): any token that
+        fails verification rejects it; tokens we hold do not count (they were
+        verified when we accepted them); if no new token would be taken it is
+        ignored; if one would be kept as a stranger's it is kept (delivered,
+        not forwarded); else accepted."""
         try:
-            tok = wire.decode_token(data)
-        except wire.InvalidToken as exc:
-            log.info("event=gossip_rejected reason=%s", exc.reason)
+            raws = wire.gossip_tokens(data)
+        except wire.InvalidBundle as exc:
+            log.info("event=gossip_rejected reason=%s bundle=true", exc.reason)
             return Validation.REJECT
-        reason = self.engine.core.judge_gossip(tok) if self.engine is not None else None
-        if reason in ADMIT_REASONS or reason is None:
-            self._decoded[data] = tok
+        core = self.engine.core if self.engine is not None else None
+        fresh: list[wire.Token] = []
+        for raw in raws:
+            if core is not None and len(raw) <= wire.TOKEN_SIZE_MAX_BYTES and \
+                    core.has(wire.cid_of(raw)):
+                continue
+            try:
+                fresh.append(wire.decode_token(raw))
+            except wire.InvalidToken as exc:
+                log.info("event=gossip_rejected reason=%s tokens=%d", exc.reason, len(raws))
+                return Validation.REJECT
+        if not fresh:
+            return Validation.ACCEPT  # (our own publishes, and repeats)
+        reasons = core.judge_gossip_many(fresh) if core is not None else [None] * len(fresh)
+        taken = [(t, r) for t, r in zip(fresh, reasons, strict=True)
+                 if r is None or r in ADMIT_REASONS]
+        if not taken:
+            log.debug("event=gossip_ignored reasons=%s tokens=%d",
+                      ",".join(sorted({str(r) for r in reasons})), len(raws))
+            return Validation.IGNORE
+        for tok, _reason in taken:
+            self._decoded[tok.raw] = tok
             if len(self._decoded) > DECODED_CACHE_MAX:
                 self._decoded.popitem(last=False)
-            return Validation.KEEP if reason == "stranger" else Validation.ACCEPT
-        log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer, tok.seq)
-        return Validation.IGNORE
+        return Validation.KEEP if any(r == "stranger" for _t, r in taken) else Validation.ACCEPT
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)
@@ -347,13 +371,27 @@ class Runtime(NetView):
             self._dispatch(self.engine.tick(self.clock()))
 
     async def _publisher(self) -> None:
+        """Publish this node's own tokens, in order. Whatever is queued when
+        the task wakes goes out together: per topic, consecutive tokens in
+        bundles (`wire.pack_gossip`), a lone token bare. A burst (a tally
+        round, a client issuing fast) then costs gossipsub a few messages
+        instead of one per token (docs/decisions/0016-gossip-bundles.md)."""
         assert self.p2p is not None
-        async for pub in self._pub_recv:
-            try:
-                await self.p2p.publish(pub.topic, pub.data)
-            except P2PError as exc:
-                # Lost gossip is repaired by sync; the token is already durable.
-                log.warning("event=publish_failed topic=%s error=%s", pub.topic, exc)
+        async for first in self._pub_recv:
+            by_topic: dict[str, list[bytes]] = {first.topic: [first.data]}
+            while True:
+                try:
+                    pub = self._pub_recv.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                by_topic.setdefault(pub.topic, []).append(pub.data)
+            for topic, raws in by_topic.items():
+                for data in wire.pack_gossip(raws):
+                    try:
+                        await self.p2p.publish(topic, data)
+                    except P2PError as exc:
+                        # Lost gossip is repaired by sync; the tokens are durable.
+                        log.warning("event=publish_failed topic=%s error=%s", topic, exc)
 
     async def _discovery(self) -> None:
         """mDNS: dial peers discovered on the LAN (they are in the peerstore)."""

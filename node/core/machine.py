@@ -5,7 +5,7 @@ everything a node knows and is driven only through these entry points, each
 taking the current time `now` (seconds, float) and returning a list of outputs
 (outputs.py):
 
-    receive_gossip(peer, data, now)   a token that came by gossip
+    receive_gossip(peer, data, now)   a gossip message: a token or a bundle
     receive_gossip_many(items, now)   a burst of them (one view pass)
     receive_frame(peer, data, now)    a sync-protocol frame
     issue(kind=..., now=...)   the local user makes a token
@@ -39,7 +39,7 @@ never raises: it becomes `TokenRejected` / `FrameRejected`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -277,11 +277,11 @@ class Core:
         return outs
 
     def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
-        """A token that arrived by gossip (its bytes, as published); `peer` is
-        the neighbour that relayed it."""
+        """A gossip message (its data, as published: one token or a bundle of
+        them, wire/bundle.py); `peer` is the neighbour that relayed it."""
         outs: list[Output] = []
         self.stats.bytes_in += len(data)
-        self._ingest(peer, data, now, outs)
+        self._ingest_gossip(peer, data, now, outs)
         self.view.emit(now, outs)
         return outs
 
@@ -292,7 +292,7 @@ class Core:
         outs: list[Output] = []
         for peer, data in items:
             self.stats.bytes_in += len(data)
-            self._ingest(peer, data, now, outs)
+            self._ingest_gossip(peer, data, now, outs)
         self.view.emit(now, outs)
         return outs
 
@@ -318,13 +318,22 @@ class Core:
         ignored (counted here: it never reaches `receive_gossip`). The core
         judges again when the token arrives: a budget may have filled in
         between, and then the core's word is final."""
+        return self.judge_gossip_many((tok,))[0]
+
+    def judge_gossip_many(self, toks: Sequence[Token]) -> list[str | None]:
+        """`judge_gossip` for the tokens of one bundle, each on its own. The
+        ignored ones are counted here only if all are: a message with one
+        token to take reaches `receive_gossip`, which judges (and counts)
+        every token of it again."""
         adm = self.admission
         if adm is None:
-            return None
-        reason = adm.judge(tok, self._awaited_by(tok.cid))
-        if reason not in ADMIT_REASONS:
-            adm.count(reason)
-        return reason
+            return [None] * len(toks)
+        judged = [adm.judge(t, self._awaited_by(t.cid)) for t in toks]
+        if not any(r in ADMIT_REASONS for r in judged):
+            for r in judged:
+                adm.count(r)
+        reasons: list[str | None] = list(judged)
+        return reasons
 
     def tick(self, now: float) -> list[Output]:
         outs: list[Output] = []
@@ -372,6 +381,31 @@ class Core:
         return []
 
     # -- ingest and causal delivery -------------------------------------
+    def _ingest_gossip(self, peer: str, data: bytes, now: float, outs: list[Output]) -> None:
+        """One gossip message: a token, or a bundle taken whole or not at all
+        (docs/decisions/0016-gossip-bundles.md)."""
+        if not wire.is_bundle(data):
+            self._ingest(peer, data, now, outs)
+            return
+        fresh: list[Token] = []
+        try:
+            raws = wire.decode_bundle(data)
+            self.stats.received_tokens += len(raws)
+            for raw in raws:
+                cid = self._cid_of(raw)
+                if cid in self._tokens or cid in self._pending:
+                    self.stats.duplicate_tokens += 1
+                else:
+                    fresh.append(self._decode(raw))
+        except wire.WireError as exc:
+            # One bad token spoils the bundle: its publisher vouched for it.
+            self.stats.rejected += 1
+            outs.append(TokenRejected(peer=peer, reason=exc.reason,
+                                      detail=f"gossip bundle: {exc}"))
+            return
+        for tok in fresh:
+            self._admit(tok, peer, now, outs)
+
     def _ingest(self, peer: str | None, raw: bytes, now: float, outs: list[Output]) -> None:
         self.stats.received_tokens += 1
         if len(raw) > wire.TOKEN_SIZE_MAX_BYTES:
@@ -388,7 +422,12 @@ class Core:
             self.stats.rejected += 1
             outs.append(TokenRejected(peer=peer, reason=exc.reason, detail=str(exc)))
             return
-        if self.admission is not None and not self.admission.admit(tok, self._awaited_by(cid)):
+        self._admit(tok, peer, now, outs)
+
+    def _admit(self, tok: Token, peer: str | None, now: float, outs: list[Output]) -> None:
+        """A verified token that is new here: admission, then causal delivery."""
+        if self.admission is not None and not self.admission.admit(tok,
+                                                                  self._awaited_by(tok.cid)):
             return  # ignored: not stored, not forwarded, nobody blamed
         self._offer(tok, peer, now, outs, now)
 
