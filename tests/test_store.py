@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from node.core import Core
+from node.core import Core, Publish
 from node.store import Store, StoreError
 from node.store.engine import Engine
 from tests.harness import ident
@@ -30,6 +30,28 @@ def test_reopening_replays_into_the_same_state(tmp_path: Path) -> None:
     assert tok.seq == 11
     report = again.store.check()
     assert report.ok and report.tokens == 21
+    again.close()
+
+
+def test_issue_many_is_durable_together_and_stops_at_a_refusal(tmp_path: Path) -> None:
+    db = tmp_path / "node.sqlite"
+    eng = Engine(Store(db), ident(1))
+    commits = []
+    append = eng.store.append
+    eng.store.append = lambda rows: (commits.append(len(rows)), append(rows))[1]  # type: ignore[method-assign]
+    burst = eng.issue_many([{"kind": "promise", "body": {"i": i}} for i in range(3)], now=1.0)
+    assert [t.seq for t in burst.tokens] == [1, 2, 3] and burst.refused is None
+    assert commits == [3]  # one transaction for the burst
+    assert [o.data for o in burst.outputs if isinstance(o, Publish)] == [
+        t.raw for t in burst.tokens]
+    # A request the core refuses (a dep it does not hold) stops the batch there.
+    part = eng.issue_many([{"kind": "promise"}, {"kind": "promise", "deps": ("nope",)},
+                           {"kind": "promise"}], now=2.0)
+    assert [t.seq for t in part.tokens] == [4]
+    assert isinstance(part.refused, ValueError) and "does not hold" in str(part.refused)
+    eng.close()
+    again = Engine(Store(db), ident(1))
+    assert again.core.own_seq() == 4
     again.close()
 
 

@@ -10,7 +10,8 @@ and cannot sign a second token with a seq it used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +21,17 @@ from node.core import Core, CoreParams, Output, Persist, TokenIssued
 
 from .sqlite import META_OWN_SEQ_FLOOR, Store, StoreError, StoreFull
 
-__all__ = ["Engine", "EngineFailed"]
+__all__ = ["Engine", "EngineFailed", "Issued"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Issued:
+    """What `Engine.issue_many` made: the tokens (durable), the outputs left
+    for the network, and the refusal that stopped the batch early, if any."""
+
+    tokens: list[wire.Token]
+    outputs: list[Output]
+    refused: ValueError | None = None
 
 
 class EngineFailed(Exception):
@@ -125,6 +136,29 @@ class Engine:
                                        deps=deps, about=about, scope=scope))
         token = next(o.token for o in outs if isinstance(o, TokenIssued))
         return token, outs
+
+    def issue_many(self, requests: Sequence[Mapping[str, Any]], *, now: float) -> Issued:
+        """Issue several tokens (each request: `Core.issue`'s keywords but
+        `now`), all durable together when this returns: one store transaction,
+        one fsync, where `issue` pays one per token. For a burst (a client
+        issuing many at once): their Publish outputs then leave together, and
+        the publisher bundles them. A request the core refuses stops the
+        batch there; the tokens before it are issued all the same."""
+        outs: list[Output] = []
+        refused: list[ValueError] = []
+
+        def issue_all() -> list[Output]:
+            for request in requests:
+                try:
+                    outs.extend(self.core.issue(now=now, **request))
+                except ValueError as exc:  # refused before any change
+                    refused.append(exc)
+                    break
+            return outs
+
+        rest = self.execute(self._core(issue_all))
+        return Issued(tokens=[o.token for o in rest if isinstance(o, TokenIssued)], outputs=rest,
+                      refused=refused[0] if refused else None)
 
     def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
         return self.execute(self._core(self.core.receive_gossip, peer, data, now))
