@@ -22,11 +22,15 @@ Everything runs on 127.0.0.1 with real py-libp2p hosts (Noise, yamux, gossipsub)
    as fast as it can under a window: it never gets more than W tokens ahead of
    the slowest of the nine others, so the rate it reaches is the one the network
    sustains with 100% delivery (gossip, plus sync for anything gossip dropped).
+   It issues `batch` tokens at a time (`Engine.issue_many`: one store commit),
+   as a client's burst, so its publisher sends them as bundles (wire/bundle.py).
    Rate = N / (first issue -> the last of the nine holds all N). Each engine's
    `receive_frame` (sync frames) and `receive_gossip_many` (gossip) are wrapped to count
    which path delivered each token. Baseline: bench/ingest.py's end-to-end
    ingest (decode + verify + store + apply) in tokens/s on this machine,
-   measured just before and just after the phase.
+   measured just before and just after the phase. Here nine nodes ingest every
+   token on one core, so the rate is at most ingest / 9: bench/net_procs.py
+   runs each node as a process of its own.
 3. Memory. A real `python -m node --home H run` process on a fresh home: RSS at
    rest; then 100,000 tokens from 1,000 issuers (100-token chains, signed in a
    pool of worker processes) fed as sync `Tokens` frames (<= 1 MiB each) over a
@@ -384,12 +388,12 @@ async def throughput(rts: list[Runtime], watch: Watch, count: int, window: int, 
                 await watch.progress.wait()
             if scope.cancelled_caught:
                 raise RuntimeError(f"throughput stalled: issued {issued}, slowest {slowest()}")
-        for _ in range(min(batch, count - issued)):
-            tok, outs = pub.engine.issue(kind="promise", now=pub.clock(),
-                                         body=body_for(100_000 + issued))
-            cids.append(tok.cid)
-            pub._dispatch(outs)
-            issued += 1
+        burst = pub.engine.issue_many([{"kind": "promise", "body": body_for(100_000 + n)}
+                                       for n in range(issued, min(issued + batch, count))],
+                                      now=pub.clock())
+        cids += [t.cid for t in burst.tokens]
+        pub._dispatch(burst.outputs)
+        issued += len(burst.tokens)
         await trio.sleep(0)
     while slowest() < count:
         watch.progress = trio.Event()
