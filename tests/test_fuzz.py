@@ -98,6 +98,24 @@ def test_a_core_that_skips_the_signature_is_caught() -> None:
         Target(decode=no_signature_check).run(_gossip(forged))
 
 
+def test_a_forged_token_inside_a_bundle_is_caught_too() -> None:
+    alice = HELD[0]
+    first = wire.sign_token(alice, wire.Claims(issuer=alice.agent_id, iat=mv.IAT, seq=1,
+                                               kind="promise"))
+    good = wire.sign_token(alice, wire.Claims(issuer=alice.agent_id, iat=mv.IAT, seq=2,
+                                              kind="promise", prev=first.cid))
+    forged = good.raw[:-1] + bytes([good.raw[-1] ^ 1])
+
+    def no_signature_check(raw: bytes) -> wire.Token:
+        if raw == forged:
+            return dataclasses.replace(good, raw=raw, cid=wire.cid_of(raw))
+        return wire.decode_token(raw)
+
+    Target().run(_gossip(wire.encode_bundle([first.raw, forged])))  # a real core refuses it
+    with pytest.raises(FuzzFailure, match="signature does not verify"):
+        Target(decode=no_signature_check).run(_gossip(wire.encode_bundle([first.raw, forged])))
+
+
 def test_an_untyped_exception_is_a_failure_with_its_inputs() -> None:
     def broken(raw: bytes) -> wire.Token:
         raise KeyError("a decoder bug")

@@ -5,21 +5,24 @@ calls (atheris in `make fuzz`, the seeded mutator in tests/fuzz/plain.py). The
 first byte of an input picks what the rest is (`MODES`):
 
     gossip    bytes a neighbour relays by gossip      -> Core.receive_gossip
+              (a token, a bundle of tokens, or garbage)
     frame     bytes of one sync frame                 -> Core.receive_frame
     token     choices for a token the harness builds and signs with a key it
               holds (next in chain, rival at a head, gap, governance bodies),
-              then maybe corrupts, sent by gossip or inside a Tokens frame
+              then maybe corrupts, sent by gossip (alone or bundled with a
+              second one it builds) or inside a Tokens frame
     signed    raw protected-header and payload bytes, validly signed by a held
               key: the only way past the signature to the claim checks
     control   peer_up / peer_down / tick at a later time (the sync states)
 
 Whatever bytes reach the core are first run through `wire.decode_token` and
-`wire.decode_frame` directly. Three rules are checked on every input, and a
-broken one raises `FuzzFailure` (with the inputs since the last reset, so the
-failure replays from a fresh target):
+`wire.decode_frame` directly (gossip through `wire.decode_bundle` too). Three
+rules are checked on every input, and a broken one raises `FuzzFailure` (with
+the inputs since the last reset, so the failure replays from a fresh target):
 
 1. typed errors only: `decode_token` raises nothing but `InvalidToken`,
-   `decode_frame` nothing but `InvalidFrame`, and the core's entry points
+   `decode_frame` nothing but `InvalidFrame`, `decode_bundle` nothing but
+   `InvalidBundle`, and the core's entry points
    raise nothing at all (peer garbage becomes TokenRejected/FrameRejected);
 2. no forgery: every token the core accepts or persists verifies again here,
    independently of wire/ (cbor2 + `cryptography` over RFC 9052's
@@ -245,6 +248,7 @@ class Target:
     def _send_gossip(self, peer: str, data: bytes) -> list[Output]:
         _typed(self._memo_decode, data, wire.InvalidToken)  # rule 1, kept for the core
         _typed(wire.decode_frame, data, wire.InvalidFrame)
+        _typed(wire.decode_bundle, data, wire.InvalidBundle)
         return self.core.receive_gossip(peer, data, self.now)
 
     def _frame(self, r: Reader) -> list[Output]:
@@ -289,6 +293,11 @@ class Target:
     def _deliver(self, r: Reader, raw: bytes) -> list[Output]:
         peer = self._peer(r)
         if r.below(2):
+            if r.below(4) == 0:  # 1 in 4: bundled with a second token the harness builds
+                other = self._build(r)
+                if other is not None and other != raw and \
+                        max(len(raw), len(other)) <= wire.TOKEN_SIZE_MAX_BYTES:
+                    raw = wire.encode_bundle([raw, other])
             return self._send_gossip(peer, raw)
         frame = wire.encode_frame(wire.Tokens(tokens=(raw,))) \
             if len(raw) <= wire.TOKEN_SIZE_MAX_BYTES else raw
