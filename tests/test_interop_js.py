@@ -10,7 +10,8 @@ Two troth nodes, Tess and Theo, are connected only to the js node, never to
 each other, so anything one gets from the other went through js-libp2p's
 gossipsub. Tess's token reaches the js node byte for byte (and decodes to the
 same token); a token the js node publishes itself reaches Theo, who verifies
-and accepts it. The js node runs with troth's message-id rule
+and accepts it; a bundle of Tess's tokens crosses the js node untouched. The
+js node runs with troth's message-id rule
 (docs/decisions/0013-gossip-message-ids.md); the ids it computes must equal
 troth's for the same message, and js-libp2p's default must not.
 """
@@ -174,6 +175,18 @@ async def test_troth_tokens_cross_a_js_libp2p_gossipsub_node_both_ways(
         await wait_until(lambda: theo.engine is not None and theo.engine.core.has(second.cid),
                          "theo to accept the token the js node published", WAIT_S)
         assert theo.engine.core.tokens[second.cid].raw == second.raw
+
+        # A bundle (docs/decisions/0016-gossip-bundles.md) is opaque data to
+        # js-libp2p: it forwards it untouched, and Theo takes every token of it.
+        burst = tess.engine.issue_many([{"kind": "promise", "body": {"text": f"burst {k}"}}
+                                        for k in range(5)], now=tess.clock())
+        tess._dispatch(burst.outputs)
+        got = await js_node.expect(lambda e: e["event"] == "message" and
+                                   wire.is_bundle(bytes.fromhex(e["data"])), "tess's bundle at js")
+        assert wire.decode_bundle(bytes.fromhex(got["data"])) == tuple(t.raw for t in burst.tokens)
+        await wait_until(lambda: all(theo.engine is not None and theo.engine.core.has(t.cid)
+                                     for t in burst.tokens),
+                         "theo to accept the bundle through the js node", WAIT_S)
         for rt in (tess, theo):
             rt.stop()
 
