@@ -32,6 +32,14 @@ def test_bench_net_runs() -> None:
     assert "propagation_p50_vs_raw:" in out and "throughput_vs_ingest:" in out
 
 
+@pytest.mark.slow
+def test_bench_net_procs_runs() -> None:
+    out = _bench("bench.net_procs", "--tokens", "40", "--raw-tokens", "10", "--rate", "200",
+                 "--batch", "10", "--rounds", "1")
+    assert "round 0 troth" in out and "delivered 100.0%" in out
+    assert out.strip().splitlines()[-1].startswith("procs_throughput_tokens_per_s:")
+
+
 def test_bench_sim_throughput_runs() -> None:
     out = _bench("bench.sim", "throughput", "--nodes", "40", "--tokens", "200")
     assert "deliveries 8,000 (expected 8,000)" in out and "sim_deliveries_per_s:" in out
