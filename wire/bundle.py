@@ -67,14 +67,7 @@ def encode_bundle(tokens: Sequence[bytes]) -> bytes:
 
 def decode_bundle(data: bytes) -> tuple[bytes, ...]:
     """The token bytes inside a bundle, in order. Raises only InvalidBundle."""
-    if type(data) is not bytes:
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        else:
-            raise InvalidBundle("not-bytes", f"got {type(data).__name__}")
-    if len(data) > BUNDLE_SIZE_MAX_BYTES:
-        raise InvalidBundle("too-large", size_bytes=len(data), limit_bytes=BUNDLE_SIZE_MAX_BYTES)
-    value = cbor.strict_loads(data, InvalidBundle)
+    value = cbor.loads_capped(data, BUNDLE_SIZE_MAX_BYTES, InvalidBundle)
     if type(value) is not tuple or any(type(t) is not bytes for t in value):
         raise InvalidBundle("not-a-bundle", "a bundle is an array of token byte strings")
     if len(value) < 2:

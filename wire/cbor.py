@@ -34,7 +34,8 @@ import cbor2
 
 from .errors import WireError
 
-__all__ = ["dumps", "strict_loads", "DEPTH_MAX", "ITEMS_MAX", "TEXT_MAX_BYTES", "BYTES_MAX_BYTES"]
+__all__ = ["dumps", "strict_loads", "loads_capped", "DEPTH_MAX", "ITEMS_MAX", "TEXT_MAX_BYTES",
+           "BYTES_MAX_BYTES"]
 
 # Nesting depth of a payload or frame. Claims are at most map -> body map ->
 # a few levels of user structure; 16 leaves room and keeps recursion shallow.
@@ -133,6 +134,19 @@ def _check(value: Any, depth: int, error: Callable[..., WireError]) -> None:
         _check_items(value.values(), depth + 1, error)
         return
     raise error("bad-cbor", f"type {t.__name__} is outside the troth data model")
+
+
+def loads_capped(data: Any, size_max_bytes: int, error: Callable[..., WireError]) -> Any:
+    """`strict_loads` of bytes from outside: anything but bytes (`bytearray`
+    and `memoryview` are copied) is `not-bytes`, more than `size_max_bytes`
+    is `too-large`, both before any parsing."""
+    if type(data) is not bytes:
+        if not isinstance(data, (bytearray, memoryview)):
+            raise error("not-bytes", f"got {type(data).__name__}")
+        data = bytes(data)
+    if len(data) > size_max_bytes:
+        raise error("too-large", size_bytes=len(data), limit_bytes=size_max_bytes)
+    return strict_loads(data, error)
 
 
 def strict_loads(data: bytes, error: Callable[..., WireError]) -> Any:

@@ -206,14 +206,7 @@ def is_tokens_frame(data: bytes) -> bool:
 
 def decode_frame(data: bytes) -> Frame:
     """Decode untrusted frame bytes. Raises only InvalidFrame."""
-    if type(data) is not bytes:
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        else:
-            raise InvalidFrame("not-bytes", f"got {type(data).__name__}")
-    if len(data) > FRAME_SIZE_MAX_BYTES:
-        raise InvalidFrame("too-large", size_bytes=len(data), limit_bytes=FRAME_SIZE_MAX_BYTES)
-    value = cbor.strict_loads(data, InvalidFrame)
+    value = cbor.loads_capped(data, FRAME_SIZE_MAX_BYTES, InvalidFrame)
     if type(value) is not tuple or not value or type(value[0]) is not int:
         raise InvalidFrame("bad-frame", "a frame is an array starting with its type")
     ftype, args = value[0], value[1:]
