@@ -32,12 +32,19 @@ from functools import lru_cache
 from typing import Any
 
 from cbor2 import frozendict
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import cbor
 from .errors import InvalidToken, TokenTooLarge
-from .ids import CID_BYTES, Identity, cid_from_bytes, cid_of, cid_to_bytes, is_cid, verify_key_for
+from .ids import (
+    CID_BYTES,
+    Identity,
+    cid_from_bytes,
+    cid_of,
+    cid_to_bytes,
+    is_cid,
+    verify_key_for,
+    verify_signature,
+)
 from .limits import DEPS_MAX, IAT_MAX_S, KIND_MAX_CHARS, SEQ_MAX, TOKEN_SIZE_MAX_BYTES
 
 __all__ = [
@@ -211,7 +218,7 @@ def _cid_claim(value: Any, name: str) -> str:
 
 
 @lru_cache(maxsize=65_536)
-def _protected_header(encoded: bytes) -> tuple[str, Ed25519PublicKey]:
+def _protected_header(encoded: bytes) -> tuple[str, bytes]:
     """(agent id, verification key) named by a protected header, or InvalidToken.
 
     Cached: an issuer's protected header is the same bytes in every token it
@@ -268,10 +275,8 @@ def decode_token(data: bytes) -> Token:
     if s_end != size:
         raise InvalidToken("trailing-bytes", length=size - s_end)
     sig_structure = _SIG1_PREFIX + data[2:p_end] + b"\x40" + data[u + 1 : pl_end]
-    try:
-        key.verify(data[s_start:s_end], sig_structure)
-    except InvalidSignature:
-        raise InvalidToken("bad-signature", "signature does not verify") from None
+    if not verify_signature(key, data[s_start:s_end], sig_structure):
+        raise InvalidToken("bad-signature", "signature does not verify")
     m = cbor.strict_loads(data[pl_start:pl_end], InvalidToken)
     return _claims_to_token(m, agent_id, data)
 
