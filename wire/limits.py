@@ -78,9 +78,9 @@ FRAME_SIZE_MAX_BYTES = 1024 * 1024
 # which node/net/gossip.py leaves 960 KiB to the data. 512 KiB stays well
 # inside and holds two maximal tokens, or ~1,400 ordinary ones (~360 B).
 BUNDLE_SIZE_MAX_BYTES = 512 * 1024
-# Tokens in one bundle. Every one is verified by every node it reaches before
-# the message is forwarded (~0.15 ms each here): 256 keep one message's work
-# to ~40 ms, about eight times what py-libp2p spends on any gossip message
-# (docs/benchmarks.md), while a publisher's burst needs few messages: the
-# per-message cost is spread over up to 256 tokens.
+# Tokens in one bundle. Every one is decoded and verified by every node it
+# reaches before the message is forwarded (0.1-0.16 ms each here): 256 keep
+# one message's work under ~40 ms, about eight times what py-libp2p spends on
+# any gossip message (docs/benchmarks.md), while a publisher's burst needs few
+# messages: the per-message cost is spread over up to 256 tokens.
 BUNDLE_TOKENS_MAX = 256
