@@ -368,8 +368,7 @@ def main() -> None:
               f"{statistics.median(x.messages for x in r.received):.0f} gossip messages "
               f"(median), via gossip {sum(x.via_gossip for x in r.received)}, via sync "
               f"{sum(x.via_sync for x in r.received)}; gossip lost {lost}")
-    if set(args.kinds) == set(KINDS):
-        report(rounds, ingest, args)
+    report(rounds, ingest, args)
 
 
 def report(rounds: list[Round], ingest: list[float], args: argparse.Namespace) -> None:
@@ -378,19 +377,23 @@ def report(rounds: list[Round], ingest: list[float], args: argparse.Namespace) -
           f"{load[2]:.2f}; offered {args.rate:g} tokens/s, troth batch {args.batch}")
     by = {k: [r for r in rounds if r.kind == k] for k in KINDS}
     for kind, rs in by.items():
+        if not rs:
+            continue
         rates = [r.rate for r in rs]
         print(f"  {kind:12s} rates {' '.join(f'{x:.0f}' for x in rates)} tokens/s "
               f"(median {statistics.median(rates):.0f}); delivered "
               f"{' '.join(f'{r.delivered:.1%}' for r in rs)}; receiver CPU "
               f"{statistics.median(r.cpu_per_token_s for r in rs) * 1e6:.0f} us/token")
     troth = by["troth"]
+    if not troth:
+        return
     cpu = statistics.median(r.cpu_per_token_s for r in troth)
     one_engine = statistics.mean(ingest)
     print(f"  ingest baseline (bench/ingest.py, one engine): {ingest[0]:.0f} before, "
           f"{ingest[1]:.0f} after tokens/s; a receiver's CPU per token: {cpu * 1e6:.0f} us "
           f"= {1 / cpu:.0f} tokens/s on one core")
     med = statistics.median(r.rate for r in troth)
-    for kind in ("raw-single", "raw-bundled"):
+    for kind in ("raw-single", "raw-bundled") if by["raw-single"] and by["raw-bundled"] else ():
         print(f"procs_throughput_vs_{kind.replace('-', '_')}: "
               f"{med / statistics.median(r.rate for r in by[kind]):.2f}")
     print(f"procs_receiver_cpu_vs_ingest: {one_engine * cpu:.2f}")
