@@ -252,6 +252,18 @@ class Network:
     procs: list[multiprocessing.process.BaseProcess]
     held: int = 0  # tokens every receiver holds so far
 
+    def recv(self, i: int, timeout_s: float) -> Any:
+        """Node i's answer; an error naming it if it died or did not answer."""
+        deadline = time.monotonic() + timeout_s
+        while not self.conns[i].poll(1.0):
+            proc = self.procs[i]
+            if not proc.is_alive():
+                raise RuntimeError(f"{self.kind} node {i} exited (code {proc.exitcode}); its "
+                                   "traceback is above")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.kind} node {i} did not answer within {timeout_s} s")
+        return self.conns[i].recv()
+
 
 def start_network(kind: str, edges: list[tuple[int, int]], workdir: Path,
                   sync_interval_s: float) -> Network:
@@ -265,28 +277,26 @@ def start_network(kind: str, edges: list[tuple[int, int]], workdir: Path,
         p.start()
         conns.append(mine)
         procs.append(p)
+    net = Network(kind, conns, procs)
     hello = []
-    for c in conns:
+    for i, c in enumerate(conns):
         c.send(("hello",))
-        hello.append(recv(c, START_S))
+        hello.append(net.recv(i, START_S))
     for i, c in enumerate(conns):
         dial = [hello[j][0] for a, j in edges if a == i]
         neighbours = [hello[b if a == i else a][1] for a, b in edges if i in (a, b)]
         c.send(("connect", dial, neighbours))
-    for c in conns:
-        assert recv(c, START_S) == "meshed"
-    return Network(kind, conns, procs)
-
-
-def recv(conn: Connection, timeout_s: float) -> Any:
-    if not conn.poll(timeout_s):
-        raise RuntimeError(f"a node process did not answer within {timeout_s} s")
-    return conn.recv()
+    for i in range(NODES):
+        assert net.recv(i, START_S) == "meshed"
+    return net
 
 
 def stop_network(net: Network) -> None:
     for c in net.conns:
-        c.send(("stop",))
+        try:
+            c.send(("stop",))
+        except BrokenPipeError:
+            pass  # (that node already exited)
     for p in net.procs:
         p.join(timeout=30)
         if p.is_alive():
@@ -315,12 +325,15 @@ class Round:
 
 
 def run_round(net: Network, count: int, rate: float, batch: int, size: int) -> Round:
+    dead = [i for i, p in enumerate(net.procs) if not p.is_alive()]
+    if dead:
+        raise RuntimeError(f"{net.kind} nodes {dead} exited between rounds; tracebacks above")
     net.held += count
     for c in net.conns[1:]:
         c.send(("expect", net.held))
     net.conns[0].send(("publish", count, rate, batch, size))
-    t0 = recv(net.conns[0], ROUND_S)
-    received = [recv(c, ROUND_S + 10) for c in net.conns[1:]]
+    t0 = net.recv(0, ROUND_S)
+    received = [net.recv(i, ROUND_S + 10) for i in range(1, NODES)]
     last = max(r.last_at for r in received)
     return Round(kind=net.kind, offered=count, seconds=last - t0, received=received)
 
