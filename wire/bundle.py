@@ -5,7 +5,7 @@ gossip message on a troth topic is one of two things, told apart by its
 first byte:
 
     token    = the token's bytes, as ever        ; first byte d2 (tag 18)
-    bundle   = [2*256 token: bstr]                ; first byte 82..98 (array)
+    bundle   = [2*256 token: bstr]                ; first byte 82..99 (array)
 
 A COSE_Sign1 token always begins with the tag-18 byte `d2`; a bundle is a
 CBOR array, whose first byte has major type 4 (`80`..`9f`): no input is both.
