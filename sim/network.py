@@ -25,6 +25,7 @@ digests).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
@@ -203,7 +204,8 @@ class Network:
         ln_scale, ln_sigma = lognormal if lognormal is not None else (0.0, 0.0)
         exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
         counts = self.counts
-        schedule = self.loop.schedule
+        heap, next_seq = self.loop.pusher()
+        push = heapq.heappush
         new = tuple.__new__  # Gossip(j, src, mid) without the NamedTuple's Python-level __new__
         src = node.index
         inf = math.inf
@@ -254,7 +256,7 @@ class Network:
                 dups += 1
             else:
                 inflight[mid] = arrive
-                schedule(arrive, new(Gossip, (j, src, mid)))
+                push(heap, (arrive, next_seq(), new(Gossip, (j, src, mid))))  # loop.schedule
             if again is not None:  # rare: the general path
                 self.gossip_copy(node, target, mid, again)
         node.msgs_out += sent

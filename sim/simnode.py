@@ -60,6 +60,7 @@ class SimNode:
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_MAX))
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
+    lazy_peers: list[int] = field(default_factory=list)  # conns outside the mesh (IHAVE targets)
     links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
     # (mesh peer, its SimNode, its link's stream, its latency factor), made on the
     # first mesh push
