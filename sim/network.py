@@ -2,10 +2,14 @@
 
 Theory of operation (docs/sim.md, "Network" and "Dissemination"). `topology`
 draws the connection graph and the gossipsub mesh from per-node streams.
-`Network` carries messages: each one on the (src, dst) link draws from that
-link's own stream (made on first use: its latency factor, then per message
-loss, latency, reordering, duplication), after the partition check and the
-sender's uplink (`bandwidth_bytes_per_s`). What arrives becomes an event on
+`Network` carries messages: each one on the (src, dst) link draws its loss,
+latency, reordering and duplication from the sender's one stream of outgoing
+draws (`SimNode.send_rng`), after the partition check and the sender's uplink
+(`bandwidth_bytes_per_s`); the latency is scaled by the link's fixed factor,
+drawn once from the link's own named stream on first use (so the factors do
+not depend on the order links are first used). One stream per sender rather
+than one per link: a `random.Random` is 2.5 KiB, and a node uses about
+sixteen links (docs/decisions/0015-sim-scale.md). What arrives becomes an event on
 the loop.
 
 Gossip copies are special (`gossip_copy`): a copy to a node that has already
@@ -25,6 +29,7 @@ digests).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
@@ -79,7 +84,8 @@ def lognormal_law(sc: Scenario) -> tuple[float, float] | None:
 
 
 def latency_law(sc: Scenario) -> Callable[[Random], float]:
-    """One-way latency in seconds, drawn from a link's stream (before its factor)."""
+    """One-way latency in seconds, drawn from a sender's stream (before the link's
+    factor)."""
     net = sc.network
     ms = net.latency_ms
     dist = net.latency_dist
@@ -123,15 +129,15 @@ class Network:
         self._flood_law = (net.loss, net.reorder, net.reorder_delay_ms / 1000.0,
                            net.duplicate, self.latency, lognormal_law(sc))
 
-    def link(self, src: SimNode, dst: int) -> tuple[Random, float]:
-        """The (src, dst) link: its stream and its fixed latency factor."""
-        link = src.links.get(dst)
-        if link is None:
-            rng = stream(self.seed, "link", src.index, dst)
+    def factor(self, src: SimNode, dst: int) -> float:
+        """The (src, dst) link's fixed latency factor."""
+        factor = src.links.get(dst)
+        if factor is None:
             spread = self.sc.network.link_spread
-            factor = math.exp(rng.gauss(0.0, spread)) if spread > 0 else 1.0
-            link = src.links[dst] = (rng, factor)
-        return link
+            factor = src.links[dst] = math.exp(
+                stream(self.seed, "link", src.index, dst).gauss(0.0, spread)) \
+                if spread > 0 else 1.0
+        return factor
 
     def transmit(self, src: SimNode, dst: int, ev: Event, size: int, t: float) -> None:
         """Send `ev` (addressed to `dst`) of `size` payload bytes from `src` at `t`."""
@@ -142,8 +148,10 @@ class Network:
         if part[src.index] != part[dst]:
             self.counts["partition_dropped"] += 1
             return
-        link = src.links.get(dst)
-        rng, factor = link if link is not None else self.link(src, dst)
+        rng = src.send_rng
+        factor = src.links.get(dst)
+        if factor is None:
+            factor = self.factor(src, dst)
         loss = self.loss
         if loss and rng.random() < loss:
             self.counts["lost"] += 1
@@ -196,19 +204,21 @@ class Network:
         part = self.part_of
         mine = part[node.index]
         mesh_links = node.mesh_links
-        if mesh_links is None:  # (links are streams named by their ends: any order)
-            mesh_links = node.mesh_links = [(j, self.nodes[j], *self.link(node, j))
+        if mesh_links is None:
+            mesh_links = node.mesh_links = [(j, self.nodes[j], self.factor(node, j))
                                             for j in node.mesh]
+        rng = node.send_rng
         loss, reorder, reorder_s, duplicate, latency, lognormal = self._flood_law
         ln_scale, ln_sigma = lognormal if lognormal is not None else (0.0, 0.0)
         exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
         counts = self.counts
-        schedule = self.loop.schedule
+        heap, next_seq = self.loop.pusher()
+        push = heapq.heappush
         new = tuple.__new__  # Gossip(j, src, mid) without the NamedTuple's Python-level __new__
         src = node.index
         inf = math.inf
         sent = dups = 0
-        for j, target, rng, factor in mesh_links:
+        for j, target, factor in mesh_links:
             if j == skip:
                 continue
             sent += 1
@@ -254,7 +264,7 @@ class Network:
                 dups += 1
             else:
                 inflight[mid] = arrive
-                schedule(arrive, new(Gossip, (j, src, mid)))
+                push(heap, (arrive, next_seq(), new(Gossip, (j, src, mid))))  # loop.schedule
             if again is not None:  # rare: the general path
                 self.gossip_copy(node, target, mid, again)
         node.msgs_out += sent

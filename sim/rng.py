@@ -1,11 +1,14 @@
 """Named random streams derived from one master seed.
 
-Theory of operation: every source of randomness in a run (a node's agent, a
-link's latency, a fault schedule) draws from its own `random.Random`, seeded
-with sha256(master seed, stream name). Streams are therefore independent of
-each other and of creation order: adding a node, a link or a fault does not
-change what any other stream draws. This is the only module of the model that
-imports `random`; every other module takes a `random.Random` as an argument.
+Theory of operation: every source of randomness in a run (a node's agent, what
+a node sends, a link's latency factor, a fault schedule) draws from its own
+`random.Random`, seeded with sha256(master seed, stream name). Streams are
+therefore independent of each other and of creation order: adding a node, a
+link or a fault does not change what any other stream draws. (Within one
+stream, the draws follow the order of events, which the run fixes: a node's
+messages draw in the order it sends them, whatever the link.) This is the
+only module of the model that imports `random`; every other module takes a
+`random.Random` as an argument.
 """
 
 from __future__ import annotations

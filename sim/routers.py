@@ -135,6 +135,8 @@ class Gossipsub(Router):
         if dis.lazy_degree > 0:
             node.heart_phase = stream(self.seed, "heartbeat", node.index).uniform(
                 0, dis.heartbeat_s)
+            mesh = set(node.mesh)
+            node.lazy_peers = [j for j in node.conns if j not in mesh]
 
     def spread(self, node: SimNode, mid: int, size: int, t: float) -> None:
         if node.mcache.maxlen:
@@ -174,8 +176,8 @@ class Gossipsub(Router):
             node.heart_at = None  # idle until a message enters the mcache
         if not ids or not node.behaviour.relays:
             return
-        mesh = set(node.mesh)
-        others = [j for j in node.conns if j not in mesh and self.nodes[j].up]
+        nodes = self.nodes
+        others = [j for j in node.lazy_peers if nodes[j].up]
         if not others:
             return
         offer = tuple(ids)
@@ -188,7 +190,7 @@ class Gossipsub(Router):
         if not node.up:
             return
         node.msgs_in += 1
-        want = [m for m in ids if not node.seen.saw(m)]
+        want = node.seen.unseen(ids)
         if want and node.behaviour.sends:
             self.counts["iwant"] += 1
             self.network.transmit(node, src, IWant(src, node.index, tuple(want)),

@@ -46,6 +46,13 @@ class SeenCache:
             return k < len(window) and window[k] == 1
         return not bisect_right(self.gaps, mid) & 1
 
+    def unseen(self, mids: tuple[int, ...]) -> list[int]:
+        """The ids of `mids` not seen, in order (an IHAVE's wanted ids)."""
+        window, base = self.window, self.base
+        n = len(window)
+        return [m for m in mids if not (window[m - base] if 0 <= m - base < n
+                                        else m < base and self.saw(m))]
+
     def mark(self, mid: int) -> None:
         """`mid` is seen."""
         k = mid - self.base

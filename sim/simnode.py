@@ -43,6 +43,7 @@ class SimNode:
     params: dict[str, Any]
     rng: Random  # agent decisions
     net_rng: Random  # router choices (lazy peers, rumor partners)
+    send_rng: Random  # loss, latency, reordering, duplication of what it sends (sim/network.py)
     skew_s: float = 0.0
     drift: float = 0.0
     observes: bool = False
@@ -60,10 +61,10 @@ class SimNode:
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_MAX))
     conns: list[int] = field(default_factory=list)
     mesh: list[int] = field(default_factory=list)
-    links: dict[int, tuple[Random, float]] = field(default_factory=dict)  # dst -> link
-    # (mesh peer, its SimNode, its link's stream, its latency factor), made on the
-    # first mesh push
-    mesh_links: list[tuple[int, SimNode, Random, float]] | None = None
+    lazy_peers: list[int] = field(default_factory=list)  # conns outside the mesh (IHAVE targets)
+    links: dict[int, float] = field(default_factory=dict)  # dst -> the link's latency factor
+    # (mesh peer, its SimNode, the link's latency factor), made on the first mesh push
+    mesh_links: list[tuple[int, SimNode, float]] | None = None
     # Gossip copies sent to this node while it had already seen them, and not
     # yet arrived: (arrival time, src, message id). Only kept when the node can crash
     # (a crash forgets `seen`, so an in-flight copy may then count after all).

@@ -183,7 +183,8 @@ class World:
                 drift = clock.uniform(-1, 1) * sc.clock.drift_max_ppm * 1e-6
                 node = SimNode(index=idx, agent=ident.agent_id, identity=ident, group=g.name,
                                behaviour=beh, params=params, rng=stream(seed, "agent", idx),
-                               net_rng=stream(seed, "router", idx), skew_s=skew, drift=drift)
+                               net_rng=stream(seed, "router", idx),
+                               send_rng=stream(seed, "send", idx), skew_s=skew, drift=drift)
                 # The mcache only serves IWANTs, which only IHAVEs draw.
                 node.mcache = deque(maxlen=sc.dissemination.history_heartbeats
                                     if sc.dissemination.lazy_degree > 0 else 0)

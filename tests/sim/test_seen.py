@@ -1,7 +1,8 @@
 """The bounded seen cache answers exactly as an unbounded one would.
 
-Unit: random marks and queries against a plain set, with a tiny window so it
-slides often (gaps made, split and merged). End to end: shipped scenarios run
+Unit: random marks and queries (`saw`, and `unseen` for an IHAVE's ids)
+against a plain set, with a tiny window so it slides often (gaps made, split
+and merged). End to end: shipped scenarios run
 with a window of 8 ids (so every node's window slides many times, and crashes
 and partitions leave gaps) and must end with their pinned digests and metrics.
 """
@@ -35,6 +36,9 @@ def test_matches_a_set_under_random_marks(monkeypatch: pytest.MonkeyPatch) -> No
             truth.add(mid)
         probe = rng.randrange(step // 4 + 40)
         assert cache.saw(probe) == (probe in truth), (step, probe)
+        if step % 50 == 0:  # an IHAVE's ids, around and below the window
+            offer = tuple(rng.randrange(step // 4 + 40) for _ in range(12))
+            assert cache.unseen(offer) == [m for m in offer if m not in truth], step
     assert len(cache.window) <= 16
     assert cache.base > 4000  # it slid
     assert cache.gaps, "the window slid past unseen ids: there are gaps to check"
