@@ -37,8 +37,10 @@ from .token import (
     KINDS,
     Claims,
     Token,
+    TokenHead,
     decode_token,
     encode_token,
+    peek_token,
     sign_token,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "Identity", "agent_id_from_bytes", "agent_id_from_public_key", "agent_id_to_bytes",
     "cid_of", "cid_to_bytes", "cid_from_bytes", "is_cid",
     "Claims", "Token", "encode_token", "sign_token", "decode_token",
+    "TokenHead", "peek_token",
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
     "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "WantForks", "Tokens",
     "encode_frame", "decode_frame", "FRAME_SIZE_MAX_BYTES",
