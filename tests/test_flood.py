@@ -106,9 +106,19 @@ def test_a_flood_of_fresh_identities_stays_within_the_strangers_budget(tmp_path:
     assert judged + after["gossip"]["rate_limited"] == result.sent
     assert adm["ignored"].get("stranger-budget", 0) > 0
     assert after["gossip"]["rejected"] == 0 and after["core"]["rejected"] == 0
+    # The validator ignored on a peek, before any signature check: every
+    # signature it checked was of a token then handed to the core, which
+    # took it or (the budget having filled meanwhile) ignored it.
+    g = after["gossip"]
+    ignored_by_core = sum(adm["ignored"].values()) - g["ignored"]
+    assert g["ignored"] > 0 and ignored_by_core >= 0
+    assert g["verified"] <= sum(adm["admitted"].values()) + ignored_by_core
+    assert adm["stranger_budget_left"] == 0 and adm["stranger_budget_window_s"] == 86_400
+    assert 86_000 < adm["stranger_budget_refill_in_s"] <= 86_400
     # In-horizon tokens all arrive: at every honest node, and at the victim.
     assert result.honest_missing == 0 and result.victim_missing == 0 and result.timeouts == 0
     assert adm["admitted"]["inside"] >= result.honest_issued
     text = result.inspected
-    assert "strangers' budget 50 of 50 tokens" in text
+    assert "strangers' budget 50 of 50 tokens per 24 h, 0 left, the next back in 23 h" in text
+    assert f"signatures checked {g['verified']:,}" in text
     assert f"stranger-budget {adm['ignored']['stranger-budget']:,}" in text

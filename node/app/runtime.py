@@ -30,17 +30,22 @@ which copies the watchable reports to `GET /v1/events` subscribers without
 ever waiting for them. The engine is used from one trio thread only (tasks interleave only at
 awaits, and no await happens inside an engine call).
 
-Gossip validation: the topic validator runs `wire.decode_token` (signature and
-profile) before gossipsub delivers or forwards; the decoded token is cached by
-its bytes so the core does not verify it twice. A token that fails costs the
-relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
-missing is valid and is forwarded (it cannot be judged yet, so it is never
-punished). Admission (`Core.judge_gossip`) decides the rest: a token whose
-issuer is inside the horizon (or that an admitted token needs) is accepted and
-forwarded; a stranger's within its quota and the budget is KEEPt: delivered
-here, forwarded to nobody (peers that want strangers' tokens pull them by
-sync, each within its own budget, so a flood does not travel by gossip); past
-the quota or the budget it is IGNOREd. Nobody is penalised for a valid token.
+Gossip validation: the topic validator first peeks at the token's issuer and
+seq (`wire.peek_token`, no signature check) and asks admission
+(`Core.judge_gossip`): a token it would not take (a stranger's past its quota
+or the budget) is IGNOREd there, unverified, so a flood past the budget costs
+a few header reads a token, not an Ed25519 verification and a decode. The
+rest is verified (`wire.decode_token`: signature and profile) before
+gossipsub delivers or forwards it; the decoded token is cached by its bytes
+so the core does not verify it twice, and the core judges it again on its
+verified values. A token that fails costs the relaying peer score (gossipsub
+P4) and our `penalise()`; a token whose deps are missing is valid and is
+forwarded (it cannot be judged yet, so it is never punished). A token whose
+issuer is inside the horizon (or that an admitted token needs) is accepted
+and forwarded; a stranger's within its quota and the budget is KEEPt:
+delivered here, forwarded to nobody (peers that want strangers' tokens pull
+them by sync, each within its own budget, so a flood does not travel by
+gossip). Nobody is penalised for a valid token.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -139,6 +144,9 @@ class Runtime(NetView):
         self.sync_limits = sync_limits or SyncLimits()
         self.liveness = Liveness(min_mean_s=config.sync_interval_s)
         self._decoded: OrderedDict[bytes, wire.Token] = OrderedDict()
+        # Token signatures the gossip validator checked (what it ignored on a
+        # peek, it did not).
+        self.gossip_verified = 0
         self._pub_send, self._pub_recv = trio.open_memory_channel[Publish](PUBLISH_QUEUE_MAX)
         self._wake = trio.Event()
         self.p2p: P2PNode | None = None
@@ -184,29 +192,39 @@ class Runtime(NetView):
         if self.p2p is None:
             return {}
         st = self.p2p.stats
-        return {"delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
+        return {"verified": self.gossip_verified,
+                "delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
                 "kept_unforwarded": st.kept, "rate_limited": st.rate_limited,
                 "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
                 "dropped_queue_full": st.dropped_messages_queue_full}
 
     # -- decoding with the validator's cache ------------------------------
     def _validate(self, _topic: str, data: bytes) -> Validation:
-        if self.engine is not None and len(data) <= wire.TOKEN_SIZE_MAX_BYTES and \
-                self.engine.core.has(wire.cid_of(data)):
+        core = self.engine.core if self.engine is not None else None
+        try:
+            head = wire.peek_token(data)  # (checks the size first)
+        except wire.InvalidToken as exc:
+            log.info("event=gossip_rejected reason=%s", exc.reason)
+            return Validation.REJECT
+        cid = wire.cid_of(data)
+        if core is not None and core.has(cid):
             return Validation.ACCEPT  # the same bytes were verified when we accepted them
+        reason = core.judge_gossip(head, cid, self.clock()) if core is not None else None
+        if reason is not None and reason not in ADMIT_REASONS:
+            log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, head.issuer,
+                      head.seq)
+            return Validation.IGNORE  # unverified: a forgery gets no more than this
+        self.gossip_verified += 1
         try:
             tok = wire.decode_token(data)
         except wire.InvalidToken as exc:
             log.info("event=gossip_rejected reason=%s", exc.reason)
             return Validation.REJECT
-        reason = self.engine.core.judge_gossip(tok) if self.engine is not None else None
-        if reason in ADMIT_REASONS or reason is None:
-            self._decoded[data] = tok
-            if len(self._decoded) > DECODED_CACHE_MAX:
-                self._decoded.popitem(last=False)
-            return Validation.KEEP if reason == "stranger" else Validation.ACCEPT
-        log.debug("event=gossip_ignored reason=%s issuer=%s seq=%d", reason, tok.issuer, tok.seq)
-        return Validation.IGNORE
+        assert (tok.issuer, tok.seq) == (head.issuer, head.seq), "a valid token peeks to itself"
+        self._decoded[data] = tok
+        if len(self._decoded) > DECODED_CACHE_MAX:
+            self._decoded.popitem(last=False)
+        return Validation.KEEP if reason == "stranger" else Validation.ACCEPT
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)

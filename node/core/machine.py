@@ -228,7 +228,7 @@ class Core:
                     raw, at = entry, None
                 tok = self._decode(raw)
                 if self.admission is not None:
-                    self.admission.restored(tok)
+                    self.admission.restored(tok, at)
                 self._offer(tok, None, 0.0, sink, at)
                 n += 1
         finally:
@@ -311,17 +311,20 @@ class Core:
         self.view.emit(now, outs)
         return outs
 
-    def judge_gossip(self, tok: Token) -> str | None:
-        """The gossip validator's admission check, before a token is forwarded:
-        None with admission off, else the reason it would be taken (an
-        ADMIT_REASON: "stranger" means keep it but do not spread it) or
-        ignored (counted here: it never reaches `receive_gossip`). The core
-        judges again when the token arrives: a budget may have filled in
-        between, and then the core's word is final."""
+    def judge_gossip(self, head: wire.TokenHead, cid: str, now: float) -> str | None:
+        """The gossip validator's admission check, before a token is verified
+        or forwarded: None with admission off, else the reason it would be
+        taken (an ADMIT_REASON: "stranger" means keep it but do not spread it)
+        or ignored (counted here: it never reaches `receive_gossip`). `head`
+        is read from the bytes unverified (`wire.peek_token`), so that what
+        is ignored costs no signature check; a forgery can at most get itself
+        ignored, since what is taken is verified and judged again, on its
+        verified values, when it arrives (a budget may also have filled in
+        between: the core's word is final)."""
         adm = self.admission
         if adm is None:
             return None
-        reason = adm.judge(tok, self._awaited_by(tok.cid))
+        reason = adm.judge(head.issuer, head.seq, now, self._awaited_by(cid))
         if reason not in ADMIT_REASONS:
             adm.count(reason)
         return reason
@@ -388,7 +391,8 @@ class Core:
             self.stats.rejected += 1
             outs.append(TokenRejected(peer=peer, reason=exc.reason, detail=str(exc)))
             return
-        if self.admission is not None and not self.admission.admit(tok, self._awaited_by(cid)):
+        if self.admission is not None and \
+                not self.admission.admit(tok, now, self._awaited_by(cid)):
             return  # ignored: not stored, not forwarded, nobody blamed
         self._offer(tok, peer, now, outs, now)
 
