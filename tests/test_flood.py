@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from bench.flood import Victim, admission_config, mint, run_flood
+from bench.flood import Victim, admission_config, mint, publish_in_one_rpc, run_flood
 from node.net.gossip import PeerRateLimit
 from node.net.p2p import GossipParams, P2PNode, Validation
 from tests.test_cli import troth
@@ -76,6 +76,44 @@ async def test_a_neighbour_is_read_no_faster_than_its_rate() -> None:
         # The burst (10, less what the mesh's control messages took) at once,
         # then 20 a second: the last of the 40 others no sooner than ~2 s.
         assert elapsed >= 1.5, f"50 messages in {elapsed:.2f} s: the rate was not held"
+
+
+def _slow(topic: str, data: bytes) -> Validation:
+    """A validator that costs b 2 ms a message (busy, as checking a token is);
+    the flood is kept, not forwarded (c need not see it)."""
+    until = time.perf_counter() + 0.002
+    while time.perf_counter() < until:
+        pass
+    return Validation.KEEP if data.startswith(b"flood") else Validation.ACCEPT
+
+
+async def test_a_neighbours_backlog_does_not_delay_anothers_message() -> None:
+    """a sends b 300 messages in one RPC (as an attacker may: py-libp2p
+    would send 300); then c sends one. Each neighbour has its turn
+    (`PeerTurns`): c's message is delivered after those of a's that b
+    handled while it was in transit, not behind all 300. (b's rate limit is
+    set out of the way.)"""
+    unlimited = GossipParams(peer_rate_max_per_s=1e6, peer_burst_max=1e6)
+    async with P2PNode.start(seed(31)) as a, P2PNode.start(seed(32), params=unlimited) as b, \
+            P2PNode.start(seed(33)) as c:
+        await a.subscribe(TOPIC)
+        await b.subscribe(TOPIC, validator=_slow)
+        await c.subscribe(TOPIC)
+        await link(a, b)
+        await link(c, b)
+        await meshed([(a, b), (c, b)])
+        await publish_in_one_rpc(a, b.peer_id, TOPIC, [b"flood %03d" % i for i in range(300)])
+        got = await receive_n(b, 5)
+        await c.publish(TOPIC, b"honest")
+        while not any(m.data == b"honest" for m in got):
+            got.extend(await receive_n(b, 1))
+        ahead = len(got) - 5 - 1  # a's delivered between c's publish and c's message
+        # Measured: ~33 (a's handled one at a time while c's message was in
+        # transit); without turns, 295 (behind all of a's but the first 5).
+        assert ahead < 150, f"c's message waited behind {ahead} of a's"
+        got.extend(await receive_n(b, 300 + 1 - len(got)))  # nothing of a's is lost
+        assert sorted(m.data for m in got if m.data != b"honest") == [
+            b"flood %03d" % i for i in range(300)]
 
 
 def _stats_cli(victim: Victim) -> str:
