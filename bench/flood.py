@@ -15,11 +15,18 @@ identity's first token, then every second one, ...), as fast as it can.
 The tokens are signed beforehand in a pool of processes and kept in a cache
 directory, so a second run does not sign them again.
 
+The attacker stays connected until the victim has judged every flood token
+(taken, ignored or rate-limited, by its `GET /v1/stats`): what waits in the
+link (yamux lets up to 16 MiB wait at the victim's end) would be lost with
+it, and the victim reads one neighbour at its per-neighbour rate however
+fast the attacker writes.
+
 Honest traffic runs throughout: one honest token every `--interval-s`, from
 the honest nodes in turn, each stamped when the other two accept it (their
-`_dispatch` is wrapped, as bench/net.py does). Three periods of equal length:
-*before* the flood (the baseline, same run, same machine), *during* it, and
-*after* it (recovery).
+`_dispatch` is wrapped, as bench/net.py does). Three periods: *before* the
+flood (the baseline, same run, same machine, `--period-s`), *during* it
+(from the first flood message until the victim has judged the last, at least
+`--period-s`), and *after* it (recovery, `--period-s`).
 
 Figures: the victim's store growth (tokens held before and after: bounded by
 the strangers' budget), its peak RSS (VmHWM) and RSS at rest, the admission
@@ -28,7 +35,8 @@ rate, and honest propagation p50/p99 per period. The headline is p50 during
 the flood over p50 before it (target <= 2).
 
     python -m bench.flood [--identities 10000] [--per-identity 100] [--small]
-                          [--workers N] [--cache DIR]
+                          [--quota Q] [--budget B] [--peer-rate R] [--peer-burst N]
+                          [--period-s S] [--sync-interval S] [--workers N] [--cache DIR]
 
 `--small` is 200 identities x 5 tokens with a budget of 100 (the size the
 test in tests/test_flood.py runs). The attacker shares this machine's two
@@ -246,7 +254,10 @@ def victim_process(workdir: Path, admission: dict[str, Any],
     """A `python -m node run` on a fresh home with these [admission] settings."""
     home, identity = Home.init(workdir / "victim")
     # (Every other setting at its default; `troth run` validates the file.)
-    home.config_path.write_text(tomlkit.dumps({"sync": {"interval_s": sync_interval_s},
+    # No peer exchange: the honest nodes must not learn of each other (they
+    # would connect and pass their tokens round the victim).
+    home.config_path.write_text(tomlkit.dumps({"network": {"peer_exchange": False},
+                                               "sync": {"interval_s": sync_interval_s},
                                                "admission": admission}))
     with running_node(home, workdir / "victim.log") as node:
         yield Victim(proc=node.proc, home=home, http=node.http, agent_id=identity.agent_id,
@@ -367,7 +378,8 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
     `inspect(victim)` runs (in a thread) at the end, while the victim is up."""
     with victim_process(workdir, admission, sync_interval_s) as victim:
         homes = [Home.init(workdir / f"honest{i}") for i in range(HONEST)]
-        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=sync_interval_s))
+        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=sync_interval_s,
+                                                      peer_exchange=False))
                              for h, ident in homes])
         async with trio.open_nursery() as nursery:
             for rt in honest.rts:
@@ -510,6 +522,10 @@ def main() -> None:
                     help="200 identities x 5 tokens, quota 3, budget 100")
     ap.add_argument("--quota", type=int, default=None, help="the victim's stranger_quota")
     ap.add_argument("--budget", type=int, default=None, help="the victim's stranger_budget")
+    ap.add_argument("--peer-rate", type=float, default=None,
+                    help="the victim's peer_gossip_rate_per_s (default: the config's, 100)")
+    ap.add_argument("--peer-burst", type=float, default=None,
+                    help="the victim's peer_gossip_burst (default: the config's, 1000)")
     ap.add_argument("--period-s", type=float, default=None,
                     help="length of each period (before/during/after)")
     ap.add_argument("--interval-s", type=float, default=0.2, help="between honest tokens")
@@ -540,7 +556,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="troth-flood-") as tmp:
         result = trio.run(lambda: run_flood(
             Path(tmp), files, identities=args.identities, per=args.per_identity,
-            admission=admission_config(quota, budget, None, None), period_s=period_s,
+            admission=admission_config(quota, budget, args.peer_rate, args.peer_burst),
+            period_s=period_s,
             interval_s=args.interval_s, attacker_in_process=False, sign_s=sign_s,
             sync_interval_s=args.sync_interval,
             attacker_rate_per_s=args.attacker_rate))
