@@ -493,7 +493,8 @@ def report(r: FloodResult, budget: int) -> float:
           f"{adm['stranger_budget']:,})")
     print(f"victim admission: admitted {adm['admitted']}, ignored {adm['ignored']}")
     g = a["gossip"]
-    print(f"victim gossip: delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
+    print(f"victim gossip: signatures checked {g['verified']:,}, "
+          f"delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
           f"ignored {g['ignored']:,}, rate-limited {g['rate_limited']:,}, "
           f"dropped (queue full) {g['dropped_queue_full']:,}")
     print(f"victim RSS: {mib(r.rss_rest)} before the flood, peak {mib(r.rss_peak)}")
