@@ -39,15 +39,17 @@ little ahead); one that would take the debt past the burst (many messages
 packed in one RPC) is ignored and counted.
 
 Turns: py-libp2p handles every message in a task of its own, and trio runs
-all ready tasks in turn, so a neighbour with a thousand messages read would
-have a thousand tasks ahead of, and interleaved with, another neighbour's
-one: that one waits for all of them (measured: honest propagation 2.5x
-slower behind a flood read at only 100 messages/s). So each neighbour has
-at most `peer_in_flight_max` messages being handled at once (a FIFO
+all ready tasks in turn, so an RPC that packs hundreds of messages (any
+sender may write one; py-libp2p itself writes one message per RPC) puts
+hundreds of tasks ahead of, and interleaved with, another neighbour's
+message: that one waits for all of them (measured in
+tests/test_flood.py: behind 295 of a 300-message RPC). So each neighbour
+has at most `peer_in_flight_max` messages being handled at once (a FIFO
 `trio.CapacityLimiter` per neighbour; the rest of an RPC's messages wait
 their turn, parked), and its stream is not read again until all its read
-messages have had a turn. A neighbour's backlog thus delays another's
-message by at most a few messages' work, whatever the rates.
+messages have had a turn (there: behind ~33, those handled while the
+other's message was in transit). A neighbour's backlog thus delays
+another's message by a few messages' work, whatever the rates.
 """
 
 from __future__ import annotations
