@@ -29,6 +29,9 @@ def test_a_token_bucket_allows_the_burst_then_the_rate() -> None:
     assert limit.wait_s(peer, 0.0) == pytest.approx(0.4)  # from -3 back to 1 at 10/s
     assert limit.take(peer, 0.1) and not limit.take(peer, 0.1)  # one more per 100 ms
     assert limit.wait_s(peer, 10.0) == 0.0 and limit.take(peer, 10.0)
+    # A message carrying several tokens may be charged per token.
+    assert limit.take(peer, 20.0, cost=5.0)  # 3 -> -2
+    assert not limit.take(peer, 20.0, cost=2.0) and limit.limited == {peer: 3}  # -4 < -3
 
 
 def _judge(topic: str, data: bytes) -> Validation:
