@@ -32,12 +32,19 @@ from functools import lru_cache
 from typing import Any
 
 from cbor2 import frozendict
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import cbor
 from .errors import InvalidToken, TokenTooLarge
-from .ids import CID_BYTES, Identity, cid_from_bytes, cid_of, cid_to_bytes, is_cid, verify_key_for
+from .ids import (
+    CID_BYTES,
+    Identity,
+    cid_from_bytes,
+    cid_of,
+    cid_to_bytes,
+    is_cid,
+    verify_key_for,
+    verify_signature,
+)
 from .limits import DEPS_MAX, IAT_MAX_S, KIND_MAX_CHARS, SEQ_MAX, TOKEN_SIZE_MAX_BYTES
 
 __all__ = [
@@ -215,7 +222,7 @@ def _cid_claim(value: Any, name: str) -> str:
 
 
 @lru_cache(maxsize=65_536)
-def _protected_header(encoded: bytes) -> tuple[str, Ed25519PublicKey]:
+def _protected_header(encoded: bytes) -> tuple[str, bytes]:
     """(agent id, verification key) named by a protected header, or InvalidToken.
 
     Cached: an issuer's protected header is the same bytes in every token it
@@ -257,7 +264,7 @@ class _Envelope:
     """Where the parts of a COSE_Sign1 envelope lie in its bytes (heads checked)."""
 
     issuer: str
-    key: Ed25519PublicKey
+    key: bytes  # the raw Ed25519 public key (`verify_signature`)
     protected_end: int
     payload_start: int
     payload_end: int
@@ -342,10 +349,8 @@ def decode_token(data: bytes) -> Token:
     env = _envelope(data)
     p_end, pl_end = env.protected_end, env.payload_end
     sig_structure = _SIG1_PREFIX + data[2:p_end] + b"\x40" + data[p_end + 1 : pl_end]
-    try:
-        env.key.verify(data[env.signature_start:], sig_structure)
-    except InvalidSignature:
-        raise InvalidToken("bad-signature", "signature does not verify") from None
+    if not verify_signature(env.key, data[env.signature_start:], sig_structure):
+        raise InvalidToken("bad-signature", "signature does not verify")
     m = cbor.strict_loads(data[env.payload_start:pl_end], InvalidToken)
     return _claims_to_token(m, env.issuer, data)
 
