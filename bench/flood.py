@@ -15,11 +15,18 @@ identity's first token, then every second one, ...), as fast as it can.
 The tokens are signed beforehand in a pool of processes and kept in a cache
 directory, so a second run does not sign them again.
 
+The attacker stays connected until the victim has judged every flood token
+(taken, ignored or rate-limited, by its `GET /v1/stats`): what waits in the
+link (yamux lets up to 16 MiB wait at the victim's end) would be lost with
+it, and the victim reads one neighbour at its per-neighbour rate however
+fast the attacker writes.
+
 Honest traffic runs throughout: one honest token every `--interval-s`, from
 the honest nodes in turn, each stamped when the other two accept it (their
-`_dispatch` is wrapped, as bench/net.py does). Three periods of equal length:
-*before* the flood (the baseline, same run, same machine), *during* it, and
-*after* it (recovery).
+`_dispatch` is wrapped, as bench/net.py does). Three periods: *before* the
+flood (the baseline, same run, same machine, `--period-s`), *during* it
+(from the first flood message until the victim has judged the last, at least
+`--period-s`), and *after* it (recovery, `--period-s`).
 
 Figures: the victim's store growth (tokens held before and after: bounded by
 the strangers' budget), its peak RSS (VmHWM) and RSS at rest, the admission
@@ -28,7 +35,8 @@ rate, and honest propagation p50/p99 per period. The headline is p50 during
 the flood over p50 before it (target <= 2).
 
     python -m bench.flood [--identities 10000] [--per-identity 100] [--small]
-                          [--workers N] [--cache DIR]
+                          [--quota Q] [--budget B] [--peer-rate R] [--peer-burst N]
+                          [--period-s S] [--sync-interval S] [--workers N] [--cache DIR]
 
 `--small` is 200 identities x 5 tokens with a budget of 100 (the size the
 test in tests/test_flood.py runs). The attacker shares this machine's two
@@ -57,6 +65,9 @@ from typing import Any
 import httpx
 import tomlkit
 import trio
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 
 import wire
 from bench.net import percentile, proc_status, running_node, wait_until
@@ -73,6 +84,9 @@ IDENTITIES_PER_FILE = 100
 # The attacker keeps at most this many messages queued for the victim
 # (py-libp2p's queue holds 2048 and drops the rest).
 ATTACK_QUEUE_MAX = 1024
+# How long the attacker stays connected, at most, for the victim to read what
+# waits in the link (at its per-neighbour rate, 100 a second by default).
+JUDGE_WAIT_MAX_S = 1800.0
 
 
 # -- minting ---------------------------------------------------------------------
@@ -135,12 +149,37 @@ def read_tokens(path: Path) -> Iterator[bytes]:
 
 # -- the attacker ------------------------------------------------------------------
 
+async def publish_in_one_rpc(node: P2PNode, peer: str, topic: str, datas: list[bytes]) -> None:
+    """Send `datas` to `peer` as gossip messages signed by `node`, all in one
+    pubsub RPC (py-libp2p writes one RPC per message; an attacker need not:
+    the receiver then reads and verifies one peer record for all of them).
+    Reaches into py-libp2p past `P2PNode`'s API, as an attacker would."""
+    pubsub = node._pubsub
+    assert pubsub.sign_key is not None  # (strict signing: P2PNode always has one)
+    msgs = []
+    for data in datas:
+        msg = rpc_pb2.Message(data=data, topicIDs=[topic], from_id=pubsub.my_id.to_bytes(),
+                              seqno=pubsub._next_seqno())
+        msg.signature = pubsub.sign_key.sign(PUBSUB_SIGNING_PREFIX.encode()
+                                             + msg.SerializeToString())
+        msg.key = pubsub.host.get_public_key().serialize()
+        msgs.append(msg)
+    stream = pubsub.peers[ID.from_base58(peer)]
+    if not await pubsub.write_msg(stream, rpc_pb2.RPC(publish=msgs)):
+        raise RuntimeError(f"the stream to {peer} is closed")
+
+
 async def attack(victim: str, files: list[Path], *, rate_per_s: float = 0.0,
-                 judged: Callable[[], Awaitable[int]] | None = None) -> tuple[int, float]:
+                 judged: Callable[[], Awaitable[int]] | None = None,
+                 published: Callable[[int, float], Awaitable[None]] | None = None,
+                 ) -> tuple[int, float]:
     """Publish every token of `files` at `victim` (a multiaddr) as fast as
     possible (or at `rate_per_s`); returns (messages, seconds). `judged`: how
     many the victim has judged so far; if given, stay connected until it has
-    judged them all (else what it had not read yet is lost with the link)."""
+    judged them all (what it had not read yet would be lost with the link:
+    yamux lets up to 16 MiB wait at the victim's end). `published(sent,
+    seconds)`: awaited once all left the queue, before that wait (the
+    attacker process reports there and waits to be told to go)."""
     async with P2PNode.start(hashlib.sha256(b"troth-flood-attacker").digest()) as node:
         await node.subscribe(DEFAULT_TOPIC)
         peer = await node.connect(victim)
@@ -165,8 +204,10 @@ async def attack(victim: str, files: list[Path], *, rate_per_s: float = 0.0,
             while node.outbound_queued(peer):
                 await trio.sleep(0.01)  # the last ones leave the queue
         seconds = trio.current_time() - t0
+        if published is not None:
+            await published(sent, seconds)
         if judged is not None:
-            with trio.move_on_after(WAIT_S):
+            with trio.move_on_after(JUDGE_WAIT_MAX_S):
                 while await judged() < sent:
                     await trio.sleep(0.2)
         return sent, seconds
@@ -213,7 +254,10 @@ def victim_process(workdir: Path, admission: dict[str, Any],
     """A `python -m node run` on a fresh home with these [admission] settings."""
     home, identity = Home.init(workdir / "victim")
     # (Every other setting at its default; `troth run` validates the file.)
-    home.config_path.write_text(tomlkit.dumps({"sync": {"interval_s": sync_interval_s},
+    # No peer exchange: the honest nodes must not learn of each other (they
+    # would connect and pass their tokens round the victim).
+    home.config_path.write_text(tomlkit.dumps({"network": {"peer_exchange": False},
+                                               "sync": {"interval_s": sync_interval_s},
                                                "admission": admission}))
     with running_node(home, workdir / "victim.log") as node:
         yield Victim(proc=node.proc, home=home, http=node.http, agent_id=identity.agent_id,
@@ -254,10 +298,12 @@ class Honest:
         rt._dispatch(outs)
         return tok
 
-    async def traffic(self, period: str, seconds: float, interval_s: float, k0: int) -> int:
-        """One honest token every `interval_s` for `seconds`; each is timed at
-        the two other honest nodes (in the background, so a slow one does not
-        hold back the next). Returns how many were issued."""
+    async def traffic(self, period: str, seconds: float, interval_s: float, k0: int,
+                      until: trio.Event | None = None) -> int:
+        """One honest token every `interval_s` for `seconds` (and on until
+        `until` is set, if given); each is timed at the two other honest nodes
+        (in the background, so a slow one does not hold back the next).
+        Returns how many were issued."""
         lat = self.latencies_ms.setdefault(period, [])
         k = 0
 
@@ -273,7 +319,8 @@ class Honest:
 
         async with trio.open_nursery() as nursery:
             start = trio.current_time()
-            while trio.current_time() - start < seconds:
+            flooding = until is not None and not until.is_set()
+            while trio.current_time() - start < seconds or flooding:
                 at = (k0 + k) % len(self.rts)
                 t0 = time.perf_counter()
                 tok = self.issue(at, kind="promise", body={"text": f"honest {k0 + k}"})
@@ -281,6 +328,7 @@ class Honest:
                 nursery.start_soon(time_it, tok.cid, at, t0)
                 k += 1
                 await trio.sleep_until(start + k * interval_s)
+                flooding = until is not None and not until.is_set()
         return k
 
 
@@ -308,6 +356,7 @@ class FloodResult:
     sign_s: float
     sent: int
     attack_s: float
+    flood_s: float  # from the first flood message to the victim having judged them all
     before: dict[str, Any]
     after: dict[str, Any]
     rss_rest: int
@@ -329,7 +378,8 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
     `inspect(victim)` runs (in a thread) at the end, while the victim is up."""
     with victim_process(workdir, admission, sync_interval_s) as victim:
         homes = [Home.init(workdir / f"honest{i}") for i in range(HONEST)]
-        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=sync_interval_s))
+        honest = Honest(rts=[Runtime(h, ident, Config(sync_interval_s=sync_interval_s,
+                                                      peer_exchange=False))
                              for h, ident in homes])
         async with trio.open_nursery() as nursery:
             for rt in honest.rts:
@@ -355,11 +405,17 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
                         judged=lambda: trio.to_thread.run_sync(victim.judged_strangers)))
                 else:
                     attack_result.append(await trio.to_thread.run_sync(
-                        attack_subprocess, victim.listen, files, attacker_rate_per_s))
+                        attack_subprocess, victim, files, attacker_rate_per_s))
+                attacked.set()
+                flood_s.append(trio.current_time() - t_flood)
 
+            attacked = trio.Event()
+            flood_s: list[float] = []
+            t_flood = trio.current_time()
             async with trio.open_nursery() as flood:
                 flood.start_soon(attacker)
-                k += await honest.traffic("during", period_s, interval_s, k)
+                # "During": until the victim has judged the whole flood.
+                k += await honest.traffic("during", period_s, interval_s, k, until=attacked)
             k += await honest.traffic("after", period_s, interval_s, k)
             # (A timeout here is a finding, reported as tokens missing.)
             with trio.move_on_after(WAIT_S):
@@ -378,7 +434,8 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
                 rt.stop()
         sent, attack_s = attack_result[0]
         return FloodResult(identities=identities, per_identity=per, sign_s=sign_s, sent=sent,
-                           attack_s=attack_s, before=before, after=after, rss_rest=rss_rest,
+                           attack_s=attack_s, flood_s=flood_s[0], before=before, after=after,
+                           rss_rest=rss_rest,
                            rss_peak=rss_peak, latencies_ms=honest.latencies_ms,
                            timeouts=honest.timeouts, honest_missing=missing,
                            victim_missing=victim_missing,
@@ -393,15 +450,27 @@ def wait_sync(missing: Callable[[], list[str]], timeout_s: float = WAIT_S) -> in
     return len(left)
 
 
-def attack_subprocess(victim: str, files: list[Path], rate_per_s: float) -> tuple[int, float]:
-    """`attack` in a process of its own (as an attacker elsewhere would be)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.flood", "--attacker", victim,
+def attack_subprocess(victim: Victim, files: list[Path], rate_per_s: float) -> tuple[int, float]:
+    """`attack` in a process of its own (as an attacker elsewhere would be).
+    It reports when all left its queue and stays connected until the victim
+    has judged them all (we close its stdin then)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.flood", "--attacker", victim.listen,
          "--attacker-rate", str(rate_per_s), *map(str, files)],
-        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
-        check=True)
-    sent, seconds = out.stdout.split()[-2:]
-    return int(sent), float(seconds)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = proc.stdout.readline().split()
+        if len(line) != 2:
+            raise RuntimeError(f"the attacker process failed (exit {proc.wait()})")
+        sent, seconds = int(line[0]), float(line[1])
+        wait_sync(lambda: [] if victim.judged_strangers() >= sent else ["more"],
+                  JUDGE_WAIT_MAX_S)
+    finally:
+        proc.stdin.close()
+        proc.wait(WAIT_S)
+    return sent, seconds
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -416,14 +485,16 @@ def report(r: FloodResult, budget: int) -> float:
     print(f"flood: {r.identities:,} identities x {r.per_identity} tokens = "
           f"{r.identities * r.per_identity:,} valid tokens ({signed})")
     print(f"attacker: published {r.sent:,} in {r.attack_s:.1f} s "
-          f"({r.sent / max(r.attack_s, 1e-9):,.0f}/s)")
+          f"({r.sent / max(r.attack_s, 1e-9):,.0f}/s); the victim judged them within "
+          f"{r.flood_s:.1f} s ({r.sent / max(r.flood_s, 1e-9):,.0f}/s)")
     grown = a["tokens"] - b["tokens"]
     print(f"victim store: {b['tokens']:,} -> {a['tokens']:,} tokens (+{grown:,}; honest "
           f"{r.honest_issued:,}; strangers' budget {adm['stranger_budget_used']:,} of "
           f"{adm['stranger_budget']:,})")
     print(f"victim admission: admitted {adm['admitted']}, ignored {adm['ignored']}")
     g = a["gossip"]
-    print(f"victim gossip: delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
+    print(f"victim gossip: signatures checked {g['verified']:,}, "
+          f"delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
           f"ignored {g['ignored']:,}, rate-limited {g['rate_limited']:,}, "
           f"dropped (queue full) {g['dropped_queue_full']:,}")
     print(f"victim RSS: {mib(r.rss_rest)} before the flood, peak {mib(r.rss_peak)}")
@@ -452,6 +523,10 @@ def main() -> None:
                     help="200 identities x 5 tokens, quota 3, budget 100")
     ap.add_argument("--quota", type=int, default=None, help="the victim's stranger_quota")
     ap.add_argument("--budget", type=int, default=None, help="the victim's stranger_budget")
+    ap.add_argument("--peer-rate", type=float, default=None,
+                    help="the victim's peer_gossip_rate_per_s (default: the config's, 100)")
+    ap.add_argument("--peer-burst", type=float, default=None,
+                    help="the victim's peer_gossip_burst (default: the config's, 1000)")
     ap.add_argument("--period-s", type=float, default=None,
                     help="length of each period (before/during/after)")
     ap.add_argument("--interval-s", type=float, default=0.2, help="between honest tokens")
@@ -465,9 +540,12 @@ def main() -> None:
     ap.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.attacker:
-        sent, seconds = trio.run(lambda: attack(args.attacker, args.files,
-                                                rate_per_s=args.attacker_rate))
-        print(sent, seconds)
+        async def published(sent: int, seconds: float) -> None:
+            print(sent, seconds, flush=True)
+            await trio.to_thread.run_sync(sys.stdin.read)  # until the bench says go
+
+        trio.run(lambda: attack(args.attacker, args.files, rate_per_s=args.attacker_rate,
+                                published=published))
         return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     if args.small:
@@ -479,7 +557,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="troth-flood-") as tmp:
         result = trio.run(lambda: run_flood(
             Path(tmp), files, identities=args.identities, per=args.per_identity,
-            admission=admission_config(quota, budget, None, None), period_s=period_s,
+            admission=admission_config(quota, budget, args.peer_rate, args.peer_burst),
+            period_s=period_s,
             interval_s=args.interval_s, attacker_in_process=False, sign_s=sign_s,
             sync_interval_s=args.sync_interval,
             attacker_rate_per_s=args.attacker_rate))

@@ -6,19 +6,20 @@ from __future__ import annotations
 import pytest
 
 import wire
-from node.core import Core, CoreParams, Send
+from node.core import Core, CoreParams, Output, Persist, Send
 from node.core.admission import AdmissionParams
 from node.core.sync import STRANGER_PULLS_MAX
 from tests.harness import Net, ident
 
-QUOTA, BUDGET = 3, 10
+QUOTA, BUDGET, WINDOW_S = 3, 10, 1000.0
 
 
 def _victim_net(others: int, *, hops_max: int = 2) -> tuple[Net, str, list[str]]:
     """One core with admission (the victim) and `others` without, all linked."""
     params = CoreParams(sync_interval_s=1.0, request_retry_s=1.0,
                         admission=AdmissionParams(hops_max=hops_max, stranger_quota=QUOTA,
-                                                  stranger_budget=BUDGET))
+                                                  stranger_budget=BUDGET,
+                                                  stranger_budget_window_s=WINDOW_S))
     victim = Core(ident(1), params)
     assert victim.agent_id is not None
     cores = {victim.agent_id: victim}
@@ -45,7 +46,7 @@ def test_a_stranger_gets_its_quota_and_the_rest_is_ignored_not_stored() -> None:
     net.deliver_all()
     v = net.cores[me]
     assert _held_of(v, s) == QUOTA and v.pending_count() == 0
-    report = v.admission.report() if v.admission else {}
+    report = v.admission.report(net.now) if v.admission else {}
     assert report["admitted"] == {"inside": 0, "needed": 0, "stranger": QUOTA}
     assert report["ignored"] == {"stranger-quota": 2}
     assert report["stranger_budget_used"] == QUOTA
@@ -67,6 +68,64 @@ def test_the_shared_budget_bounds_all_strangers_together() -> None:
     assert held == BUDGET  # 5 x 3 offered, 10 taken
     assert v.admission is not None and v.admission.budget_used == BUDGET
     assert v.admission.counts.get("stranger-budget", 0) >= 5
+
+
+def test_the_budget_refills_as_its_charges_age_and_a_restart_rebuilds_it() -> None:
+    """In scripted time: the budget is spent at t=0 by 4 strangers; at t=600
+    a fifth is ignored; once the window has passed the budget is back, and
+    the fifth is heard (sync pulls what was ignored). Store growth: at most
+    BUDGET strangers' tokens in any window. A restart from the log (with the
+    stored seen_at) rebuilds the same window."""
+    net, me, strangers = _victim_net(5)
+    v = net.cores[me]
+    persisted: list[tuple[bytes, float | None]] = []
+    route = net.route
+
+    def recording(src: str, outs: list[Output]) -> None:
+        if src == me:
+            persisted.extend((o.token.raw, o.seen_at) for o in outs if isinstance(o, Persist))
+        route(src, outs)
+
+    net.route = recording  # type: ignore[method-assign]
+    for s in strangers[:4]:
+        _chain(net, s, QUOTA)
+    net.deliver_all()
+    adm = v.admission
+    assert adm is not None
+    assert (adm.budget_used, adm.budget_left(0.0), adm.budget_refills_at(0.0)) == (
+        BUDGET, 0, WINDOW_S)
+    assert adm.report(0.0)["stranger_budget_refill_in_s"] == WINDOW_S
+    late = strangers[4]
+    net.step(600.0)
+    _chain(net, late, QUOTA)
+    net.deliver_all()
+    assert _held_of(v, late) == 0 and adm.counts["stranger-budget"] >= 2 + QUOTA
+    assert adm.report(net.now)["stranger_budget_refill_in_s"] == WINDOW_S - 600.0
+    restarted = Core(ident(1), v.params)
+    restarted.restore(persisted)
+    radm = restarted.admission
+    assert radm is not None and radm.charged == adm.charged
+    assert (radm.budget_left(net.now), radm.budget_refills_at(net.now)) == (0, WINDOW_S)
+    # The window passes: the charges of t=0 age out, and sync rounds pull
+    # the late stranger's quota (and what the budget ignored of the others).
+    for _ in range(4):
+        net.step(100.0)
+    assert net.now == 1000.0 and adm.budget_left(net.now) > 0
+    for _ in range(3):
+        net.step(1.0)
+    assert _held_of(v, late) == QUOTA
+    # In the second window: the late stranger's quota and the two the budget
+    # ignored at t=0: 5 of a budget of 10 (store growth <= BUDGET a window).
+    held = sum(_held_of(v, s) for s in strangers)
+    assert (held, adm.budget_used) == (BUDGET + QUOTA + 2, QUOTA + 2)
+    assert adm.budget_refills_at(net.now) == WINDOW_S + 1000.0  # what was taken at 1000
+    v.check_invariants()
+    restarted = Core(ident(1), v.params)
+    restarted.restore(persisted)
+    assert restarted.admission is not None
+    assert restarted.admission.report(net.now) | {"admitted": 0, "ignored": 0} == \
+        adm.report(net.now) | {"admitted": 0, "ignored": 0}
+    restarted.check_invariants()
 
 
 def test_an_issuer_the_node_builds_on_is_inside_and_never_dropped() -> None:
@@ -208,10 +267,13 @@ def test_the_gossip_pre_filter_counts_what_it_ignores() -> None:
     net, me, (s,) = _victim_net(1)
     toks = _chain(net, s, 5)
     v = Core(ident(1), net.cores[me].params)
-    assert v.judge_gossip(toks[0]) == "stranger"  # kept here, not spread
-    assert v.judge_gossip(toks[4]) == "stranger-quota"
-    assert v.admission is not None and v.admission.report()["ignored"] == {"stranger-quota": 1}
-    assert Core(ident(1)).judge_gossip(toks[4]) is None  # admission off: everything passes
+    heads = [wire.peek_token(t.raw) for t in toks]
+    assert v.judge_gossip(heads[0], toks[0].cid, 0.0) == "stranger"  # kept here, not spread
+    assert v.judge_gossip(heads[4], toks[4].cid, 0.0) == "stranger-quota"
+    assert v.admission is not None
+    assert v.admission.report(0.0)["ignored"] == {"stranger-quota": 1}
+    # Admission off: everything passes.
+    assert Core(ident(1)).judge_gossip(heads[4], toks[4].cid, 0.0) is None
 
 
 def test_sync_pushes_only_the_horizon_and_strangers_are_pulled_by_who_wants_them() -> None:

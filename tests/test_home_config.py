@@ -55,6 +55,8 @@ def test_network_settings_the_node_cannot_honour_are_refused(network: dict[str, 
     ({"admission": {"enabled": 1}}, "admission.enabled", "true or false"),
     ({"admission": {"hops": 17}}, "admission.hops", "a whole number in 0..16"),
     ({"admission": {"stranger_quota": 1.5}}, "admission.stranger_quota", "a whole number"),
+    ({"admission": {"stranger_budget_window_s": 0}}, "admission.stranger_budget_window_s",
+     "a number of seconds in 1..315360000"),
     ({"admission": {"peer_gossip_rate_per_s": 0}}, "admission.peer_gossip_rate_per_s",
      "a number in 0.1..1000000"),
     ({"admission": {"peer_gossip_burst": "lots"}}, "admission.peer_gossip_burst",
@@ -69,9 +71,11 @@ def test_bad_numbers_and_flags_are_refused_naming_the_key(data: dict[str, object
 
 def test_admission_settings_are_read() -> None:
     cfg = Config.from_dict({"admission": {"hops": 3, "stranger_quota": 0,
+                                          "stranger_budget_window_s": 3600,
                                           "peer_gossip_rate_per_s": 5}})
     assert cfg.admission is not None
     assert (cfg.admission.hops_max, cfg.admission.stranger_quota) == (3, 0)
+    assert cfg.admission.stranger_budget_window_s == 3600.0
     assert (cfg.peer_gossip_rate_per_s, cfg.peer_gossip_burst) == (5.0, None)
     assert Config.from_dict({"admission": {"enabled": False}}).admission is None
 

@@ -53,6 +53,23 @@ def test_layout_both_directions(n: int) -> None:
     assert wire.is_bundle(data)
 
 
+@pytest.mark.parametrize("n", [2, 23, 24, 255, 256])
+def test_gossip_count_reads_the_bundle_head(n: int) -> None:
+    """What the neighbour's rate limit charges, read before any parsing."""
+    tokens = [b"t%d" % i for i in range(n)]
+    assert wire.gossip_count(by_hand(tokens)) == n
+    assert wire.gossip_count(by_hand(tokens)[:2]) == n  # the head is enough
+
+
+def test_gossip_count_of_tokens_and_bad_heads() -> None:
+    assert all(wire.gossip_count(t) == 1 for t in TOKENS)
+    assert wire.gossip_count(b"") == 1
+    assert wire.gossip_count(b"\x80") == 1  # an empty array: refused later, charged one
+    assert wire.gossip_count(mv.head(4, 60_000)) == BUNDLE_TOKENS_MAX  # capped
+    assert wire.gossip_count(b"\x9b" + bytes(8)) == BUNDLE_TOKENS_MAX  # a long head
+    assert wire.gossip_count(b"\x98") == BUNDLE_TOKENS_MAX  # a truncated head
+
+
 def test_a_lone_token_is_its_own_gossip_message() -> None:
     for t in TOKENS:
         assert not wire.is_bundle(t)

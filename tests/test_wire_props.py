@@ -133,6 +133,7 @@ def test_token_round_trip(claims: wire.Claims) -> None:
     assert token.cid == wire.cid_of(raw)
     assert wire.encode_token(identity, claims) == raw
     assert wire.encode_token(identity, token.claims) == raw
+    assert wire.peek_token(raw) == wire.TokenHead(issuer=claims.issuer, seq=claims.seq)
 
 
 @SETTINGS
@@ -178,13 +179,22 @@ def test_frame_round_trip(frame: wire.Frame) -> None:
 
 
 def decode_token_or_invalid(data: bytes) -> None:
+    """Decode and peek `data`: each returns or raises InvalidToken, nothing
+    else; a token that decodes peeks to its own issuer and seq."""
+    try:
+        head: wire.TokenHead | None = wire.peek_token(data)
+    except wire.InvalidToken as exc:
+        assert isinstance(exc.reason, str) and exc.reason
+        head = None
     try:
         token = wire.decode_token(data)
     except wire.InvalidToken as exc:
         assert isinstance(exc.reason, str) and exc.reason
         return
-    # If it decodes it is a real token: its bytes re-encode exactly.
+    # If it decodes it is a real token: its bytes re-encode exactly, and the
+    # peek (which refused nothing valid) read what decoding verified.
     assert wire.encode_token(BY_ID[token.issuer], token.claims) == data
+    assert head == wire.TokenHead(issuer=token.issuer, seq=token.seq)
 
 
 def decode_frame_or_invalid(data: bytes) -> None:

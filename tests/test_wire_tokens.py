@@ -85,6 +85,7 @@ def test_vector_decodes_to_its_fields(vector: dict[str, Any]) -> None:
     assert_token_matches(token, expected)
     assert token.cid == vector["cid"] == wire.cid_of(raw)
     assert token.raw == raw
+    assert wire.peek_token(raw) == wire.TokenHead(issuer=token.issuer, seq=token.seq)
 
 
 @pytest.mark.parametrize("vector", TOKEN_VECTORS, ids=lambda v: v["name"])
@@ -255,6 +256,32 @@ def test_iss_mismatch_needs_a_valid_signature_by_kid() -> None:
     assert reason_of(mv.forge(BOB, claims, kid=ALICE.kid)) == "bad-signature"
     # and the honest assembly decodes: the forge builds real tokens
     assert wire.decode_token(mv.forge(ALICE, claims)).issuer == ALICE.agent_id
+
+
+def test_a_peek_reads_issuer_and_seq_without_the_signature() -> None:
+    """What admission needs to refuse a token, read before paying for the
+    signature: a forgery peeks to what it claims (so a peek may only refuse),
+    a malformed envelope or claims head is refused as decoding refuses it."""
+    raw = _rich_token()
+    forged = raw[:-1] + bytes([raw[-1] ^ 1])
+    assert reason_of(forged) == "bad-signature"
+    assert wire.peek_token(forged) == wire.peek_token(raw) == wire.TokenHead(
+        issuer=ALICE.agent_id, seq=3)
+    for n in range(len(raw)):
+        with pytest.raises(wire.InvalidToken):
+            wire.peek_token(raw[:n])
+    with pytest.raises(wire.InvalidToken) as info:
+        wire.peek_token(mv.forge(BOB, mv.claims_map(ALICE)))  # kid bob, iss alice
+    assert info.value.reason == "iss-mismatch"
+    # Claims that decoding refuses only after the signature: the peek refuses
+    # those whose first three claims are out of place, and reads the rest.
+    no_seq = {k: v for k, v in mv.claims_map(ALICE).items() if k != "seq"}
+    with pytest.raises(wire.InvalidToken) as info:
+        wire.peek_token(mv.forge(ALICE, no_seq))
+    assert info.value.reason == "bad-claims"
+    with pytest.raises(wire.InvalidToken) as info:
+        wire.peek_token(mv.forge(ALICE, b"\x18\x2a"))  # a payload that is not a map
+    assert info.value.reason == "bad-claims"
 
 
 def test_forge_reproduces_encode_token_exactly() -> None:

@@ -14,6 +14,7 @@ from .bundle import (
     BUNDLE_TOKENS_MAX,
     decode_bundle,
     encode_bundle,
+    gossip_count,
     gossip_tokens,
     is_bundle,
     pack_gossip,
@@ -55,8 +56,10 @@ from .token import (
     KINDS,
     Claims,
     Token,
+    TokenHead,
     decode_token,
     encode_token,
+    peek_token,
     sign_token,
 )
 
@@ -65,9 +68,11 @@ __all__ = [
     "Identity", "agent_id_from_bytes", "agent_id_from_public_key", "agent_id_to_bytes",
     "cid_of", "cid_to_bytes", "cid_from_bytes", "is_cid",
     "Claims", "Token", "encode_token", "sign_token", "decode_token",
+    "TokenHead", "peek_token",
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
     "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "WantForks", "Tokens",
     "encode_frame", "decode_frame", "FRAME_SIZE_MAX_BYTES",
     "InvalidBundle", "encode_bundle", "decode_bundle", "is_bundle", "gossip_tokens",
+    "gossip_count",
     "pack_gossip", "BUNDLE_SIZE_MAX_BYTES", "BUNDLE_TOKENS_MAX",
 ]

@@ -35,7 +35,8 @@ from .errors import InvalidBundle
 from .limits import BUNDLE_SIZE_MAX_BYTES, BUNDLE_TOKENS_MAX, TOKEN_SIZE_MAX_BYTES
 
 __all__ = [
-    "encode_bundle", "decode_bundle", "is_bundle", "gossip_tokens", "pack_gossip",
+    "encode_bundle", "decode_bundle", "is_bundle", "gossip_tokens", "gossip_count",
+    "pack_gossip",
     "BUNDLE_SIZE_MAX_BYTES", "BUNDLE_TOKENS_MAX",
 ]
 
@@ -47,6 +48,22 @@ def is_bundle(data: bytes) -> bool:
     """Whether gossip `data` claims to be a bundle (from its first byte only;
     `decode_bundle` checks the rest). Anything else is read as one token."""
     return bool(data) and data[0] >> 5 == _ARRAY_MAJOR
+
+
+def gossip_count(data: bytes) -> int:
+    """How many tokens gossip `data` claims to carry, from its first bytes
+    only (1 for anything but a bundle's head; a bad bundle is refused later,
+    when it is read): what a neighbour's rate limit charges before parsing."""
+    if not is_bundle(data):
+        return 1
+    n = data[0] & 0x1F
+    if n < 24:
+        return max(n, 1)
+    if n == 24 and len(data) > 1:
+        return min(data[1], BUNDLE_TOKENS_MAX)
+    if n == 25 and len(data) > 2:
+        return min(int.from_bytes(data[1:3], "big"), BUNDLE_TOKENS_MAX)
+    return BUNDLE_TOKENS_MAX  # a longer head: a bad bundle, charged in full
 
 
 def _head_bytes(n: int) -> int:

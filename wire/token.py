@@ -53,6 +53,8 @@ __all__ = [
     "encode_token",
     "sign_token",
     "decode_token",
+    "peek_token",
+    "TokenHead",
     "CONTENT_TYPE",
     "TOKEN_SIZE_MAX_BYTES",
     "DEPS_MAX",
@@ -180,13 +182,15 @@ def sign_token(identity: Identity, claims: Claims) -> Token:
         raise ValueError(f"claims violate the token profile: {exc}") from None
 
 
-def _head(data: bytes, pos: int, major: int, what: str) -> tuple[int, int]:
-    """Read one definite, shortest-form head of `major` type at pos."""
+def _head(data: bytes, pos: int, major: int, what: str,
+          wrong_type: str = "not-cose-sign1") -> tuple[int, int]:
+    """Read one definite, shortest-form head of `major` type at pos (another
+    major type raises the reason `wrong_type`)."""
     if pos >= len(data):
         raise InvalidToken("truncated", f"{what}: no head")
     ib = data[pos]
     if ib >> 5 != major:
-        raise InvalidToken("not-cose-sign1", f"{what}: major type {ib >> 5}, expected {major}")
+        raise InvalidToken(wrong_type, f"{what}: major type {ib >> 5}, expected {major}")
     ai = ib & 0x1F
     if ai < 24:
         return ai, pos + 1
@@ -243,13 +247,35 @@ def _protected_header(encoded: bytes) -> tuple[str, bytes]:
     return info
 
 
-def decode_token(data: bytes) -> Token:
-    """Verify and decode untrusted bytes. Raises only InvalidToken."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenHead:
+    """Who a token's bytes say signed it, and at which seq: read by
+    `peek_token` without verifying the signature, so only as good as the
+    bytes. Enough for admission to refuse a token before paying for
+    verification; a token that is then taken is verified, and the verified
+    `Token`'s values are the ones used."""
+
+    issuer: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Envelope:
+    """Where the parts of a COSE_Sign1 envelope lie in its bytes (heads checked)."""
+
+    issuer: str
+    key: bytes  # the raw Ed25519 public key (`verify_signature`)
+    protected_end: int
+    payload_start: int
+    payload_end: int
+    signature_start: int
+
+
+def _envelope(data: bytes) -> _Envelope:
+    """Check the envelope's heads, the protected header and the sizes; raises
+    only InvalidToken."""
     if type(data) is not bytes:
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        else:
-            raise InvalidToken("not-bytes", f"got {type(data).__name__}")
+        raise InvalidToken("not-bytes", f"got {type(data).__name__}")
     size = len(data)
     if size > TOKEN_SIZE_MAX_BYTES:
         raise TokenTooLarge(size, TOKEN_SIZE_MAX_BYTES)
@@ -274,11 +300,59 @@ def decode_token(data: bytes) -> Token:
                            length=s_end - s_start)
     if s_end != size:
         raise InvalidToken("trailing-bytes", length=size - s_end)
-    sig_structure = _SIG1_PREFIX + data[2:p_end] + b"\x40" + data[u + 1 : pl_end]
-    if not verify_signature(key, data[s_start:s_end], sig_structure):
+    return _Envelope(issuer=agent_id, key=key, protected_end=p_end, payload_start=pl_start,
+                     payload_end=pl_end, signature_start=s_start)
+
+
+# The claims map opens with iss (1), iat (6) and "seq", in that order: they
+# are required, and deterministic CBOR sorts keys by their encoded bytes
+# (0x01, 0x06, then 0x63 "seq" before every other text key, 0x64.. and 0x65..).
+_KEY_ISS = b"\x01"
+_KEY_IAT = b"\x06"
+_KEY_SEQ = b"\x63seq"
+
+
+def peek_token(data: bytes) -> TokenHead:
+    """The issuer and seq of untrusted bytes, read without verifying the
+    signature or decoding the claims (a few header reads; the issuer's key
+    is cached). Strict as far as it reads: raises only InvalidToken, and every
+    valid token peeks to its own issuer and seq. A forgery peeks to whatever
+    it claims: use the result only to refuse."""
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    env = _envelope(data)
+    claims = data[env.payload_start:env.payload_end]
+    entries, at = _head(claims, 0, 5, "claims", "bad-claims")
+    if entries < 4:
+        raise InvalidToken("bad-claims", "claims must hold iss, iat, seq and kind")
+    if claims[at:at + 1] != _KEY_ISS:
+        raise InvalidToken("bad-claims", "iss (1) must be the first claim")
+    length, at = _head(claims, at + 1, 3, "iss", "bad-claims")
+    if claims[at:at + length] != env.issuer.encode("ascii"):
+        raise InvalidToken("iss-mismatch", "iss is not the agent id of kid")
+    at += length
+    if claims[at:at + 1] != _KEY_IAT:
+        raise InvalidToken("bad-claims", "iat (6) must follow iss")
+    _, at = _head(claims, at + 1, 0, "iat", "bad-claims")
+    if claims[at:at + len(_KEY_SEQ)] != _KEY_SEQ:
+        raise InvalidToken("bad-claims", "seq must follow iat")
+    seq, _ = _head(claims, at + len(_KEY_SEQ), 0, "seq", "bad-claims")
+    if not 1 <= seq < SEQ_MAX:
+        raise InvalidToken("bad-claims", "seq must be an integer >= 1")
+    return TokenHead(issuer=env.issuer, seq=seq)
+
+
+def decode_token(data: bytes) -> Token:
+    """Verify and decode untrusted bytes. Raises only InvalidToken."""
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    env = _envelope(data)
+    p_end, pl_end = env.protected_end, env.payload_end
+    sig_structure = _SIG1_PREFIX + data[2:p_end] + b"\x40" + data[p_end + 1 : pl_end]
+    if not verify_signature(env.key, data[env.signature_start:], sig_structure):
         raise InvalidToken("bad-signature", "signature does not verify")
-    m = cbor.strict_loads(data[pl_start:pl_end], InvalidToken)
-    return _claims_to_token(m, agent_id, data)
+    m = cbor.strict_loads(data[env.payload_start:pl_end], InvalidToken)
+    return _claims_to_token(m, env.issuer, data)
 
 
 def _claims_to_token(m: Any, agent_id: str, data: bytes) -> Token:

@@ -187,12 +187,18 @@ class AdmissionStatsOut(_Out):
     horizon: int | None = Field(default=None, description="agents inside the horizon")
     hops_max: int | None = None
     stranger_quota: int | None = None
-    stranger_budget: int | None = None
-    stranger_budget_used: int | None = None
+    stranger_budget: int | None = Field(default=None, description="strangers' tokens per window")
+    stranger_budget_window_s: float | None = None
+    stranger_budget_used: int | None = Field(default=None, description="taken in the window")
+    stranger_budget_left: int | None = None
+    stranger_budget_refill_in_s: float | None = Field(
+        default=None, description="until the oldest charge ages out (null: none to age)")
     strangers_held: int | None = None
 
 
 class GossipStatsOut(_Out):
+    verified: int | None = Field(default=None,
+                                 description="token signatures the gossip validator checked")
     delivered: int | None = None
     rejected: int | None = None
     ignored: int | None = None

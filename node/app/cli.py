@@ -286,6 +286,17 @@ def _peer_lines(row: dict[str, Any]) -> str:
     return "\n".join([head, *addrs])
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as a person reads them: "24 h", "3 h 20 min", "5 min 3 s", "12 s"."""
+    s = round(seconds)
+    h, m, sec = s // 3600, s // 60 % 60, s % 60
+    if h:
+        return f"{h} h" + (f" {m} min" if m else "")
+    if m:
+        return f"{m} min" + (f" {sec} s" if sec else "")
+    return f"{sec} s"
+
+
 @cli.command()
 @click.pass_context
 def stats(ctx: click.Context) -> None:
@@ -298,15 +309,21 @@ def stats(ctx: click.Context) -> None:
         lines.append("admitted  " + ", ".join(f"{r} {n:,}" for r, n in adm["admitted"].items()))
         lines.append("ignored   " + (", ".join(f"{r} {n:,}" for r, n in adm["ignored"].items())
                                      or "nothing"))
+        refill = adm["stranger_budget_refill_in_s"]
         lines.append(f"strangers' budget {adm['stranger_budget_used']:,} of "
-                     f"{adm['stranger_budget']:,} tokens ({adm['strangers_held']:,} strangers, "
-                     f"quota {adm['stranger_quota']:,} each)")
+                     f"{adm['stranger_budget']:,} tokens per "
+                     f"{_duration(adm['stranger_budget_window_s'])}, "
+                     f"{adm['stranger_budget_left']:,} left"
+                     + ("" if refill is None else f", the next back in {_duration(refill)}")
+                     + f" ({adm['strangers_held']:,} strangers, quota "
+                       f"{adm['stranger_quota']:,} each)")
     else:
         lines.append("admission off: every valid token is stored and relayed")
     g = s.get("gossip") or {}
     if g:
         lines.append(f"gossip    delivered {g['delivered']:,}, rejected {g['rejected']:,}, "
-                     f"ignored {g['ignored']:,}, over a neighbour's rate {g['rate_limited']:,}")
+                     f"ignored {g['ignored']:,} (unverified), over a neighbour's rate "
+                     f"{g['rate_limited']:,}; signatures checked {g['verified']:,}")
         lines.extend(f"  rate-limited {n:,} from {p}" for p, n in g["rate_limited_by_peer"].items())
     emit(ctx, "\n".join(lines), s)
 

@@ -31,20 +31,26 @@ which copies the watchable reports to `GET /v1/events` subscribers without
 ever waiting for them. The engine is used from one trio thread only (tasks interleave only at
 awaits, and no await happens inside an engine call).
 
-Gossip validation: the topic validator runs `wire.decode_token` (signature and
-profile) before gossipsub delivers or forwards, on the message's token or on
-each token of its bundle; the decoded tokens are cached by their bytes so the
-core does not verify them twice. A token that fails costs the
-relaying peer score (gossipsub P4) and our `penalise()`; a token whose deps are
-missing is valid and is forwarded (it cannot be judged yet, so it is never
-punished). Admission (`Core.judge_gossip`) decides the rest: a token whose
-issuer is inside the horizon (or that an admitted token needs) is accepted and
-forwarded; a stranger's within its quota and the budget is KEEPt: delivered
-here, forwarded to nobody (peers that want strangers' tokens pull them by
-sync, each within its own budget, so a flood does not travel by gossip); past
-the quota or the budget it is IGNOREd. Nobody is penalised for a valid token.
-A bundle takes the combined verdict of its new tokens (`_validate`): one bad
-token rejects the whole message, as a bad lone token would.
+Gossip validation: the topic validator takes the message's token, or each
+token of its bundle, and first peeks at the token's issuer and seq
+(`wire.peek_token`, no signature check) to ask admission
+(`Core.judge_gossip_many`): a token it would not take (a stranger's past its
+quota or the budget) is not verified at all, so a flood past the budget costs
+a few header reads a token, not an Ed25519 verification and a decode. The
+rest is verified (`wire.decode_token`: signature and profile) before
+gossipsub delivers or forwards the message; the decoded tokens are cached by
+their bytes so the core does not verify them twice, and the core judges them
+again on their verified values. A token that fails rejects the whole message
+and costs the relaying peer score (gossipsub P4) and our `penalise()`; a
+token whose deps are missing is valid and is forwarded (it cannot be judged
+yet, so it is never punished). A message whose new tokens admission would
+all ignore is IGNOREd. One whose new tokens are all inside the horizon (or
+needed by an admitted token) is accepted and forwarded. Otherwise (some
+token ignored, unverified, or a stranger's within its quota and the budget)
+it is KEEPt: delivered here, forwarded to nobody, since a node forwards only
+what it verified and would spread (peers that want strangers' tokens pull
+them by sync, each within its own budget, so a flood does not travel by
+gossip). Nobody is penalised for a valid token.
 
 Gossip has two peers: the originator (`from_peer`, who signed the pubsub
 message, maybe hops away) and the neighbour that relayed it (`via`). Liveness
@@ -143,6 +149,9 @@ class Runtime(NetView):
         self.sync_limits = sync_limits or SyncLimits()
         self.liveness = Liveness(min_mean_s=config.sync_interval_s)
         self._decoded: OrderedDict[bytes, wire.Token] = OrderedDict()
+        # Token signatures the gossip validator checked (what it ignored on a
+        # peek, it did not).
+        self.gossip_verified = 0
         self._pub_send, self._pub_recv = trio.open_memory_channel[Publish](PUBLISH_QUEUE_MAX)
         self._wake = trio.Event()
         self.p2p: P2PNode | None = None
@@ -188,7 +197,8 @@ class Runtime(NetView):
         if self.p2p is None:
             return {}
         st = self.p2p.stats
-        return {"delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
+        return {"verified": self.gossip_verified,
+                "delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
                 "kept_unforwarded": st.kept, "rate_limited": st.rate_limited,
                 "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
                 "dropped_queue_full": st.dropped_messages_queue_full}
@@ -196,41 +206,56 @@ class Runtime(NetView):
     # -- decoding with the validator's cache ------------------------------
     def _validate(self, _topic: str, data: bytes) -> Validation:
         """Gossipsub's verdict on a message: one token, or a bundle judged
-        token by token (docs/decisions/0016-gossip-bundles.md): any token that
-        fails verification rejects it; tokens we hold do not count (they were
-        verified when we accepted them); if no new token would be taken it is
-        ignored; if one would be kept as a stranger's it is kept (delivered,
-        not forwarded); else accepted."""
+        token by token (docs/decisions/0016-gossip-bundles.md, 0006-admission.md):
+        any token that fails its peek or its verification rejects it; tokens we
+        hold do not count (they were verified when we accepted them); the new
+        ones are judged by admission on their unverified heads, and only those
+        it would take are verified; if none would be taken the message is
+        ignored; if some would be ignored, or kept as a stranger's, it is kept
+        (delivered, not forwarded); else accepted."""
         try:
             raws = wire.gossip_tokens(data)
         except wire.InvalidBundle as exc:
             log.info("event=gossip_rejected reason=%s bundle=true", exc.reason)
             return Validation.REJECT
         core = self.engine.core if self.engine is not None else None
-        fresh: list[wire.Token] = []
+        fresh: list[tuple[bytes, wire.TokenHead, str]] = []
         for raw in raws:
-            if core is not None and len(raw) <= wire.TOKEN_SIZE_MAX_BYTES and \
-                    core.has(wire.cid_of(raw)):
-                continue
             try:
-                fresh.append(wire.decode_token(raw))
+                head = wire.peek_token(raw)  # (checks the size first)
             except wire.InvalidToken as exc:
                 log.info("event=gossip_rejected reason=%s tokens=%d", exc.reason, len(raws))
                 return Validation.REJECT
+            cid = wire.cid_of(raw)
+            if core is None or not core.has(cid):
+                fresh.append((raw, head, cid))
         if not fresh:
             return Validation.ACCEPT  # (our own publishes, and repeats)
-        reasons = core.judge_gossip_many(fresh) if core is not None else [None] * len(fresh)
-        taken = [(t, r) for t, r in zip(fresh, reasons, strict=True)
+        reasons = (core.judge_gossip_many([(h, c) for _r, h, c in fresh], self.clock())
+                   if core is not None else [None] * len(fresh))
+        taken = [(raw, head, r) for (raw, head, _c), r in zip(fresh, reasons, strict=True)
                  if r is None or r in ADMIT_REASONS]
         if not taken:
             log.debug("event=gossip_ignored reasons=%s tokens=%d",
                       ",".join(sorted({str(r) for r in reasons})), len(raws))
-            return Validation.IGNORE
-        for tok, _reason in taken:
+            return Validation.IGNORE  # unverified: a forgery gets no more than this
+        decoded: list[wire.Token] = []
+        for raw, head, _r in taken:
+            self.gossip_verified += 1
+            try:
+                tok = wire.decode_token(raw)
+            except wire.InvalidToken as exc:
+                log.info("event=gossip_rejected reason=%s tokens=%d", exc.reason, len(raws))
+                return Validation.REJECT
+            assert (tok.issuer, tok.seq) == (head.issuer, head.seq), "a valid token peeks to itself"
+            decoded.append(tok)
+        for tok in decoded:
             self._decoded[tok.raw] = tok
             if len(self._decoded) > DECODED_CACHE_MAX:
                 self._decoded.popitem(last=False)
-        return Validation.KEEP if any(r == "stranger" for _t, r in taken) else Validation.ACCEPT
+        if len(taken) < len(fresh) or any(r == "stranger" for _raw, _h, r in taken):
+            return Validation.KEEP
+        return Validation.ACCEPT
 
     def _decode(self, data: bytes) -> wire.Token:
         tok = self._decoded.pop(data, None)

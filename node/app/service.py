@@ -512,7 +512,7 @@ class NodeService:
                      "frames_in": st.frames_in, "frames_out": st.frames_out,
                      "bytes_in": st.bytes_in, "bytes_out": st.bytes_out},
             "admission": {"enabled": False} if adm is None else {"enabled": True,
-                                                                  **adm.report()},
+                                                                  **adm.report(self.clock())},
         }
 
     def identity(self) -> dict[str, Any]:

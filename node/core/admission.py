@@ -15,8 +15,11 @@ valid token of everyone. `Admission` sorts issuers in two:
   The horizon only grows, and an issuer inside is never refused anything;
 - **strangers**: everyone else. A stranger's token is taken only if its seq is
   at most `stranger_quota` (the start of its chain), the stranger holds fewer
-  than `stranger_quota` tokens here (forks count), and all strangers together
-  hold fewer than `stranger_budget`. Past that it is *ignored*: not stored, not
+  than `stranger_quota` tokens here (forks count), and fewer than
+  `stranger_budget` strangers' tokens were taken in the last
+  `stranger_budget_window_s` (the budget refills as its charges age, so
+  strangers' tokens are stored at a bounded rate, and a newcomer is heard
+  again a window after a flood). Past that it is *ignored*: not stored, not
   forwarded, nobody penalised (an honest relay forwarded a valid token).
 
 One exception keeps "never refuse the inside" true: the causal past of an
@@ -31,11 +34,15 @@ lasts) so it neither pulls a flood back in nor skips a newcomer.
 
 Pure and deterministic: the distances are minima over the applied tokens
 (the same set in any order gives the same horizon); the charges are
-first-come, in the order the core is driven.
+first-come, in the order the core is driven, each stamped with the `now` it
+was taken at. A restart replays the log with each token's stored `seen_at`
+as that stamp (the same instant, or for a token that waited for its parents
+the later one it applied at), so the window is rebuilt from the store.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -59,9 +66,14 @@ class AdmissionParams:
     # A stranger's first this-many seqs may be stored: enough to introduce
     # itself (a few promises, a charter, a vote) before anyone vouches for it.
     stranger_quota: int = 64
-    # Stranger tokens held in all: ~10,000 x ~0.5 KiB is ~5 MiB of store and
-    # a little more of memory, whatever a flood of fresh identities sends.
+    # Stranger tokens taken per window: ~10,000 x ~0.5 KiB is ~5 MiB of store
+    # (and a little more of memory) a day, whatever a flood of fresh
+    # identities sends; a node's disk outlasts years of that.
     stranger_budget: int = 10_000
+    # A stranger token counts against the budget this long after it was
+    # taken. A day: a flood shuts newcomers out for a day at most, while an
+    # attacker gets no more than the budget stored a day.
+    stranger_budget_window_s: float = 86_400.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.hops_max <= 16:
@@ -69,6 +81,9 @@ class AdmissionParams:
         if self.stranger_quota < 0 or self.stranger_budget < 0:
             raise ValueError(f"quota and budget must be >= 0, got {self.stranger_quota}, "
                              f"{self.stranger_budget}")
+        if not self.stranger_budget_window_s > 0:
+            raise ValueError(f"stranger_budget_window_s must be > 0, got "
+                             f"{self.stranger_budget_window_s}")
 
 
 def _named(tok: Token, tokens: Mapping[str, Token]) -> tuple[set[str], set[str]]:
@@ -107,7 +122,7 @@ class Admission:
     """The horizon, the strangers' charges, and the counts of every decision."""
 
     __slots__ = ("params", "dist", "needed_seq", "charged", "budget_used", "counts",
-                 "_edges")
+                 "_edges", "_window", "_in_window")
 
     def __init__(self, own: str | None, params: AdmissionParams) -> None:
         self.params = params
@@ -115,9 +130,16 @@ class Admission:
         self.dist: dict[str, int] = {own: 0} if own is not None else {}
         # Per issuer, the highest seq some admitted token needs as a parent.
         self.needed_seq: dict[str, int] = {}
-        # Per stranger, how many of its tokens were taken on the budget.
+        # Per stranger, how many of its tokens were taken on the budget (its
+        # quota: these never age, the tokens stay stored).
         self.charged: dict[str, int] = {}
+        # Strangers' tokens taken within the window (the budget spent).
         self.budget_used = 0
+        # (taken at, issuer) of the charges not yet aged out, a min-heap; a
+        # refunded issuer's entries stay until they age, and count for nothing.
+        self._window: list[tuple[float, str]] = []
+        # Per stranger, its charges in `_window` (what a refund gives back).
+        self._in_window: dict[str, int] = {}
         # Decisions by reason (ADMIT_REASONS and IGNORE_REASONS), each token
         # counted once per arrival, whether the core or the gossip validator
         # (`Core.judge_gossip`) decided.
@@ -133,34 +155,47 @@ class Admission:
         """Is `tok` taken free of charge (its issuer inside, or needed)?"""
         return tok.issuer in self.dist or tok.seq <= self.needed_seq.get(tok.issuer, 0)
 
-    def judge(self, tok: Token, awaited_by: Iterable[Token] = ()) -> str:
-        """Why `tok` would be taken (an ADMIT_REASON) or ignored (an
-        IGNORE_REASON) now. `awaited_by`: admitted tokens waiting for it."""
-        if tok.issuer in self.dist:
+    def judge(self, issuer: str, seq: int, now: float,
+              awaited_by: Iterable[Token] = ()) -> str:
+        """Why a token of `issuer` at `seq` would be taken (an ADMIT_REASON)
+        or ignored (an IGNORE_REASON) at `now`. `awaited_by`: admitted tokens
+        waiting for it. Needs no more of the token than these, so that a
+        token can be refused before its signature is checked."""
+        if issuer in self.dist:
             return "inside"
-        if tok.seq <= self.needed_seq.get(tok.issuer, 0) or any(
-                self.covers(w) for w in awaited_by):
+        if seq <= self.needed_seq.get(issuer, 0) or any(self.covers(w) for w in awaited_by):
             return "needed"
         p = self.params
-        if tok.seq > p.stranger_quota or self.charged.get(tok.issuer, 0) >= p.stranger_quota:
+        if seq > p.stranger_quota or self.charged.get(issuer, 0) >= p.stranger_quota:
             return "stranger-quota"
-        if self.budget_used >= p.stranger_budget:
+        if self.budget_left(now) == 0:
             return "stranger-budget"
         return "stranger"
 
-    def pull_limit(self, agent: str, their_seq: int, have: int) -> int:
+    def budget_left(self, now: float) -> int:
+        """Strangers' tokens that may still be taken at `now`."""
+        self._age(now)
+        return max(0, self.params.stranger_budget - self.budget_used)
+
+    def budget_refills_at(self, now: float) -> float | None:
+        """When the oldest charge in the window ages out (None: none in it)."""
+        self._age(now)
+        return self._window[0][0] + self.params.stranger_budget_window_s if self._window \
+            else None
+
+    def pull_limit(self, agent: str, their_seq: int, have: int, now: float) -> int:
         """Up to which seq sync should ask a peer for `agent`'s chain (<= have: none)."""
         if agent in self.dist:
             return their_seq
         limit = self.needed_seq.get(agent, 0)
-        if self.budget_used < self.params.stranger_budget and \
-                self.charged.get(agent, 0) < self.params.stranger_quota:
+        if self.budget_left(now) and self.charged.get(agent, 0) < self.params.stranger_quota:
             limit = max(limit, min(their_seq, self.params.stranger_quota))
         return min(limit, their_seq) if limit > have else have
 
-    def report(self) -> dict[str, object]:
-        """The decisions so far and the budget, as plain values (for stats)."""
+    def report(self, now: float) -> dict[str, object]:
+        """The decisions so far and the budget at `now`, as plain values (for stats)."""
         p = self.params
+        refills_at = self.budget_refills_at(now)
         return {
             "admitted": {r: self.counts.get(r, 0) for r in ADMIT_REASONS},
             "ignored": {r: n for r, n in sorted(self.counts.items()) if r not in ADMIT_REASONS},
@@ -168,33 +203,59 @@ class Admission:
             "hops_max": p.hops_max,
             "stranger_quota": p.stranger_quota,
             "stranger_budget": p.stranger_budget,
+            "stranger_budget_window_s": p.stranger_budget_window_s,
             "stranger_budget_used": self.budget_used,
+            "stranger_budget_left": self.budget_left(now),
+            "stranger_budget_refill_in_s": None if refills_at is None
+            else max(0.0, refills_at - now),
             "strangers_held": len(self.charged),
         }
 
     # -- decisions ----------------------------------------------------------
-    def admit(self, tok: Token, awaited_by: Iterable[Token] = ()) -> bool:
-        """Judge `tok`, charge it if it is a stranger's, count the decision."""
-        reason = self.judge(tok, awaited_by)
+    def admit(self, tok: Token, now: float, awaited_by: Iterable[Token] = ()) -> bool:
+        """Judge `tok` at `now`, charge it if it is a stranger's, count the decision."""
+        reason = self.judge(tok.issuer, tok.seq, now, awaited_by)
         self.count(reason)
         if reason == "needed":
             self.needed_seq[tok.issuer] = max(tok.seq, self.needed_seq.get(tok.issuer, 0))
         elif reason == "stranger":
-            self._charge(tok.issuer)
+            self._charge(tok.issuer, now)
         return reason in ADMIT_REASONS
 
-    def restored(self, tok: Token) -> None:
-        """`tok` was admitted before a restart: charge it again if it is a
-        stranger's (never refused: it is on disk already)."""
+    def restored(self, tok: Token, seen_at: float | None) -> None:
+        """`tok` was admitted before a restart, and applied at `seen_at`:
+        charge it again if it is a stranger's (never refused: it is on disk
+        already). Unknown `seen_at` (a log older than the column): it counts
+        for its issuer's quota, not in the window."""
         if not self.covers(tok):
-            self._charge(tok.issuer)
+            self._charge(tok.issuer, seen_at)
 
     def count(self, reason: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
-    def _charge(self, issuer: str) -> None:
+    def _charge(self, issuer: str, at: float | None) -> None:
         self.charged[issuer] = self.charged.get(issuer, 0) + 1
+        if at is None:
+            return
+        heapq.heappush(self._window, (at, issuer))
+        self._in_window[issuer] = self._in_window.get(issuer, 0) + 1
         self.budget_used += 1
+
+    def _age(self, now: float) -> None:
+        """Drop the charges taken a whole window before `now`."""
+        window, horizon = self._window, now - self.params.stranger_budget_window_s
+        while window and window[0][0] <= horizon:
+            _, issuer = heapq.heappop(window)
+            if issuer in self.dist:
+                continue  # refunded when it came inside
+            left = self._in_window[issuer] - 1
+            if left:
+                self._in_window[issuer] = left
+            else:
+                del self._in_window[issuer]
+            self.budget_used -= 1
+        while window and window[0][1] in self.dist:
+            heapq.heappop(window)  # refunded: the next one is when it refills
 
     def applied(self, tok: Token, tokens: Mapping[str, Token]) -> None:
         """`tok` was applied (its parents are in `tokens`): grow the horizon
@@ -235,8 +296,9 @@ class Admission:
             if old is not None and old <= nd:
                 continue
             self.dist[agent] = nd
-            charged = self.charged.pop(agent, 0)
-            self.budget_used -= charged  # inside now: its tokens are no stranger's
+            # Inside now: its tokens are no stranger's; their charges go.
+            self.charged.pop(agent, None)
+            self.budget_used -= self._in_window.pop(agent, 0)
             out = self._edges.get(agent)
             if out is not None:
                 if nd < hops_max:
@@ -247,7 +309,10 @@ class Admission:
     def check_invariants(self, held: Iterable[Token]) -> None:
         """Assert the module docstring's promises over every token `held`
         (applied or waiting); O(held + edges)."""
-        assert self.budget_used == sum(self.charged.values()), "budget differs from the charges"
+        assert self.budget_used == sum(self._in_window.values()), \
+            "the budget differs from the charges in the window"
+        assert all(0 < n <= self.charged.get(i, 0) for i, n in self._in_window.items()), \
+            "more charges in the window than the issuer's"
         assert not (self.charged.keys() & self.dist.keys()), "an issuer inside is charged"
         assert all(0 <= d <= self.params.hops_max for d in self.dist.values()), \
             "a distance beyond hops_max"

@@ -228,7 +228,7 @@ class Core:
                     raw, at = entry, None
                 tok = self._decode(raw)
                 if self.admission is not None:
-                    self.admission.restored(tok)
+                    self.admission.restored(tok, at)
                 self._offer(tok, None, 0.0, sink, at)
                 n += 1
         finally:
@@ -311,24 +311,28 @@ class Core:
         self.view.emit(now, outs)
         return outs
 
-    def judge_gossip(self, tok: Token) -> str | None:
-        """The gossip validator's admission check, before a token is forwarded:
-        None with admission off, else the reason it would be taken (an
-        ADMIT_REASON: "stranger" means keep it but do not spread it) or
-        ignored (counted here: it never reaches `receive_gossip`). The core
-        judges again when the token arrives: a budget may have filled in
-        between, and then the core's word is final."""
-        return self.judge_gossip_many((tok,))[0]
+    def judge_gossip(self, head: wire.TokenHead, cid: str, now: float) -> str | None:
+        """The gossip validator's admission check, before a token is verified
+        or forwarded: None with admission off, else the reason it would be
+        taken (an ADMIT_REASON: "stranger" means keep it but do not spread it)
+        or ignored (counted here: it never reaches `receive_gossip`). `head`
+        is read from the bytes unverified (`wire.peek_token`), so that what
+        is ignored costs no signature check; a forgery can at most get itself
+        ignored, since what is taken is verified and judged again, on its
+        verified values, when it arrives (a budget may also have filled in
+        between: the core's word is final)."""
+        return self.judge_gossip_many(((head, cid),), now)[0]
 
-    def judge_gossip_many(self, toks: Sequence[Token]) -> list[str | None]:
-        """`judge_gossip` for the tokens of one bundle, each on its own. The
-        ignored ones are counted here only if all are: a message with one
-        token to take reaches `receive_gossip`, which judges (and counts)
-        every token of it again."""
+    def judge_gossip_many(self, heads: Sequence[tuple[wire.TokenHead, str]],
+                          now: float) -> list[str | None]:
+        """`judge_gossip` for the (head, cid) of each token of one bundle, each
+        on its own. The ignored ones are counted here only if all are: a
+        message with one token to take reaches `receive_gossip`, which judges
+        (and counts) every token of it again."""
         adm = self.admission
         if adm is None:
-            return [None] * len(toks)
-        judged = [adm.judge(t, self._awaited_by(t.cid)) for t in toks]
+            return [None] * len(heads)
+        judged = [adm.judge(h.issuer, h.seq, now, self._awaited_by(cid)) for h, cid in heads]
         if not any(r in ADMIT_REASONS for r in judged):
             for r in judged:
                 adm.count(r)
@@ -426,8 +430,8 @@ class Core:
 
     def _admit(self, tok: Token, peer: str | None, now: float, outs: list[Output]) -> None:
         """A verified token that is new here: admission, then causal delivery."""
-        if self.admission is not None and not self.admission.admit(tok,
-                                                                  self._awaited_by(tok.cid)):
+        if self.admission is not None and \
+                not self.admission.admit(tok, now, self._awaited_by(tok.cid)):
             return  # ignored: not stored, not forwarded, nobody blamed
         self._offer(tok, peer, now, outs, now)
 

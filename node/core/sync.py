@@ -305,7 +305,7 @@ class Sync:
                 # admitted token needs of it; never its forks; a few a round
                 # (past them, a flood's thousands of entries cost no more work).
                 if stranger_pulls < STRANGER_PULLS_MAX:
-                    upto = admission.pull_limit(e.agent, e.seq, have)
+                    upto = admission.pull_limit(e.agent, e.seq, have, now)
                     if upto > have and self._ask_range(peer, e.agent, have, upto, now, outs):
                         stranger_pulls += 1
                 continue

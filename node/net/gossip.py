@@ -27,15 +27,35 @@ validation result, IGNORE (py-libp2p knows only accept and reject, and a
 reject costs the relaying neighbour score): a validator raises `Ignored` and
 `TrothPubsub` drops the message unforwarded, marks it seen and blames nobody
 (p2p.py's KEEP delivers it to the node first, and so forwards nothing);
-and a token bucket per neighbour (`PeerRateLimit`). The bucket is used
-twice. Reading: a neighbour's pubsub stream is not read while its bucket is
-empty (`_MeteredStream`), so a flooding neighbour is held back by yamux flow
-control at its own end, before this node spends anything on decrypting,
-parsing and checking its messages (py-libp2p reads and verifies a signed peer
-record with every RPC: that, not troth, is most of a message's cost here).
-Delivering: each message spends one token before any other work, into debt
-if need be (the reader runs a little ahead); one that would take the debt past
-the burst (many messages packed in one RPC) is ignored and counted.
+and a token bucket per neighbour (`PeerRateLimit`) with turns
+(`PeerTurns`). The bucket is used twice. Reading: a neighbour's pubsub stream
+is not read while its bucket is empty (`_MeteredStream`), so a flooding
+neighbour is held back by yamux flow control at its own end, before this
+node spends anything on decrypting, parsing and checking its messages
+(py-libp2p reads and verifies a signed peer record with every RPC: that, not
+troth, is most of a message's cost here). Delivering: each message spends
+one token before any other work, into debt if need be (the reader runs a
+little ahead); one that would take the debt past the burst (many messages
+packed in one RPC) is ignored and counted. A bundle (several troth tokens in
+one message, docs/decisions/0016-gossip-bundles.md) costs one message plus
+`BUNDLED_TOKEN_COST` for each token after the first, read from its first
+bytes (`wire.gossip_count`): a message's work here is ~5 ms of py-libp2p,
+a token's verification, decode and store ~0.3 ms, so the bucket meters
+CPU, and a neighbour cannot multiply what it makes us do by 256 by
+bundling, while honest bundles still carry ~16 times a message's tokens.
+
+Turns: py-libp2p handles every message in a task of its own, and trio runs
+all ready tasks in turn, so an RPC that packs hundreds of messages (any
+sender may write one; py-libp2p itself writes one message per RPC) puts
+hundreds of tasks ahead of, and interleaved with, another neighbour's
+message: that one waits for all of them (measured in
+tests/test_flood.py: behind 295 of a 300-message RPC). So each neighbour
+has at most `peer_in_flight_max` messages being handled at once (a FIFO
+`trio.CapacityLimiter` per neighbour; the rest of an RPC's messages wait
+their turn, parked), and its stream is not read again until all its read
+messages have had a turn (there: behind ~33, those handled while the
+other's message was in transit). A neighbour's backlog thus delays
+another's message by a few messages' work, whatever the rates.
 """
 
 from __future__ import annotations
@@ -55,12 +75,20 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
+import wire
+
 from .guard import TokenBucket
+
+# What one more token in a bundle costs, in messages: ~0.3 ms of verify,
+# decode and store against ~5 ms of py-libp2p's work per message, measured
+# (docs/benchmarks.md, Network throughput with bundles).
+BUNDLED_TOKEN_COST = 1 / 16
 
 __all__ = [
     "GossipParams", "TopicInbox", "build_gossip", "check_topic", "current_forwarder",
     "gossip_message_id",
-    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS", "Ignored", "PeerRateLimit", "TrothPubsub",
+    "GOSSIP_DATA_MAX_BYTES", "TOPIC_MAX_CHARS", "Ignored", "PeerRateLimit", "PeerTurns",
+    "TrothPubsub",
 ]
 
 # Gossip payloads: the pubsub RPC limit is 1 MiB including signature, key,
@@ -113,6 +141,12 @@ class GossipParams:
     # covers a tally round of hundreds of tokens at once.
     peer_rate_max_per_s: float = 100.0
     peer_burst_max: float = 1000.0
+    # Messages of one neighbour handled at once (the rest wait their turn,
+    # and its stream waits with them): 1 gives strict turns between
+    # neighbours. Handling a message awaits little (forwarding is queued),
+    # so one at a time is still as fast as the node can check them: ~90 a
+    # second from one flooding neighbour in bench/flood.py on a loaded box.
+    peer_in_flight_max: int = 1
 
 
 # The neighbour whose RPC carried the message pubsub is handling. py-libp2p
@@ -149,13 +183,16 @@ class PeerRateLimit:
             bucket = self._buckets[peer] = TokenBucket(self.rate_per_s, self.burst, now)
         return bucket
 
-    def take(self, peer: ID, now: float) -> bool:
+    def take(self, peer: ID, now: float, cost: float = 1.0) -> bool:
+        """Spend `cost` (one message; a message carrying several tokens may
+        be charged per token) of `peer`'s bucket, unless that runs it deeper
+        than the burst into debt."""
         bucket = self._bucket(peer, now)
         bucket.refill(now)
-        if bucket.tokens - 1.0 < -self.burst:
+        if bucket.tokens - cost < -self.burst:
             self.limited[peer] = self.limited.get(peer, 0) + 1
             return False
-        bucket.tokens -= 1.0
+        bucket.tokens -= cost
         return True
 
     def wait_s(self, peer: ID, now: float) -> float:
@@ -169,16 +206,48 @@ class PeerRateLimit:
         self._buckets.pop(peer, None)
 
 
+class PeerTurns:
+    """Per neighbour, at most `in_flight_max` of its messages handled at
+    once, the others waiting in arrival order (see the module docstring)."""
+
+    def __init__(self, in_flight_max: int) -> None:
+        if in_flight_max < 1:
+            raise ValueError(f"in_flight_max must be >= 1, got {in_flight_max}")
+        self.in_flight_max = in_flight_max
+        self._limiters: dict[ID, trio.CapacityLimiter] = {}
+
+    def of(self, peer: ID) -> trio.CapacityLimiter:
+        limiter = self._limiters.get(peer)
+        if limiter is None:
+            limiter = self._limiters[peer] = trio.CapacityLimiter(self.in_flight_max)
+        return limiter
+
+    async def wait_all_had_a_turn(self, peer: ID) -> None:
+        """Return once every message of `peer` read so far is being handled
+        or done (a FIFO limiter: our turn comes after theirs)."""
+        limiter = self.of(peer)
+        if limiter.statistics().tasks_waiting:
+            async with limiter:
+                pass
+
+    def forget(self, peer: ID) -> None:
+        """`peer` disconnected (its waiting messages keep their limiter)."""
+        self._limiters.pop(peer, None)
+
+
 class _MeteredStream:
     """A neighbour's inbound pubsub stream, read only while its bucket has a
-    token (the rest of the stream interface passes through)."""
+    token and its messages read so far have had their turn (the rest of the
+    stream interface passes through)."""
 
-    def __init__(self, stream: INetStream, limit: PeerRateLimit) -> None:
+    def __init__(self, stream: INetStream, limit: PeerRateLimit, turns: PeerTurns) -> None:
         self._stream = stream
         self._limit = limit
+        self._turns = turns
         self._peer = stream.muxed_conn.peer_id
 
     async def read(self, n: int | None = None) -> bytes:
+        await self._turns.wait_all_had_a_turn(self._peer)
         wait_s = self._limit.wait_s(self._peer, trio.current_time())
         if wait_s > 0:
             await trio.sleep(wait_s)
@@ -193,15 +262,23 @@ class TrothPubsub(Pubsub):
     rate-limits each neighbour, and knows IGNORE (see the module docstring)."""
 
     rate_limit: PeerRateLimit
+    turns: PeerTurns
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         await super().continuously_read_stream(
-            cast(INetStream, _MeteredStream(stream, self.rate_limit)))
+            cast(INetStream, _MeteredStream(stream, self.rate_limit, self.turns)))
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
-        if msg_forwarder != self.my_id and not self.rate_limit.take(
-                msg_forwarder, trio.current_time()):
+        if msg_forwarder == self.my_id:
+            await self._push(msg_forwarder, msg)
+            return
+        cost = 1.0 + (wire.gossip_count(msg.data) - 1) * BUNDLED_TOKEN_COST
+        if not self.rate_limit.take(msg_forwarder, trio.current_time(), cost):
             return  # not marked seen: another neighbour's copy may still come
+        async with self.turns.of(msg_forwarder):
+            await self._push(msg_forwarder, msg)
+
+    async def _push(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         token = _FORWARDER.set(msg_forwarder)
         try:
             await super().push_msg(msg_forwarder, msg)
@@ -296,6 +373,7 @@ def build_gossip(host: IHost, params: GossipParams) -> tuple[TrothPubsub, Gossip
     pubsub = TrothPubsub(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True,
                          msg_id_constructor=gossip_message_id)
     pubsub.rate_limit = PeerRateLimit(params.peer_rate_max_per_s, params.peer_burst_max)
+    pubsub.turns = PeerTurns(params.peer_in_flight_max)
     # Seqnos from the nanosecond clock: never reused across restarts
     # (py-libp2p: int(time.time()), reused within the same second).
     pubsub.counter = time.time_ns()

@@ -477,6 +477,7 @@ class P2PNode:
             self._up.discard(text)
             self._sync_peers.disconnected(text)
             self._pubsub.rate_limit.forget(peer)
+            self._pubsub.turns.forget(peer)
             self._emit(PeerDisconnected(peer_id=text))
 
     def _emit(self, event: PeerEvent) -> None:

@@ -117,12 +117,15 @@ interval_s = 5.0
 # Issuers inside its horizon always pass: its own agent, those it builds on,
 # assesses or promises to, those they name in turn, up to `hops` steps, and
 # the members of the communities they charter. Everyone else is a stranger:
-# the first `stranger_quota` tokens of each, and `stranger_budget` of all
-# strangers together, are kept; the rest is ignored (not stored, not relayed).
+# the first `stranger_quota` tokens of each are kept, and at most
+# `stranger_budget` of all strangers together per `stranger_budget_window_s`
+# (the budget refills as what it took ages); the rest is ignored (not stored,
+# not relayed). `troth stats` shows the budget left and when it refills.
 enabled = true
 hops = 2
 stranger_quota = 64
 stranger_budget = 10000
+stranger_budget_window_s = 86400
 # Gossip messages per second each neighbour may send us, and the burst it may
 # save up: past it the neighbour is read no faster, and what was read already
 # is ignored and counted (`troth stats`). Unset: 100 and 1000.
@@ -205,7 +208,8 @@ class Config:
                  "relay": set(RELAY_LIMIT_KEYS), "api": {"listen"},
                  "sync": {"interval_s"}, "log": {"level"}, "trust": {"skew_allowance_s"},
                  "admission": {"enabled", "hops", "stranger_quota", "stranger_budget",
-                               "peer_gossip_rate_per_s", "peer_gossip_burst"}}
+                               "stranger_budget_window_s", "peer_gossip_rate_per_s",
+                               "peer_gossip_burst"}}
         for section, value in data.items():
             if section not in known:
                 raise err(section, f"unknown section (known: {', '.join(sorted(known))})")
@@ -236,7 +240,10 @@ class Config:
             hops_max=adm.whole("hops", defaults.hops_max, 0, 16),
             stranger_quota=adm.whole("stranger_quota", defaults.stranger_quota, 0, 1_000_000),
             stranger_budget=adm.whole("stranger_budget", defaults.stranger_budget,
-                                      0, 100_000_000))
+                                      0, 100_000_000),
+            stranger_budget_window_s=adm.number(
+                "stranger_budget_window_s", defaults.stranger_budget_window_s, 1, 10 * 365 * 86_400,
+                "a number of seconds"))
         return cls(
             listen=listen, announce=announce, bootstrap=boot,
             peer_exchange=net.flag("peer_exchange", True), mdns=net.flag("mdns", False),
