@@ -169,12 +169,14 @@ async def publish_in_one_rpc(node: P2PNode, peer: str, topic: str, datas: list[b
         raise RuntimeError(f"the stream to {peer} is closed")
 
 
-async def attack(victim: str, files: list[Path], *, rate_per_s: float = 0.0,
+async def attack(victim: str, files: list[Path], *, rate_per_s: float = 0.0, bundle: int = 1,
                  judged: Callable[[], Awaitable[int]] | None = None,
                  published: Callable[[int, float], Awaitable[None]] | None = None,
                  ) -> tuple[int, float]:
     """Publish every token of `files` at `victim` (a multiaddr) as fast as
-    possible (or at `rate_per_s`); returns (messages, seconds). `judged`: how
+    possible (or at `rate_per_s`), `bundle` tokens a gossip message (1: bare
+    tokens; more: bundles, docs/decisions/0016-gossip-bundles.md); returns
+    (tokens, seconds). `judged`: how
     many the victim has judged so far; if given, stay connected until it has
     judged them all (what it had not read yet would be lost with the link:
     yamux lets up to 16 MiB wait at the victim's end). `published(sent,
@@ -189,13 +191,16 @@ async def attack(victim: str, files: list[Path], *, rate_per_s: float = 0.0,
         sent = 0
         t0 = trio.current_time()
         for path in files:
-            for raw in read_tokens(path):
+            raws = list(read_tokens(path))
+            for i in range(0, len(raws), bundle):
+                group = raws[i:i + bundle]
                 # As fast as the link takes them: py-libp2p drops what
                 # overflows its outbound queue, which would only flatter us.
                 while node.outbound_queued(peer) >= ATTACK_QUEUE_MAX:
                     await trio.sleep(0.002)
-                await node.publish(DEFAULT_TOPIC, raw)
-                sent += 1
+                await node.publish(DEFAULT_TOPIC, wire.encode_bundle(group)
+                                   if len(group) > 1 else group[0])
+                sent += len(group)
                 if rate_per_s:
                     ahead = t0 + sent / rate_per_s - trio.current_time()
                     if ahead > 0:
@@ -373,6 +378,7 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
                     admission: dict[str, Any], period_s: float, interval_s: float,
                     attacker_in_process: bool, sign_s: float = 0.0,
                     attacker_rate_per_s: float = 0.0, sync_interval_s: float = 5.0,
+                    bundle: int = 1,
                     inspect: Callable[[Victim], Any] | None = None) -> FloodResult:
     """The whole run: victim up, honest nodes joined, before / during / after.
     `inspect(victim)` runs (in a thread) at the end, while the victim is up."""
@@ -401,11 +407,11 @@ async def run_flood(workdir: Path, files: list[Path], *, identities: int, per: i
             async def attacker() -> None:
                 if attacker_in_process:
                     attack_result.append(await attack(
-                        victim.listen, files, rate_per_s=attacker_rate_per_s,
+                        victim.listen, files, rate_per_s=attacker_rate_per_s, bundle=bundle,
                         judged=lambda: trio.to_thread.run_sync(victim.judged_strangers)))
                 else:
                     attack_result.append(await trio.to_thread.run_sync(
-                        attack_subprocess, victim, files, attacker_rate_per_s))
+                        attack_subprocess, victim, files, attacker_rate_per_s, bundle))
                 attacked.set()
                 flood_s.append(trio.current_time() - t_flood)
 
@@ -450,13 +456,14 @@ def wait_sync(missing: Callable[[], list[str]], timeout_s: float = WAIT_S) -> in
     return len(left)
 
 
-def attack_subprocess(victim: Victim, files: list[Path], rate_per_s: float) -> tuple[int, float]:
+def attack_subprocess(victim: Victim, files: list[Path], rate_per_s: float,
+                      bundle: int = 1) -> tuple[int, float]:
     """`attack` in a process of its own (as an attacker elsewhere would be).
     It reports when all left its queue and stays connected until the victim
     has judged them all (we close its stdin then)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.flood", "--attacker", victim.listen,
-         "--attacker-rate", str(rate_per_s), *map(str, files)],
+         "--attacker-rate", str(rate_per_s), "--bundle", str(bundle), *map(str, files)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
     assert proc.stdin is not None and proc.stdout is not None
@@ -537,6 +544,8 @@ def main() -> None:
     ap.add_argument("--attacker", help=argparse.SUPPRESS)  # (the attacker process's mode)
     ap.add_argument("--attacker-rate", type=float, default=0.0,
                     help="cap the attacker's publish rate (0: as fast as it can)")
+    ap.add_argument("--bundle", type=int, default=1,
+                    help="flood tokens per gossip message (2-256: bundles; 1: bare tokens)")
     ap.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.attacker:
@@ -545,6 +554,7 @@ def main() -> None:
             await trio.to_thread.run_sync(sys.stdin.read)  # until the bench says go
 
         trio.run(lambda: attack(args.attacker, args.files, rate_per_s=args.attacker_rate,
+                                bundle=args.bundle,
                                 published=published))
         return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -561,7 +571,7 @@ def main() -> None:
             period_s=period_s,
             interval_s=args.interval_s, attacker_in_process=False, sign_s=sign_s,
             sync_interval_s=args.sync_interval,
-            attacker_rate_per_s=args.attacker_rate))
+            attacker_rate_per_s=args.attacker_rate, bundle=args.bundle))
     report(result, budget)
 
 
