@@ -17,6 +17,8 @@ from typing import cast
 import pytest
 import trio
 from libp2p.abc import INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
 
 from node.net.p2p import (
     FRAME_SIZE_MAX_BYTES,
@@ -207,6 +209,27 @@ async def test_gossip_reaches_all_five_in_a_line() -> None:
             assert all(m.topic == TOPIC for m in got)
             assert {m.from_peer for m in got} <= {line[0].peer_id, line[4].peer_id}
         assert line[0].stats.delivered == 1 and line[2].stats.delivered == 2
+
+
+async def test_a_malformed_pubsub_rpc_costs_its_stream_not_the_node() -> None:
+    """py-libp2p let the protobuf error of one malformed RPC escape its
+    reader, and that ended the whole node. Now the bad peer's stream is reset,
+    counted, and everyone else goes on: the victim still delivers a message
+    from an honest neighbour, and the bad peer can come back."""
+    async with nodes(1, 2, 3) as (victim, bad, honest):
+        for node in (victim, bad, honest):
+            await node.subscribe(TOPIC)
+        await link(bad, victim)
+        await link(honest, victim)
+        await meshed([(victim, bad), (victim, honest)])
+        stream = await bad._host.new_stream(ID.from_base58(victim.peer_id),
+                                            [TProtocol("/meshsub/1.1.0")])
+        await stream.write(bytes([5]) + b"\xff" * 5)  # a length, then no protobuf
+        await wait_until(lambda: victim.stats.broken_streams == 1)
+        await honest.publish(TOPIC, b"after the garbage")
+        assert [m.data for m in await receive_n(victim, 1)] == [b"after the garbage"]
+        assert honest.peer_id in victim.connected_peers()
+        assert victim.stats.rejected == 0  # nothing was judged: the RPC never parsed
 
 
 async def test_validator_rejects_without_delivery_or_forwarding() -> None:

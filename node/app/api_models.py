@@ -204,6 +204,8 @@ class GossipStatsOut(_Out):
     ignored: int | None = None
     kept_unforwarded: int | None = None
     rate_limited: int | None = None
+    broken_streams: int | None = Field(
+        default=None, description="neighbours' pubsub streams dropped for a malformed RPC")
     rate_limited_by_peer: dict[str, int] | None = None
     dropped_queue_full: int | None = None
 

@@ -69,3 +69,4 @@ class P2PStats:
     ignored: int  # validator said IGNORE
     kept: int  # validator said KEEP: delivered, not forwarded
     rate_limited: int  # over a neighbour's gossip rate: ignored unread
+    broken_streams: int  # pubsub streams dropped for a malformed RPC

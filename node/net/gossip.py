@@ -60,6 +60,7 @@ another's message by a few messages' work, whatever the rates.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -67,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import trio
+from google.protobuf.message import DecodeError
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
@@ -78,6 +80,8 @@ from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 import wire
 
 from .guard import TokenBucket
+
+log = logging.getLogger(__name__)
 
 # What one more token in a bundle costs, in messages: ~0.3 ms of verify,
 # decode and store against ~5 ms of py-libp2p's work per message, measured
@@ -263,10 +267,28 @@ class TrothPubsub(Pubsub):
 
     rate_limit: PeerRateLimit
     turns: PeerTurns
+    broken_streams = 0  # pubsub streams dropped for malformed RPCs (or a fault reading them)
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
-        await super().continuously_read_stream(
-            cast(INetStream, _MeteredStream(stream, self.rate_limit, self.turns)))
+        """py-libp2p's reader, metered, and contained: its reader lets the
+        protobuf `DecodeError` of one malformed RPC escape, and that ended the
+        whole node (a stream handler's exception runs up through the swarm;
+        docs/libp2p.md). Here a peer's bad RPC, or any fault in reading its
+        stream, costs that stream only: it is reset and the peer dropped from
+        pubsub, counted and logged; the node and every other peer go on."""
+        peer_id = stream.muxed_conn.peer_id
+        try:
+            await super().continuously_read_stream(
+                cast(INetStream, _MeteredStream(stream, self.rate_limit, self.turns)))
+        except Exception as exc:  # noqa: BLE001 (no peer's bytes may end the node)
+            self.broken_streams += 1
+            if isinstance(exc, DecodeError):
+                log.info("event=gossip_rpc_malformed peer=%s detail=%s", peer_id, exc)
+            else:
+                log.warning("event=gossip_stream_failed peer=%s", peer_id, exc_info=True)
+            with trio.move_on_after(1):
+                await stream.reset()
+            self._handle_dead_peer(peer_id)
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         if msg_forwarder == self.my_id:

@@ -674,6 +674,7 @@ class P2PNode:
             ignored=self._ignored,
             kept=self._kept,
             rate_limited=sum(self._pubsub.rate_limit.limited.values()),
+            broken_streams=self._pubsub.broken_streams,
         )
 
     def rate_limited_by_peer(self) -> dict[str, int]:
