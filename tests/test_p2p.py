@@ -19,6 +19,8 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.utils import encode_varint_prefixed
 
 from node.net.p2p import (
     FRAME_SIZE_MAX_BYTES,
@@ -216,18 +218,29 @@ async def test_a_malformed_pubsub_rpc_costs_its_stream_not_the_node() -> None:
     reader, and that ended the whole node. Now the bad peer's stream is reset,
     counted, and everyone else goes on: the victim still delivers a message
     from an honest neighbour, and the bad peer can come back."""
-    async with nodes(1, 2, 3) as (victim, bad, honest):
-        for node in (victim, bad, honest):
+    async with nodes(1, 2, 3, 4) as (victim, bad, honest, bad2):
+        for node in (victim, bad, honest, bad2):
             await node.subscribe(TOPIC)
-        await link(bad, victim)
-        await link(honest, victim)
-        await meshed([(victim, bad), (victim, honest)])
+        for node in (bad, honest, bad2):
+            await link(node, victim)
+        await meshed([(victim, bad), (victim, honest), (victim, bad2)])
         stream = await bad._host.new_stream(ID.from_base58(victim.peer_id),
                                             [TProtocol("/meshsub/1.1.0")])
         await stream.write(bytes([5]) + b"\xff" * 5)  # a length, then no protobuf
         await wait_until(lambda: victim.stats.broken_streams == 1)
         await honest.publish(TOPIC, b"after the garbage")
         assert [m.data for m in await receive_n(victim, 1)] == [b"after the garbage"]
+        # A well-formed RPC whose message has a `key` that is no PublicKey:
+        # py-libp2p's signature check raised DecodeError out of push_msg.
+        bad_key = rpc_pb2.RPC(publish=[rpc_pb2.Message(
+            from_id=b"garbage", data=b"x", seqno=b"123",
+            topicIDs=[TOPIC], signature=b"s", key=b"not a key")])
+        stream = await bad2._host.new_stream(ID.from_base58(victim.peer_id),
+                                            [TProtocol("/meshsub/1.1.0")])
+        await stream.write(encode_varint_prefixed(bad_key.SerializeToString()))
+        await wait_until(lambda: victim.stats.malformed_messages == 1)
+        await honest.publish(TOPIC, b"after the bad key")
+        assert [m.data for m in await receive_n(victim, 1)] == [b"after the bad key"]
         assert honest.peer_id in victim.connected_peers()
         assert victim.stats.rejected == 0  # nothing was judged: the RPC never parsed
 

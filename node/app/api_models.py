@@ -206,6 +206,8 @@ class GossipStatsOut(_Out):
     rate_limited: int | None = None
     broken_streams: int | None = Field(
         default=None, description="neighbours' pubsub streams dropped for a malformed RPC")
+    malformed_messages: int | None = Field(
+        default=None, description="gossip messages dropped because py-libp2p's checks failed")
     rate_limited_by_peer: dict[str, int] | None = None
     dropped_queue_full: int | None = None
 

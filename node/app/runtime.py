@@ -200,7 +200,7 @@ class Runtime(NetView):
         return {"verified": self.gossip_verified,
                 "delivered": st.delivered, "rejected": st.rejected, "ignored": st.ignored,
                 "kept_unforwarded": st.kept, "rate_limited": st.rate_limited,
-                "broken_streams": st.broken_streams,
+                "broken_streams": st.broken_streams, "malformed_messages": st.malformed_messages,
                 "rate_limited_by_peer": self.p2p.rate_limited_by_peer(),
                 "dropped_queue_full": st.dropped_messages_queue_full}
 

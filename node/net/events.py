@@ -70,3 +70,4 @@ class P2PStats:
     kept: int  # validator said KEEP: delivered, not forwarded
     rate_limited: int  # over a neighbour's gossip rate: ignored unread
     broken_streams: int  # pubsub streams dropped for a malformed RPC
+    malformed_messages: int  # gossip messages py-libp2p's own checks choked on

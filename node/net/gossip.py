@@ -268,6 +268,7 @@ class TrothPubsub(Pubsub):
     rate_limit: PeerRateLimit
     turns: PeerTurns
     broken_streams = 0  # pubsub streams dropped for malformed RPCs (or a fault reading them)
+    malformed_messages = 0  # gossip messages py-libp2p itself choked on (dropped)
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         """py-libp2p's reader, metered, and contained: its reader lets the
@@ -306,6 +307,15 @@ class TrothPubsub(Pubsub):
             await super().push_msg(msg_forwarder, msg)
         except Ignored:
             self._mark_msg_seen(msg)  # judged once: later copies cost nothing
+        except Exception as exc:  # noqa: BLE001 (no peer's bytes may end the node)
+            # py-libp2p's own checks raise on some malformed fields (a `key`
+            # that is not a protobuf PublicKey: DecodeError from its
+            # signature check, docs/libp2p.md trap 29): drop the message.
+            self.malformed_messages += 1
+            if isinstance(exc, DecodeError):
+                log.info("event=gossip_message_malformed peer=%s detail=%s", msg_forwarder, exc)
+            else:
+                log.warning("event=gossip_message_failed peer=%s", msg_forwarder, exc_info=True)
         finally:
             _FORWARDER.reset(token)
 

@@ -675,6 +675,7 @@ class P2PNode:
             kept=self._kept,
             rate_limited=sum(self._pubsub.rate_limit.limited.values()),
             broken_streams=self._pubsub.broken_streams,
+            malformed_messages=self._pubsub.malformed_messages,
         )
 
     def rate_limited_by_peer(self) -> dict[str, int]:
