@@ -283,10 +283,7 @@ class TrothPubsub(Pubsub):
                 cast(INetStream, _MeteredStream(stream, self.rate_limit, self.turns)))
         except Exception as exc:  # noqa: BLE001 (no peer's bytes may end the node)
             self.broken_streams += 1
-            if isinstance(exc, DecodeError):
-                log.info("event=gossip_rpc_malformed peer=%s detail=%s", peer_id, exc)
-            else:
-                log.warning("event=gossip_stream_failed peer=%s", peer_id, exc_info=True)
+            _log_peer_fault("rpc", peer_id, exc)
             with trio.move_on_after(1):
                 await stream.reset()
             self._handle_dead_peer(peer_id)
@@ -312,12 +309,19 @@ class TrothPubsub(Pubsub):
             # that is not a protobuf PublicKey: DecodeError from its
             # signature check, docs/libp2p.md trap 29): drop the message.
             self.malformed_messages += 1
-            if isinstance(exc, DecodeError):
-                log.info("event=gossip_message_malformed peer=%s detail=%s", msg_forwarder, exc)
-            else:
-                log.warning("event=gossip_message_failed peer=%s", msg_forwarder, exc_info=True)
+            _log_peer_fault("message", msg_forwarder, exc)
         finally:
             _FORWARDER.reset(token)
+
+
+def _log_peer_fault(what: str, peer: ID, exc: Exception) -> None:
+    """One line for a peer's RPC or message that py-libp2p choked on: a
+    protobuf DecodeError is the peer's malformed bytes (info); anything else
+    may be ours, so it gets its traceback (warning)."""
+    if isinstance(exc, DecodeError):
+        log.info("event=gossip_%s_malformed peer=%s detail=%s", what, peer, exc)
+    else:
+        log.warning("event=gossip_%s_failed peer=%s", what, peer, exc_info=True)
 
 
 def current_forwarder() -> ID | None:
