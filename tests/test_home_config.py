@@ -52,6 +52,8 @@ def test_network_settings_the_node_cannot_honour_are_refused(network: dict[str, 
     ({"sync": {"interval_s": True}}, "sync.interval_s", "a number of seconds in 0.1..3600"),
     ({"trust": {"skew_allowance_s": -1}}, "trust.skew_allowance_s", "in 0..86400"),
     ({"log": {"level": "loud"}}, "log.level", "one of debug, info, warning, error"),
+    ({"verify": {"threads": -1}}, "verify.threads", "a whole number in 0..64"),
+    ({"verify": {"threads": "two"}}, "verify.threads", "a whole number in 0..64"),
     ({"admission": {"enabled": 1}}, "admission.enabled", "true or false"),
     ({"admission": {"hops": 17}}, "admission.hops", "a whole number in 0..16"),
     ({"admission": {"stranger_quota": 1.5}}, "admission.stranger_quota", "a whole number"),
@@ -67,6 +69,14 @@ def test_bad_numbers_and_flags_are_refused_naming_the_key(data: dict[str, object
     with pytest.raises(ConfigError) as exc:
         Config.from_dict(data)
     assert key in str(exc.value) and needle in str(exc.value)
+
+
+def test_verify_threads_are_read() -> None:
+    assert Config.from_dict({}).verify_threads == 1
+    assert Config.from_dict({"verify": {"threads": 0}}).verify_threads == 0
+    template = tomllib.loads(CONFIG_TEMPLATE)
+    assert template["verify"] == {"threads": 1}
+    assert Config.from_dict(template).verify_threads == 1
 
 
 def test_admission_settings_are_read() -> None:

@@ -487,6 +487,8 @@ class Runtime(NetView):
         params = CoreParams(sync_interval_s=cfg.sync_interval_s, admission=cfg.admission)
         try:
             engine = Engine(store, self.identity, params, decode=self._decode,
+                            predecoded=self._decoded.__contains__,
+                            verify_threads=cfg.verify_threads,
                             trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
                             on_failure=self._fatal, debug=log.isEnabledFor(logging.DEBUG))
         except BaseException:

@@ -160,6 +160,10 @@ class Core:
     def has(self, cid: str) -> bool:
         return cid in self._tokens
 
+    def knows(self, cid: str) -> bool:
+        """Whether the token is applied or waiting here (a repeat to skip)."""
+        return cid in self._tokens or cid in self._pending
+
     def own_seq(self) -> int:
         return 0 if self.agent_id is None else self.index.seq_of(self.agent_id)
 

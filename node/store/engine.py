@@ -10,8 +10,11 @@ and cannot sign a second token with a seq it used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -59,8 +62,23 @@ class Engine:
         trust_params: trust.Params | None = None,
         on_failure: Callable[[EngineFailed], None] | None = None,
         debug: bool = False,
+        verify_threads: int = 0,
+        predecoded: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """`decode`: the core's door from bytes to a Token (a caller may
+        cache what it verified already; `predecoded(raw)` says whether it
+        holds `raw`). `verify_threads` > 0: signatures of what arrives in a
+        batch (the log on open, a gossip burst, a sync frame's tokens) are
+        checked on that many threads beside the core (`wire.TokenBatch`);
+        the outcome is the same, byte for byte, with or without them."""
+        if verify_threads < 0:
+            raise ValueError(f"verify_threads must be >= 0, got {verify_threads}")
         self.store = store
+        self._decode = decode
+        self._predecoded = predecoded
+        self._verifier: ThreadPoolExecutor | None = None
+        self._batch: wire.TokenBatch | None = None
+        self._frame: tuple[bytes, wire.Frame] | None = None
         # Debug mode: assert the core's invariants after every batch. It costs
         # O(tokens held) per batch, so it is for tests and for debugging.
         self._debug = debug
@@ -73,8 +91,18 @@ class Engine:
                 store.set_meta("agent", identity.agent_id)
             elif owner != identity.agent_id:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
-        self.core = Core(identity, params, decode=decode, trust_params=trust_params)
-        self.core.restore(store.log())
+        if not verify_threads:
+            self.core = Core(identity, params, decode=decode, trust_params=trust_params)
+            self.core.restore(store.log())
+        else:
+            self._verifier = ThreadPoolExecutor(verify_threads, thread_name_prefix="troth-verify")
+            self.core = Core(identity, params, decode=self._decode_ahead,
+                             decode_frame=self._decode_frame, trust_params=trust_params)
+            try:
+                self.core.restore(self._log_ahead(store.log()))
+            except BaseException:
+                self._verifier.shutdown(cancel_futures=True)
+                raise
         self.core.own_seq_floor = int(store.meta(META_OWN_SEQ_FLOOR) or 0)
         if debug:
             self.core.check_invariants()
@@ -85,7 +113,52 @@ class Engine:
         return cls(Store(path), identity, params)
 
     def close(self) -> None:
+        if self._verifier is not None:
+            self._verifier.shutdown(cancel_futures=True)
         self.store.close()
+
+    # -- verification beside the core (verify_threads > 0) ----------------
+    # Restoring, this many stored tokens are verified ahead of the core at a
+    # time (a few MiB of bytes held).
+    _RESTORE_AHEAD = 4096
+
+    def _decode_ahead(self, raw: bytes) -> wire.Token:
+        batch = self._batch
+        if batch is not None and raw in batch:
+            return batch.decode(raw)
+        return self._decode(raw)
+
+    def _decode_frame(self, data: bytes) -> wire.Frame:
+        held = self._frame
+        if held is not None and held[0] is data:
+            return held[1]
+        return wire.decode_frame(data)
+
+    def _log_ahead(self, log: Iterable[tuple[bytes, float | None]]
+                   ) -> Iterator[tuple[bytes, float | None]]:
+        assert self._verifier is not None
+        entries = iter(log)
+        try:
+            while part := list(islice(entries, self._RESTORE_AHEAD)):
+                self._batch = wire.TokenBatch([raw for raw, _at in part], self._verifier)
+                yield from part
+        finally:
+            self._batch = None
+
+    @contextmanager
+    def _ahead(self, raws: Iterable[bytes]) -> Iterator[None]:
+        """Verify the new ones among `raws` ahead of the core, for one call."""
+        assert self._verifier is not None
+        core, predecoded = self.core, self._predecoded
+        fresh = [raw for raw in raws
+                 if not core.knows(wire.cid_of(raw))
+                 and (predecoded is None or not predecoded(raw))]
+        self._batch = wire.TokenBatch(fresh, self._verifier) if fresh else None
+        try:
+            yield
+        finally:
+            self._batch = None
+            self._frame = None
 
     def execute(self, outputs: list[Output]) -> list[Output]:
         """Persist this batch durably, then return the outputs for the network."""
@@ -161,14 +234,34 @@ class Engine:
                       refused=refused[0] if refused else None)
 
     def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
-        return self.execute(self._core(self.core.receive_gossip, peer, data, now))
+        if self._verifier is None:
+            return self.execute(self._core(self.core.receive_gossip, peer, data, now))
+        return self.receive_gossip_many([(peer, data)], now)
 
     def receive_gossip_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
         """A burst of gossip handled as one batch: one store transaction."""
-        return self.execute(self._core(self.core.receive_gossip_many, items, now))
+        if self._verifier is None:
+            return self.execute(self._core(self.core.receive_gossip_many, items, now))
+        raws: list[bytes] = []
+        for _peer, data in items:
+            try:
+                raws.extend(wire.gossip_tokens(data))
+            except wire.InvalidBundle:
+                pass  # the core rejects it, and says why
+        with self._ahead(raws):
+            return self.execute(self._core(self.core.receive_gossip_many, items, now))
 
     def receive_frame(self, peer: str, data: bytes, now: float) -> list[Output]:
-        return self.execute(self._core(self.core.receive_frame, peer, data, now))
+        if self._verifier is None:
+            return self.execute(self._core(self.core.receive_frame, peer, data, now))
+        try:
+            frame = wire.decode_frame(data)
+        except wire.InvalidFrame:
+            return self.execute(self._core(self.core.receive_frame, peer, data, now))
+        raws = frame.tokens if isinstance(frame, wire.Tokens) else ()
+        with self._ahead(raws):
+            self._frame = (data, frame)
+            return self.execute(self._core(self.core.receive_frame, peer, data, now))
 
     def tick(self, now: float) -> list[Output]:
         return self.execute(self._core(self.core.tick, now))
