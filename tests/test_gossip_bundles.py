@@ -7,6 +7,7 @@ A bare `P2PNode` plays the peer that publishes hand-made bundles at b.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import trio
 
 import wire
+import wire.token
 from node.app.runtime import Runtime
 from node.core import DEFAULT_TOPIC
 from node.core.admission import AdmissionParams
@@ -62,8 +64,17 @@ def chain(who: wire.Identity, n: int, first_seq: int = 1,
     return out
 
 
-async def test_a_burst_of_own_tokens_travels_in_bundles(open_line: list[Runtime]) -> None:
+async def test_a_burst_of_own_tokens_travels_in_bundles(open_line: list[Runtime],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     a, b, c = open_line
+    checks: list[tuple[bytes, str]] = []  # (signature, thread) of every signature check
+    real_verify = wire.token.verify_signature
+
+    def spy(key: bytes, sig: bytes, msg: bytes) -> bool:
+        checks.append((sig, threading.current_thread().name))
+        return real_verify(key, sig, msg)
+
+    monkeypatch.setattr(wire.token, "verify_signature", spy)
     assert a.engine is not None and c.p2p is not None and a.p2p is not None
     burst = 40
     assert c.engine is not None
@@ -79,6 +90,13 @@ async def test_a_burst_of_own_tokens_travels_in_bundles(open_line: list[Runtime]
     assert 1 <= messages < burst, f"{messages} gossip messages for {burst} tokens"
     # In seq order inside the bundles: c never had to ask for a missing prev.
     assert c.engine.core.stats.frames_out == asked
+    # Each signature checked once where it was signed and once at b and at c
+    # (by the gossip validator, the bundles' on the verify threads; the
+    # engine took the validator's word).
+    sigs = {t.raw[-64:] for t in issued}
+    ours = [name for sig, name in checks if sig in sigs]
+    assert len(ours) == 3 * burst
+    assert sum(name.startswith("troth-verify") for name in ours) >= burst
     # A lone token still goes out bare: a node that knows no bundles reads it.
     lone, outs = a.engine.issue(kind="promise", now=a.clock(), body={"text": "alone"})
     async with P2PNode.start(wire.Identity.from_seed(b"listener".ljust(32, b"\0"))

@@ -11,7 +11,7 @@ and cannot sign a second token with a seq it used.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -118,6 +118,12 @@ class Engine:
         self.store.close()
 
     # -- verification beside the core (verify_threads > 0) ----------------
+    @property
+    def verifier(self) -> Executor | None:
+        """The verify threads (None: verify inline), for a caller that checks
+        tokens before they reach the core (the gossip validator)."""
+        return self._verifier
+
     # Restoring, this many stored tokens are verified ahead of the core at a
     # time (a few MiB of bytes held).
     _RESTORE_AHEAD = 4096
