@@ -38,7 +38,7 @@ def test_issue_many_is_durable_together_and_stops_at_a_refusal(tmp_path: Path) -
     eng = Engine(Store(db), ident(1))
     commits = []
     append = eng.store.append
-    eng.store.append = lambda rows: (commits.append(len(rows)), append(rows))[1]  # type: ignore[method-assign]
+    eng.store.append = lambda rows, **kw: (commits.append(len(rows)), append(rows, **kw))[1]  # type: ignore[method-assign]
     burst = eng.issue_many([{"kind": "promise", "body": {"i": i}} for i in range(3)], now=1.0)
     assert [t.seq for t in burst.tokens] == [1, 2, 3] and burst.refused is None
     assert commits == [3]  # one transaction for the burst
@@ -140,3 +140,20 @@ def test_debug_engine_checks_the_core_after_every_batch(tmp_path: Path) -> None:
     eng.core.index.equivocators.add("nobody")
     with pytest.raises(EngineFailed, match="equivocators"):
         eng.tick(2.0)
+
+
+def test_a_received_batch_commits_without_fsync_and_an_own_one_with_it(tmp_path: Path) -> None:
+    """ADR 0019: only batches holding the node's own tokens wait for the disk."""
+    eng = Engine(Store(tmp_path / "node.sqlite"), ident(1))
+    statements: list[str] = []
+    eng.store._db.set_trace_callback(statements.append)
+    other = Core(ident(2))
+    theirs = next(o for o in other.issue(kind="promise", now=1.0) if isinstance(o, Publish))
+    eng.receive_gossip("peer", theirs.data, 1.0)
+    assert statements[0] == "PRAGMA synchronous=NORMAL" and "COMMIT" in statements
+    assert statements[-1] == "PRAGMA synchronous=FULL"
+    statements.clear()
+    eng.issue(kind="promise", now=2.0)
+    assert "COMMIT" in statements and not any("synchronous" in s for s in statements)
+    assert eng.store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL between writes
+    eng.close()

@@ -121,9 +121,9 @@ __all__ = ["Runtime"]
 
 log = logging.getLogger("troth.node")
 
-# Gossip arrivals handled in one engine batch (one SQLite commit, one fsync:
-# ~9 ms on this machine, so large bursts under load amortise it to ~10 us a
-# token; a quiet network still commits each arrival at once).
+# Gossip arrivals handled in one engine batch (one SQLite commit, so large
+# bursts under load amortise it; a quiet network still commits each arrival at
+# once, without an fsync: received tokens need none, ADR 0019).
 GOSSIP_BURST_MAX = 1024
 # Decoded-by-the-validator tokens waiting for the core; gossip is delivered
 # right after validation, so a few thousand covers any burst.

@@ -172,14 +172,21 @@ class Engine:
         # over two outputs per token, so this loop is on the hot path.
         to_store: list[tuple[wire.Token, float | None]] = []
         rest: list[Output] = []
+        own = False
+        me = self.identity.agent_id if self.identity is not None else None
         for o in outputs:
             if type(o) is Persist:
                 to_store.append((o.token, o.seen_at))
+                own = own or o.token.issuer == me
             else:
                 rest.append(o)
         if to_store:
             try:
-                self.store.append(to_store)
+                # Only the node's own tokens must reach the disk before they
+                # leave (a seq is never signed twice, power cut or not); what
+                # it received is committed, and fsync'd by the next commit of
+                # its own (docs/decisions/0019-received-tokens-fsync.md).
+                self.store.append(to_store, fsync=own)
             except StoreFull as exc:
                 self._fail(f"the store refused a write: {exc}", exc, "disk-full")
             except Exception as exc:  # noqa: BLE001 - any failure: memory is ahead of disk

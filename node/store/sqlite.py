@@ -6,11 +6,16 @@ it, which is a causal order (a token is applied only after its `prev` and its
 `deps`). Every derived view (chains, frontier, verdicts, trust, tallies) is
 rebuilt by replaying the log in that order into a fresh core.
 
-Durability: WAL journal with `synchronous=FULL`, one transaction per batch of
-appends. `append` returns only after the commit, so the driver can hand a
-token to the network only after it is on disk; that is what keeps a node from
-ever signing two tokens with one seq across a crash (docs/architecture.md,
-Outputs contract).
+Durability: WAL journal, one transaction per batch of appends. `append`
+returns only after the commit, so the driver can hand a token to the network
+only after it is stored; that is what keeps a node from ever signing two
+tokens with one seq across a crash (docs/architecture.md, Outputs contract).
+Every write is `synchronous=FULL` (an fsync per commit) except an append with
+`fsync=False`, which the engine asks for when a batch holds none of the node's
+own tokens: committed to the WAL, so it survives the process being killed,
+and made durable against a power cut by the next fsync'd commit (SQLite's
+WAL checksums drop a torn tail; what is lost is refetched by sync).
+docs/decisions/0019-received-tokens-fsync.md says why.
 
 Rows hold the exact token bytes; everything else in a row is an index derived
 from them, and `check()` re-derives and compares it all, except `seen_at`:
@@ -166,17 +171,22 @@ class Store:
         self.close()
 
     # -- writing ---------------------------------------------------------
-    def append(self, tokens: Iterable[wire.Token | tuple[wire.Token, float | None]]) -> int:
-        """Append verified tokens durably, in one transaction. Returns how many.
+    def append(self, tokens: Iterable[wire.Token | tuple[wire.Token, float | None]], *,
+               fsync: bool = True) -> int:
+        """Append verified tokens, in one transaction. Returns how many.
 
         Each item is a token or (token, seen_at). A cid already present is
         skipped (appending is idempotent; the first seen_at stays).
+        `fsync=False`: commit without waiting for the disk (see the module
+        docstring: for tokens received, never for the node's own).
         """
         items = [t if isinstance(t, tuple) else (t, None) for t in tokens]
         rows = [(t.cid, t.issuer, t.seq, t.kind, t.iat, t.raw, at) for t, at in items]
         if not rows:
             return 0
         dep_rows = [(t.cid, d) for t, _ in items for d in t.deps]
+        if not fsync:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
             with self.transaction() as db:
                 before = db.total_changes
@@ -191,6 +201,9 @@ class Store:
                 raise StoreFull(f"{self.path}: the disk is full ({exc}); nothing was written "
                                 "in this batch, everything before it is stored") from exc
             raise
+        finally:
+            if not fsync:
+                self._db.execute("PRAGMA synchronous=FULL")  # every other write fsyncs
         return added
 
     def set_meta(self, key: str, value: str) -> None:
