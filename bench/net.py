@@ -46,6 +46,7 @@ The last line is `propagation_p50_vs_raw: <ratio>` (target <= 1.5).
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -446,6 +447,11 @@ async def network_phases(args: argparse.Namespace, workdir: Path,
         await wait_mesh(nodes, edges, DEFAULT_TOPIC)  # type: ignore[arg-type]
         async with AsyncExitStack() as stack:
             raw = await raw_network(edges, stack)
+            # Each node freezes its long-lived heap once started (node/app/heap.py),
+            # but here twenty hosts share a process and started after the first
+            # runtime's keeper ran: freeze what they built, as each would have.
+            gc.collect()
+            gc.freeze()
             if "propagation" not in args.skip:
                 print(f"propagation: {topo}; {args.tokens} tokens ...", flush=True)
                 prop = await propagation(rts, raw, watch, args.tokens, rng)

@@ -16,6 +16,8 @@ trio tasks:
               told us of): redial with exponential backoff, `/troth/peers/1`
               peer exchange (node/net/discovery.py)
     relays    reachability checks and relay reservations (node/app/relaying.py)
+    heap      keeps the long-lived heap out of the garbage collector's full
+              passes (node/app/heap.py: gc.freeze once restored, then a minute)
     api       hypercorn serving node/app/api.py on loopback (tokens re-read from
               the home when their files change; idempotent POSTs whose answers
               live in the store file); on SIGINT/SIGTERM it
@@ -113,6 +115,7 @@ from node.store.names import PetnameError, Petnames
 
 from .api import NetView, make_app
 from .events import EventHub
+from .heap import keep_heap
 from .idempotency import Idempotency
 from .relaying import RelayKeeper, relay_params
 from .service import NodeService, key_json
@@ -525,7 +528,7 @@ class Runtime(NetView):
                     if handle_signals:
                         nursery.start_soon(self._signals)
                     for fn in (self._gossip_loop, self._peer_loop, self._timer_loop,
-                               self._publisher):
+                               self._publisher, keep_heap):
                         nursery.start_soon(fn)
                     for t in list(engine.core.tokens.values()):
                         if t.kind == "charter":
