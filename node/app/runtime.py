@@ -17,7 +17,7 @@ trio tasks:
               peer exchange (node/net/discovery.py)
     relays    reachability checks and relay reservations (node/app/relaying.py)
     heap      keeps the long-lived heap out of the garbage collector's full
-              passes (node/app/heap.py: gc.freeze once restored, then a minute)
+              passes (node/app/heap.py: gc.freeze once restored, then every 10 s)
     api       hypercorn serving node/app/api.py on loopback (tokens re-read from
               the home when their files change; idempotent POSTs whose answers
               live in the store file); on SIGINT/SIGTERM it
@@ -247,13 +247,15 @@ class Runtime(NetView):
         # A bundle's signatures are checked on the verify threads while this
         # thread reads the claims of those already checked.
         verifier = self.engine.verifier if self.engine is not None else None
-        batch = (wire.TokenBatch([raw for raw, _h, _r in taken], verifier)
-                 if verifier is not None and len(taken) > 1 else None)
-        self.gossip_verified += len(taken) if batch is not None else 0  # (all are checked)
+        decode: Callable[[bytes], wire.Token] = wire.decode_token
+        if verifier is not None and len(taken) > 1:
+            decode = wire.TokenBatch([raw for raw, _h, _r in taken], verifier).decode
+            self.gossip_verified += len(taken)  # all checked, even past a forgery
         for raw, head, _r in taken:
-            self.gossip_verified += 1 if batch is None else 0
+            if decode is wire.decode_token:
+                self.gossip_verified += 1
             try:
-                tok = batch.decode(raw) if batch is not None else wire.decode_token(raw)
+                tok = decode(raw)
             except wire.InvalidToken as exc:
                 log.info("event=gossip_rejected reason=%s tokens=%d", exc.reason, len(raws))
                 return Validation.REJECT

@@ -157,8 +157,8 @@ class Engine:
         assert self._verifier is not None
         core, predecoded = self.core, self._predecoded
         fresh = [raw for raw in raws
-                 if not core.knows(wire.cid_of(raw))
-                 and (predecoded is None or not predecoded(raw))]
+                 if (predecoded is None or not predecoded(raw))
+                 and not core.knows(wire.cid_of(raw))]
         self._batch = wire.TokenBatch(fresh, self._verifier) if fresh else None
         try:
             yield
@@ -247,8 +247,6 @@ class Engine:
                       refused=refused[0] if refused else None)
 
     def receive_gossip(self, peer: str, data: bytes, now: float) -> list[Output]:
-        if self._verifier is None:
-            return self.execute(self._core(self.core.receive_gossip, peer, data, now))
         return self.receive_gossip_many([(peer, data)], now)
 
     def receive_gossip_many(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
