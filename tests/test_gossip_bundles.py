@@ -29,7 +29,7 @@ QUIET_SYNC_S = 60.0  # no anti-entropy round during a test: gossip only
 def runtime(tmp: Path, name: str, admission: AdmissionParams | None) -> Runtime:
     home, identity = Home.init(tmp / name)
     return Runtime(home, identity, Config(sync_interval_s=QUIET_SYNC_S, peer_exchange=False,
-                                          admission=admission))
+                                          admission=admission, verify_threads=1))
 
 
 async def line(nursery: trio.Nursery, rts: list[Runtime]) -> None:

@@ -72,11 +72,11 @@ def test_bad_numbers_and_flags_are_refused_naming_the_key(data: dict[str, object
 
 
 def test_verify_threads_are_read() -> None:
-    assert Config.from_dict({}).verify_threads == 1
-    assert Config.from_dict({"verify": {"threads": 0}}).verify_threads == 0
+    assert Config.from_dict({}).verify_threads == 0
+    assert Config.from_dict({"verify": {"threads": 2}}).verify_threads == 2
     template = tomllib.loads(CONFIG_TEMPLATE)
-    assert template["verify"] == {"threads": 1}
-    assert Config.from_dict(template).verify_threads == 1
+    assert template["verify"] == {"threads": 0}
+    assert Config.from_dict(template).verify_threads == 0
 
 
 def test_admission_settings_are_read() -> None:
