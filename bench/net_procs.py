@@ -34,6 +34,7 @@ baseline. Each figure is measured `--rounds` times (default 3).
 
     python -m bench.net_procs [--tokens 5000] [--rate 1000] [--batch 100]
                               [--raw-tokens 1000] [--rounds 3] [--seed 7]
+                              [--profile DIR]
 
 Last line: `procs_throughput_tokens_per_s: <median>` (target >= 1,000).
 """
@@ -41,10 +42,12 @@ Last line: `procs_throughput_tokens_per_s: <median>` (target >= 1,000).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import logging
 import multiprocessing
 import os
+import pstats
 import random
 import statistics
 import tempfile
@@ -231,16 +234,24 @@ async def raw_main(conn: Connection, seed: bytes) -> None:
             nursery.cancel_scope.cancel()
 
 
-def node_process(conn: Connection, kind: str, arg: str, sync_interval_s: float) -> None:
-    """The body of one node process (multiprocessing, spawn)."""
+def node_process(conn: Connection, kind: str, arg: str, sync_interval_s: float,
+                 profile_to: str | None = None) -> None:
+    """The body of one node process (multiprocessing, spawn); under cProfile,
+    dumped to `profile_to` when it stops, if given."""
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.ERROR)
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler is not None:
+        profiler.enable()
     # Times are compared across processes: perf_counter() is CLOCK_MONOTONIC
     # on Linux, one clock for the whole system.
     if kind == "troth":
         trio.run(troth_main, conn, arg, sync_interval_s)
     else:
         trio.run(raw_main, conn, hashlib.sha256(arg.encode()).digest())
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
 
 
 # -- the parent ----------------------------------------------------------------
@@ -266,14 +277,15 @@ class Network:
 
 
 def start_network(kind: str, edges: list[tuple[int, int]], workdir: Path,
-                  sync_interval_s: float) -> Network:
+                  sync_interval_s: float, profile_dir: Path | None = None) -> Network:
     ctx = multiprocessing.get_context("spawn")
     conns, procs = [], []
     for i in range(NODES):
         mine, theirs = ctx.Pipe()
         arg = str(workdir / f"{kind}-{i}") if kind == "troth" else f"bench-procs-{kind}-{i}"
-        p = ctx.Process(target=node_process, args=(theirs, kind, arg, sync_interval_s),
-                        daemon=True)
+        profile_to = str(profile_dir / f"{kind}-{i}.prof") if profile_dir else None
+        p = ctx.Process(target=node_process,
+                        args=(theirs, kind, arg, sync_interval_s, profile_to), daemon=True)
         p.start()
         conns.append(mine)
         procs.append(p)
@@ -351,7 +363,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS,
                     help="which networks to run (the report needs all three)")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="run every node under cProfile, write DIR/<kind>-<i>.prof and "
+                         "print the receivers' summed profile (slows the nodes)")
     args = ap.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)
     edges = random_topology(NODES, DEGREE, random.Random(args.seed))
     ingest_tokens = make_tokens(2000)
@@ -362,7 +379,8 @@ def main() -> None:
         ingest = [ingest_rate(ingest_tokens, workdir, "before")]
         print(f"{NODES} processes per network, {len(edges)} links, seed {args.seed}; "
               f"starting three networks ...", flush=True)
-        nets = [start_network(k, edges, workdir, args.sync_interval) for k in args.kinds]
+        nets = [start_network(k, edges, workdir, args.sync_interval, args.profile)
+                for k in args.kinds]
         try:
             for r in range(args.rounds):
                 for net in nets:
@@ -382,6 +400,20 @@ def main() -> None:
               f"(median), via gossip {sum(x.via_gossip for x in r.received)}, via sync "
               f"{sum(x.via_sync for x in r.received)}; gossip lost {lost}")
     report(rounds, ingest, args)
+    if args.profile:
+        print_receiver_profile(args.profile, args.kinds)
+
+
+def print_receiver_profile(profile_dir: Path, kinds: list[str], top: int = 30) -> None:
+    """The nine receivers' profiles of each network, summed: where a node's time goes."""
+    for kind in kinds:
+        files = [profile_dir / f"{kind}-{i}.prof" for i in range(1, NODES)]
+        files = [f for f in files if f.exists()]
+        if not files:
+            continue
+        print(f"\n{kind}: {len(files)} receivers' profiles summed, by own time")
+        stats = pstats.Stats(*map(str, files))
+        stats.sort_stats("tottime").print_stats(top)
 
 
 def report(rounds: list[Round], ingest: list[float], args: argparse.Namespace) -> None:

@@ -6,8 +6,10 @@ that became garbage while frozen."""
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
 
+import pytest
 import trio
 import trio.testing
 
@@ -42,3 +44,25 @@ async def test_the_heap_is_frozen_then_a_dead_frozen_cycle_is_freed_by_the_hourl
         nursery.cancel_scope.cancel()
     assert gc.get_freeze_count() == 0  # stopped: the heap is the collector's again
 
+
+
+async def test_the_keeper_counts_the_frozen_heap_only_when_that_is_logged(
+        autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counting walks the whole frozen heap (tens of ms for a real node): a
+    # pause the node pays every FREEZE_EVERY_S for a log line nobody reads.
+    counted = []
+    real_count = gc.get_freeze_count
+    monkeypatch.setattr(heap.gc, "get_freeze_count", lambda: counted.append(1) or real_count())
+    level = heap.log.level
+    try:
+        heap.log.setLevel(logging.INFO)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heap.keep_heap)
+            await trio.sleep(3 * heap.FREEZE_EVERY_S)
+            assert counted == []
+            heap.log.setLevel(logging.DEBUG)
+            await trio.sleep(heap.FREEZE_EVERY_S)
+            assert counted == [1]
+            nursery.cancel_scope.cancel()
+    finally:
+        heap.log.setLevel(level)
