@@ -9,13 +9,15 @@ wire/ verifies with, docs/decisions/0017-libsodium-verify.md) and by
 `cryptography`'s OpenSSL (the baseline of earlier figures). Verification is
 the physical limit; everything else should be small beside it.
 
-A second engine ingests the same chunks with its signatures checked on
-`--threads` threads beside the core (libsodium lets go of the GIL while it
-verifies), against the same one-core libsodium baseline: on a machine with a
-core to spare this can pass what one core does.
+Two more engines ingest the same chunks with their signatures checked beside
+the core (node/store/verifiers.py): on `--threads` threads, and in
+`--processes` worker processes. Both are measured against the same one-core
+libsodium baseline: on a machine with a core to spare they can pass what one
+core does.
 
 Last lines: `ingest_vs_openssl_verify: <ratio>`,
-`ingest_<N>_verify_threads_vs_raw_verify: <ratio>`, then the headline
+`ingest_<N>_verify_threads_vs_raw_verify: <ratio>`,
+`ingest_<N>_verify_processes_vs_raw_verify: <ratio>`, then the headline
 `ingest_vs_raw_verify: <ratio>` against libsodium (target >= 0.8).
 """
 
@@ -88,12 +90,12 @@ def time_libsodium(jobs: list[tuple[bytes, bytes, bytes]]) -> float:
 
 
 def interleaved(tokens: list[wire.Token], workdir: Path, run: int,
-                threads: int) -> dict[str, list[float]]:
+                threads: int, processes: int) -> dict[str, list[float]]:
     """Per chunk: time both bare verifiers on the chunk, then ingest the chunk
-    (in bursts) into one engine that verifies inline and one that verifies
-    on `threads` threads beside the core (`Engine(verify_threads=...)`).
-    Returns per-chunk ratios: inline ingest against each bare verifier, and
-    the threaded ingest against libsodium's bare verify on one core.
+    (in bursts) into one engine that verifies inline, one that verifies on
+    `threads` threads beside the core and one that verifies in `processes`
+    worker processes. Returns per-chunk ratios: inline ingest against each
+    bare verifier, and the other two against libsodium's bare verify on one core.
 
     Interleaving puts baselines and subject under the same machine load, so the
     per-chunk ratio is robust to the noise of a shared machine; we report the
@@ -101,9 +103,15 @@ def interleaved(tokens: list[wire.Token], workdir: Path, run: int,
     """
     inline = Engine(Store(workdir / f"ingest-{run}.sqlite"), None)
     beside = Engine(Store(workdir / f"ingest-{run}-threads.sqlite"), None, verify_threads=threads)
+    apart = Engine(Store(workdir / f"ingest-{run}-processes.sqlite"), None,
+                   verify_processes=processes)
+    assert apart.verifier is not None
+    for _ in range(processes):  # (started and warm before the clock runs)
+        apart.verifier.batch([tokens[0].raw]).decode(tokens[0].raw)
     jobs = verify_jobs(tokens)
     raws = [t.raw for t in tokens]
-    ratios: dict[str, list[float]] = {"libsodium": [], "openssl": [], "threads": []}
+    ratios: dict[str, list[float]] = {"libsodium": [], "openssl": [], "threads": [],
+                                      "processes": []}
 
     def ingest(engine: Engine, c: int) -> float:
         t0 = time.perf_counter()
@@ -117,15 +125,17 @@ def interleaved(tokens: list[wire.Token], workdir: Path, run: int,
         openssl_s = time_openssl(jobs[c:c + CHUNK])
         inline_s = ingest(inline, c)
         beside_s = ingest(beside, c)
+        apart_s = ingest(apart, c)
         ratios["libsodium"].append(sodium_s / inline_s)
         ratios["openssl"].append(openssl_s / inline_s)
         ratios["threads"].append(sodium_s / beside_s)
-    for engine in (inline, beside):
+        ratios["processes"].append(sodium_s / apart_s)
+    for engine in (inline, beside, apart):
         assert len(engine.core.tokens) == len(tokens), "every token must be applied"
         assert len(engine.store) == len(tokens), "every token must be stored"
-    assert inline.core.digest() == beside.core.digest(), "threads must not change the outcome"
-    inline.close()
-    beside.close()
+        assert engine.core.digest() == inline.core.digest(), "verifying beside must not " \
+            "change the outcome"
+        engine.close()
     return ratios
 
 
@@ -135,21 +145,27 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1,
                     help="verify threads of the second engine (default 1)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="verify processes of the third engine (default 1)")
     args = ap.parse_args()
     print(f"making {args.tokens} tokens from {ISSUERS} issuers ...", flush=True)
     tokens = make_tokens(args.tokens)
-    medians: dict[str, list[float]] = {"libsodium": [], "openssl": [], "threads": []}
+    medians: dict[str, list[float]] = {"libsodium": [], "openssl": [], "threads": [],
+                                       "processes": []}
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.repeat):
-            for name, ratios in interleaved(tokens, Path(tmp), run, args.threads).items():
+            for name, ratios in interleaved(tokens, Path(tmp), run, args.threads,
+                                            args.processes).items():
                 medians[name].append(statistics.median(ratios))
-                what = ("ingest with verify threads / bare libsodium verify" if name == "threads"
-                        else f"ingest / bare {name} verify")
+                what = (f"ingest with verify {name} / bare libsodium verify"
+                        if name in ("threads", "processes") else f"ingest / bare {name} verify")
                 print(f"run {run}: per-chunk {what}: min {min(ratios):.3f} "
                       f"median {medians[name][-1]:.3f} max {max(ratios):.3f}", flush=True)
     print(f"ingest_vs_openssl_verify: {statistics.median(medians['openssl']):.3f}")
     print(f"ingest_{args.threads}_verify_threads_vs_raw_verify: "
           f"{statistics.median(medians['threads']):.3f}")
+    print(f"ingest_{args.processes}_verify_processes_vs_raw_verify: "
+          f"{statistics.median(medians['processes']):.3f}")
     print(f"ingest_vs_raw_verify: {statistics.median(medians['libsodium']):.3f}")
 
 

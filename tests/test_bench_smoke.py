@@ -48,6 +48,7 @@ def test_bench_sim_throughput_runs() -> None:
 def test_bench_ingest_runs() -> None:  # Engine.receive_gossip_many, as bench/net.py uses it
     out = _bench("bench.ingest", "--tokens", "1000", "--repeat", "1")
     assert "ingest_vs_raw_verify:" in out and "ingest_1_verify_threads_vs_raw_verify:" in out
+    assert "ingest_1_verify_processes_vs_raw_verify:" in out
 
 
 def test_bench_sync_runs() -> None:  # the core's receive_frame, frame by frame

@@ -71,12 +71,27 @@ def test_bad_numbers_and_flags_are_refused_naming_the_key(data: dict[str, object
     assert key in str(exc.value) and needle in str(exc.value)
 
 
-def test_verify_threads_are_read() -> None:
+def test_verify_threads_and_processes_are_read() -> None:
     assert Config.from_dict({}).verify_threads == 0
+    assert Config.from_dict({}).verify_processes == 0
     assert Config.from_dict({"verify": {"threads": 2}}).verify_threads == 2
+    assert Config.from_dict({"verify": {"processes": 1}}).verify_processes == 1
     template = tomllib.loads(CONFIG_TEMPLATE)
-    assert template["verify"] == {"threads": 0}
-    assert Config.from_dict(template).verify_threads == 0
+    assert template["verify"] == {"threads": 0, "processes": 0}
+    cfg = Config.from_dict(template)
+    assert (cfg.verify_threads, cfg.verify_processes) == (0, 0)
+
+
+@pytest.mark.parametrize("verify,needle", [
+    ({"threads": 1, "processes": 1}, "not both"),
+    ({"processes": -1}, "verify.processes"),
+    ({"processes": 65}, "verify.processes"),
+    ({"processes": "2"}, "verify.processes"),
+])
+def test_bad_verify_settings_are_refused(verify: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        Config.from_dict({"verify": verify})
+    assert needle in str(exc.value)
 
 
 def test_admission_settings_are_read() -> None:

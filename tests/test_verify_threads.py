@@ -174,5 +174,5 @@ def test_with_or_without_verify_threads_the_outcome_is_the_same(tmp_path: Path) 
 
 
 def test_verify_threads_must_not_be_negative(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="verify_threads"):
+    with pytest.raises(ValueError, match="verify threads"):
         Engine(Store(tmp_path / "a.sqlite"), None, verify_threads=-1)

@@ -54,6 +54,7 @@ from .limits import DEPS_MAX, TOKEN_SIZE_MAX_BYTES
 from .token import (
     CONTENT_TYPE,
     KINDS,
+    VERIFY_CHUNK,
     Claims,
     Token,
     TokenBatch,
@@ -69,7 +70,7 @@ __all__ = [
     "Identity", "agent_id_from_bytes", "agent_id_from_public_key", "agent_id_to_bytes",
     "cid_of", "cid_to_bytes", "cid_from_bytes", "is_cid",
     "Claims", "Token", "encode_token", "sign_token", "decode_token",
-    "TokenBatch",
+    "TokenBatch", "VERIFY_CHUNK",
     "TokenHead", "peek_token",
     "CONTENT_TYPE", "DEPS_MAX", "KINDS", "TOKEN_SIZE_MAX_BYTES",
     "Frame", "Hello", "Frontier", "FrontierEntry", "WantRange", "WantCids", "WantForks", "Tokens",

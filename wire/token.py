@@ -27,7 +27,7 @@ and nothing else escapes. `encode_token` runs its output back through
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -379,25 +379,32 @@ VERIFY_CHUNK = 32
 
 
 class TokenBatch:
-    """`decode_token` for many tokens at once, their signatures checked on
-    `executor`'s threads while the caller's thread goes on.
+    """`decode_token` for many tokens at once, their signatures checked by
+    `executor` (threads or worker processes) while the caller's thread goes on.
 
-    libsodium releases the GIL while it verifies, so on a machine with a core
-    to spare the signatures of a burst are checked beside the caller, which
-    meanwhile reads claims and applies the tokens already decoded. Each
-    envelope is read here, on the caller's thread; each chunk of
-    `VERIFY_CHUNK` signatures goes to `executor` as one task.
+    On a machine with a core to spare the signatures of a burst are checked
+    beside the caller, which meanwhile reads claims and applies the tokens
+    already decoded. Each envelope is read here, on the caller's thread; each
+    chunk of `chunk` signatures goes to `executor` as one task, which only
+    answers yes or no for each (`_verify_all`: plain bytes in, booleans out,
+    so a process can run it).
 
     `decode(raw)` returns exactly what `decode_token(raw)` would, the same
     Token or the same InvalidToken reason, waiting for its chunk if need be;
     it is the same door, only with the signature check done ahead. Each raw
     is handed out once; bytes not in the batch are `decode_token`ed on the spot.
+
+    An executor that breaks (a worker process killed) loses no token: the
+    signatures it owed are checked here instead, and `broken` says so, for
+    the owner to replace it.
     """
 
     def __init__(self, raws: Iterable[bytes], executor: Executor,
                  chunk: int = VERIFY_CHUNK) -> None:
         self._executor = executor
-        self._entries: dict[bytes, InvalidToken | tuple[_Envelope, Future[list[bool]], int]] = {}
+        self.broken = False
+        self._entries: dict[bytes, InvalidToken
+                            | tuple[_Envelope, Future[list[bool]] | None, int]] = {}
         todo: list[tuple[bytes, _Envelope]] = []
         for raw in raws:
             if type(raw) is not bytes or raw in self._entries:
@@ -416,7 +423,12 @@ class TokenBatch:
 
     def _submit(self, todo: list[tuple[bytes, _Envelope]]) -> None:
         jobs = [_signature_job(raw, env) for raw, env in todo]
-        future = self._executor.submit(_verify_all, jobs)
+        future: Future[list[bool]] | None = None
+        if not self.broken:
+            try:
+                future = self._executor.submit(_verify_all, jobs)
+            except BrokenExecutor:
+                self.broken = True  # (None: checked on the spot)
         for i, (raw, env) in enumerate(todo):
             self._entries[raw] = (env, future, i)
 
@@ -434,7 +446,15 @@ class TokenBatch:
         if isinstance(entry, InvalidToken):
             raise entry  # (handed out once, like the raw)
         env, future, i = entry
-        if not future.result()[i]:
+        verified = None
+        if future is not None:
+            try:
+                verified = future.result()[i]
+            except BrokenExecutor:
+                self.broken = True
+        if verified is None:
+            verified = verify_signature(*_signature_job(raw, env))
+        if not verified:
             raise InvalidToken("bad-signature", "signature does not verify")
         return _decoded_claims(raw, env)
 

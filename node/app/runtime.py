@@ -244,12 +244,12 @@ class Runtime(NetView):
                       ",".join(sorted({str(r) for r in reasons})), len(raws))
             return Validation.IGNORE  # unverified: a forgery gets no more than this
         decoded: list[wire.Token] = []
-        # A bundle's signatures are checked on the verify threads while this
-        # thread reads the claims of those already checked.
+        # A bundle's signatures are checked by the verify threads or processes
+        # while this thread reads the claims of those already checked.
         verifier = self.engine.verifier if self.engine is not None else None
         decode: Callable[[bytes], wire.Token] = wire.decode_token
         if verifier is not None and len(taken) > 1:
-            decode = wire.TokenBatch([raw for raw, _h, _r in taken], verifier).decode
+            decode = verifier.batch([raw for raw, _h, _r in taken]).decode
             self.gossip_verified += len(taken)  # all checked, even past a forgery
         for raw, head, _r in taken:
             if decode is wire.decode_token:
@@ -500,6 +500,7 @@ class Runtime(NetView):
             engine = Engine(store, self.identity, params, decode=self._decode,
                             predecoded=self._decoded.__contains__,
                             verify_threads=cfg.verify_threads,
+                            verify_processes=cfg.verify_processes,
                             trust_params=trust.Params(skew_allowance_s=cfg.skew_allowance_s),
                             on_failure=self._fatal, debug=log.isEnabledFor(logging.DEBUG))
         except BaseException:

@@ -11,7 +11,6 @@ and cannot sign a second token with a seq it used.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -23,6 +22,7 @@ import wire
 from node.core import Core, CoreParams, Output, Persist, TokenIssued
 
 from .sqlite import META_OWN_SEQ_FLOOR, Store, StoreError, StoreFull
+from .verifiers import Verifier
 
 __all__ = ["Engine", "EngineFailed", "Issued"]
 
@@ -63,20 +63,22 @@ class Engine:
         on_failure: Callable[[EngineFailed], None] | None = None,
         debug: bool = False,
         verify_threads: int = 0,
+        verify_processes: int = 0,
         predecoded: Callable[[bytes], bool] | None = None,
     ) -> None:
         """`decode`: the core's door from bytes to a Token (a caller may
         cache what it verified already; `predecoded(raw)` says whether it
-        holds `raw`). `verify_threads` > 0: signatures of what arrives in a
-        batch (the log on open, a gossip burst, a sync frame's tokens) are
-        checked on that many threads beside the core (`wire.TokenBatch`);
+        holds `raw`). `verify_threads` or `verify_processes` > 0 (not
+        both): signatures of what arrives in a batch (the log on open, a
+        gossip burst, a sync frame's tokens) are checked on that many threads
+        or processes beside the core (`wire.TokenBatch`, node/store/verifiers.py);
         the outcome is the same, byte for byte, with or without them."""
-        if verify_threads < 0:
-            raise ValueError(f"verify_threads must be >= 0, got {verify_threads}")
+        verifier = (Verifier(threads=verify_threads, processes=verify_processes)
+                    if verify_threads or verify_processes else None)
         self.store = store
         self._decode = decode
         self._predecoded = predecoded
-        self._verifier: ThreadPoolExecutor | None = None
+        self._verifier = verifier
         self._batch: wire.TokenBatch | None = None
         self._frame: tuple[bytes, wire.Frame] | None = None
         # Debug mode: assert the core's invariants after every batch. It costs
@@ -91,17 +93,16 @@ class Engine:
                 store.set_meta("agent", identity.agent_id)
             elif owner != identity.agent_id:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
-        if not verify_threads:
+        if verifier is None:
             self.core = Core(identity, params, decode=decode, trust_params=trust_params)
             self.core.restore(store.log())
         else:
-            self._verifier = ThreadPoolExecutor(verify_threads, thread_name_prefix="troth-verify")
             self.core = Core(identity, params, decode=self._decode_ahead,
                              decode_frame=self._decode_frame, trust_params=trust_params)
             try:
                 self.core.restore(self._log_ahead(store.log()))
             except BaseException:
-                self._verifier.shutdown(cancel_futures=True)
+                verifier.shutdown()
                 raise
         self.core.own_seq_floor = int(store.meta(META_OWN_SEQ_FLOOR) or 0)
         if debug:
@@ -114,14 +115,15 @@ class Engine:
 
     def close(self) -> None:
         if self._verifier is not None:
-            self._verifier.shutdown(cancel_futures=True)
+            self._verifier.shutdown()
         self.store.close()
 
-    # -- verification beside the core (verify_threads > 0) ----------------
+    # -- verification beside the core (verify threads or processes) -------
     @property
-    def verifier(self) -> Executor | None:
-        """The verify threads (None: verify inline), for a caller that checks
-        tokens before they reach the core (the gossip validator)."""
+    def verifier(self) -> Verifier | None:
+        """The verify threads or processes (None: verify inline), for a
+        caller that checks tokens before they reach the core (the gossip
+        validator: `verifier.batch(raws)`)."""
         return self._verifier
 
     # Restoring, this many stored tokens are verified ahead of the core at a
@@ -146,7 +148,7 @@ class Engine:
         entries = iter(log)
         try:
             while part := list(islice(entries, self._RESTORE_AHEAD)):
-                self._batch = wire.TokenBatch([raw for raw, _at in part], self._verifier)
+                self._batch = self._verifier.batch([raw for raw, _at in part])
                 yield from part
         finally:
             self._batch = None
@@ -159,7 +161,7 @@ class Engine:
         fresh = [raw for raw in raws
                  if (predecoded is None or not predecoded(raw))
                  and not core.knows(wire.cid_of(raw))]
-        self._batch = wire.TokenBatch(fresh, self._verifier) if fresh else None
+        self._batch = self._verifier.batch(fresh) if fresh else None
         try:
             yield
         finally:
