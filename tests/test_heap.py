@@ -53,16 +53,25 @@ async def test_the_keeper_counts_the_frozen_heap_only_when_that_is_logged(
     counted = []
     real_count = gc.get_freeze_count
     monkeypatch.setattr(heap.gc, "get_freeze_count", lambda: counted.append(1) or real_count())
-    level = heap.log.level
-    try:
-        heap.log.setLevel(logging.INFO)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(heap.keep_heap)
-            await trio.sleep(3 * heap.FREEZE_EVERY_S)
-            assert counted == []
-            heap.log.setLevel(logging.DEBUG)
-            await trio.sleep(heap.FREEZE_EVERY_S)
-            assert counted == [1]
-            nursery.cancel_scope.cancel()
-    finally:
-        heap.log.setLevel(level)
+
+    class Log:  # (the suite's logging setup is not this test's business)
+        level = logging.INFO
+        lines: list[str] = []
+
+        def isEnabledFor(self, level: int) -> bool:
+            return level >= self.level
+
+        def debug(self, msg: str, *args: object) -> None:
+            self.lines.append(msg % args)
+
+    fake = Log()
+    monkeypatch.setattr(heap, "log", fake)
+    monkeypatch.setattr(heap, "_keeper_running", False)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(heap.keep_heap)
+        await trio.sleep(3.5 * heap.FREEZE_EVERY_S)  # (between two passes, not at one)
+        assert heap._keeper_running and counted == [] and fake.lines == []
+        fake.level = logging.DEBUG
+        await trio.sleep(heap.FREEZE_EVERY_S)
+        assert counted == [1] and len(fake.lines) == 1
+        nursery.cancel_scope.cancel()
