@@ -78,6 +78,25 @@ def test_a_killed_verify_process_loses_nothing_and_is_replaced(tmp_path: Path) -
         beside.close()
 
 
+def test_a_verify_process_killed_mid_batch_loses_nothing(tmp_path: Path) -> None:
+    v = Verifier(processes=1)
+    try:
+        worker = v.executor.submit(os.getpid).result(timeout=60)
+        v.executor.submit(time.sleep, 60)  # the one worker is busy ...
+        raws = VALID + BAD
+        batch = v.batch(raws)  # ... so this batch's task waits behind it
+        assert not batch.broken
+        os.kill(worker, signal.SIGKILL)
+        assert ([_outcome(lambda r=r: batch.decode(r)) for r in raws]
+                == [_outcome(lambda r=r: wire.decode_token(r)) for r in raws])
+        assert batch.broken and not batch.answered
+        v.batch(VALID[:2])  # the next batch gets a fresh pool
+        assert v.replaced == 1
+        assert v.executor.submit(os.getpid).result(timeout=60) not in (worker, os.getpid())
+    finally:
+        v.shutdown()
+
+
 class _BrokenOnSubmit(Executor):
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
         raise BrokenProcessPool("a worker died")
@@ -193,3 +212,19 @@ def test_a_verifier_whose_workers_keep_dying_gives_up_and_checks_on_the_spot(
         assert ([_outcome(lambda r=r, b=batch: b.decode(r)) for r in raws]
                 == [_outcome(lambda r=r: wire.decode_token(r)) for r in raws])
     assert v.replaced == verifiers.REPLACE_MAX and v.gave_up
+
+
+def test_a_pool_that_answered_starts_the_count_of_breaks_again() -> None:
+    v = Verifier(threads=1)
+    try:
+        for _ in range(2 * verifiers.REPLACE_MAX):
+            v.executor.shutdown()
+            v.executor = _BrokenOnSubmit()
+            batch = v.batch(VALID[:3])  # found broken, checked on the spot, replaced
+            assert [batch.decode(r).raw for r in VALID[:3]] == VALID[:3]
+            answered = v.batch(VALID[:3])  # the fresh pool answers
+            assert [answered.decode(r).raw for r in VALID[:3]] == VALID[:3]
+            assert answered.answered
+        assert v.replaced == 2 * verifiers.REPLACE_MAX and not v.gave_up
+    finally:
+        v.shutdown()

@@ -396,13 +396,14 @@ class TokenBatch:
 
     An executor that breaks (a worker process killed) loses no token: the
     signatures it owed are checked here instead, and `broken` says so, for
-    the owner to replace it.
+    the owner to replace it (`answered`: a task of this batch did answer).
     """
 
     def __init__(self, raws: Iterable[bytes], executor: Executor,
                  chunk: int = VERIFY_CHUNK) -> None:
         self._executor = executor
         self.broken = False
+        self.answered = False
         self._entries: dict[bytes, InvalidToken
                             | tuple[_Envelope, Future[list[bool]] | None, int]] = {}
         todo: list[tuple[bytes, _Envelope]] = []
@@ -450,6 +451,7 @@ class TokenBatch:
         if future is not None:
             try:
                 verified = future.result()[i]
+                self.answered = True
             except BrokenExecutor:
                 self.broken = True
         if verified is None:

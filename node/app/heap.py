@@ -47,11 +47,12 @@ def _collect_and_freeze(full: bool) -> None:
         gc.unfreeze()
     found = gc.collect()
     gc.freeze()
+    pause_ms = (time.perf_counter() - t0) * 1000
     if log.isEnabledFor(logging.DEBUG):
         # (get_freeze_count walks the whole frozen heap: 50 ms for a node with
         # a few hundred thousand objects, so only when it is logged)
         log.debug("event=heap_frozen full=%s collected=%d frozen=%d pause_ms=%.1f", full,
-                  found, gc.get_freeze_count(), (time.perf_counter() - t0) * 1000)
+                  found, gc.get_freeze_count(), pause_ms)
 
 
 async def keep_heap() -> None:

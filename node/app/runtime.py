@@ -248,7 +248,7 @@ class Runtime(NetView):
         # while this thread reads the claims of those already checked.
         verifier = self.engine.verifier if self.engine is not None else None
         decode: Callable[[bytes], wire.Token] = wire.decode_token
-        if verifier is not None and len(taken) > 1:
+        if verifier is not None and not verifier.gave_up and len(taken) > 1:
             decode = verifier.batch([raw for raw, _h, _r in taken]).decode
             self.gossip_verified += len(taken)  # all checked, even past a forgery
         for raw, head, _r in taken:

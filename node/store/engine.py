@@ -73,12 +73,9 @@ class Engine:
         gossip burst, a sync frame's tokens) are checked on that many threads
         or processes beside the core (`wire.TokenBatch`, node/store/verifiers.py);
         the outcome is the same, byte for byte, with or without them."""
-        verifier = (Verifier(threads=verify_threads, processes=verify_processes)
-                    if verify_threads or verify_processes else None)
         self.store = store
         self._decode = decode
         self._predecoded = predecoded
-        self._verifier = verifier
         self._batch: wire.TokenBatch | None = None
         self._frame: tuple[bytes, wire.Frame] | None = None
         # Debug mode: assert the core's invariants after every batch. It costs
@@ -87,23 +84,30 @@ class Engine:
         self.failed: EngineFailed | None = None
         self._on_failure = on_failure
         self.identity = identity
+        self._verifier = (Verifier(threads=verify_threads, processes=verify_processes)
+                          if verify_threads or verify_processes else None)
+        try:
+            self._open(store, identity, params, trust_params, debug)
+        except BaseException:
+            if self._verifier is not None:
+                self._verifier.shutdown()  # (its workers may have started)
+            raise
+
+    def _open(self, store: Store, identity: wire.Identity | None, params: CoreParams | None,
+              trust_params: trust.Params | None, debug: bool) -> None:
         if identity is not None:
             owner = store.meta("agent")
             if owner is None:
                 store.set_meta("agent", identity.agent_id)
             elif owner != identity.agent_id:
                 raise StoreError(f"{store.path} belongs to {owner}, not {identity.agent_id}")
-        if verifier is None:
-            self.core = Core(identity, params, decode=decode, trust_params=trust_params)
+        if self._verifier is None:
+            self.core = Core(identity, params, decode=self._decode, trust_params=trust_params)
             self.core.restore(store.log())
         else:
             self.core = Core(identity, params, decode=self._decode_ahead,
                              decode_frame=self._decode_frame, trust_params=trust_params)
-            try:
-                self.core.restore(self._log_ahead(store.log()))
-            except BaseException:
-                verifier.shutdown()
-                raise
+            self.core.restore(self._log_ahead(store.log()))
         self.core.own_seq_floor = int(store.meta(META_OWN_SEQ_FLOOR) or 0)
         if debug:
             self.core.check_invariants()

@@ -13,9 +13,11 @@ checks to an `Executor`; this module makes the executor an `Engine` owns.
   each pays pickling and two pipe hops, so it carries `PROCESS_CHUNK`
   signatures rather than a thread's `wire.VERIFY_CHUNK`. Processes are
   started with `spawn` (forking a process that runs trio and libp2p threads
-  is unsafe), when the first task comes. Each ignores Ctrl-C (the node
-  handles it and shuts the pool) and exits on its own once the node is gone,
-  even killed with SIGKILL, which nothing else would tell it.
+  is unsafe), when the first task comes. Once started, each ignores SIGINT
+  and SIGTERM (sent to the whole process group by Ctrl-C or a service
+  manager: the node handles them and shuts the pool) and exits on its own
+  once the node is gone, even killed with SIGKILL, which nothing else would
+  tell it.
 """
 
 from __future__ import annotations
@@ -39,14 +41,16 @@ log = logging.getLogger("troth.node")
 PROCESS_CHUNK = 128
 # How often a verify process looks whether the node that started it is alive.
 ORPHAN_CHECK_S = 1.0
-# Pools replaced after breaking before the engine gives up on them and checks
-# everything on its own thread (a worker that cannot even start, say).
+# Pools replaced after breaking, in a row (no answer from any of them), before
+# the engine gives up and checks everything on its own thread: a worker that
+# cannot even start, say.
 REPLACE_MAX = 3
 
 
 def _start_worker(node_pid: int) -> None:
     """Run first in each verify process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def exit_when_orphaned() -> None:
         while os.getppid() == node_pid:
@@ -61,7 +65,8 @@ class Verifier:
     """An engine's pool of verify threads or processes (never both), replaced
     when it breaks (a process killed): the batch that found it broken checked
     its signatures on the spot, and the next one gets a fresh pool. After
-    `REPLACE_MAX` replacements every check is on the spot (`gave_up`)."""
+    `REPLACE_MAX` replacements in a row, with no answer from any of those
+    pools, every check is on the spot (`gave_up`)."""
 
     def __init__(self, *, threads: int = 0, processes: int = 0) -> None:
         if threads < 0 or processes < 0:
@@ -74,7 +79,9 @@ class Verifier:
         self.threads = threads
         self.processes = processes
         self.chunk = wire.VERIFY_CHUNK if threads else PROCESS_CHUNK
-        self.replaced = 0  # pools replaced after breaking
+        self.replaced = 0  # pools replaced after breaking, in all
+        self._in_a_row = 0  # ... since a pool last answered
+        self._last: wire.TokenBatch | None = None
         self.gave_up = False
         self.executor: Executor = self._start()
 
@@ -88,16 +95,19 @@ class Verifier:
         """`wire.TokenBatch` of `raws` on this pool; a pool it finds broken is replaced."""
         if self.gave_up:
             return wire.TokenBatch((), self.executor)  # (all decoded on the spot)
-        batch = wire.TokenBatch(raws, self.executor, self.chunk)
+        if self._last is not None and self._last.answered:
+            self._in_a_row = 0
+        batch = self._last = wire.TokenBatch(raws, self.executor, self.chunk)
         if batch.broken:
             self.executor.shutdown(wait=False, cancel_futures=True)
-            if self.replaced == REPLACE_MAX:
+            if self._in_a_row == REPLACE_MAX:
                 self.gave_up = True
                 log.error("event=verifier_given_up replaced=%d: checking signatures on the "
                           "node's thread from now on", self.replaced)
                 return batch
             self.executor = self._start()
             self.replaced += 1
+            self._in_a_row += 1
             log.warning("event=verifier_replaced replaced=%d", self.replaced)
         return batch
 
