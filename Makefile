@@ -35,13 +35,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check wire trust node sim tests bench
 	$(VENV)/bin/mypy wire trust node sim
 
-# Every benchmark with its defaults, but the flood's million tokens go in
-# bundles of 256 (bare, one message a token, the victim would take about 3 h
-# to read them at its per-neighbour rate; docs/benchmarks.md).
 bench: $(STAMP)
-	for b in bench/[a-z]*.py; do n=$$(basename $$b .py); args=; \
-		if [ $$n = flood ]; then args="--bundle 256"; fi; \
-		$(VENV)/bin/python -m bench.$$n $$args || exit 1; done
+	for b in bench/[a-z]*.py; do $(VENV)/bin/python -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .hypothesis
